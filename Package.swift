@@ -1,0 +1,109 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Vigie",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vigie", targets: ["vigie"]),
+        .executable(name: "vigie-agent", targets: ["vigie-agent"]),
+        .executable(name: "vigie-ui", targets: ["vigie-ui"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // C side: libxcb through pkg-config, libpng behind a setjmp wrapper.
+        .systemLibrary(
+            name: "CXCB",
+            pkgConfig: "xcb xcb-shm",
+            providers: [.apt(["libxcb1-dev", "libxcb-shm0-dev"])]
+        ),
+        .target(
+            name: "CPNG",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]
+        ),
+
+        // Plain values and pure rules.
+        .target(name: "VigieModel"),
+        .target(
+            name: "VigieConfig",
+            dependencies: ["VigieModel", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        .target(
+            name: "VigiePKI",
+            dependencies: [
+                "VigieModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
+            name: "VigieWire",
+            dependencies: [
+                "VigieModel",
+                "VigiePKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // X11 capture and PNG; no Foundation so the seat UI helper stays small.
+        .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
+        .target(
+            name: "VigieAgent",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "VigieController",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Thin executables.
+        .executableTarget(
+            name: "vigie",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "vigie-agent",
+            dependencies: [
+                "VigieAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The seat's on-screen helper (lock window, message window): its own
+        // process, no Foundation, so a crash of the agent never unlocks a seat.
+        .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
+
+        .testTarget(name: "VigieModelTests", dependencies: ["VigieModel"]),
+        .testTarget(name: "VigieConfigTests", dependencies: ["VigieConfig"]),
+        .testTarget(name: "VigiePKITests", dependencies: ["VigiePKI"]),
+        .testTarget(name: "VigieWireTests", dependencies: [
+            "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "vigie-ui"]),
+        .testTarget(name: "VigieIntegrationTests", dependencies: [
+            "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent",
+            "vigie", "vigie-agent", "vigie-ui",
+        ]),
+    ]
+)
