@@ -119,7 +119,14 @@ public struct SchoolCA: Sendable {
         let certText = try SecureFile.read(certPath)
         let certificate = try PEMFiles.certificate(certText, path: certPath)
         let (schoolID, schoolName) = try caSchool(certificate, path: certPath)
-        let keyText = try SecureFile.read(keyPath, privateKey: true)
+        let keyText: String
+        do {
+            keyText = try SecureFile.read(keyPath, privateKey: true)
+        } catch let error as PKIError where error.code == .fileMissing {
+            throw PKIError(
+                .fileMissing, path: keyPath,
+                "no such file: \(directory) is not a CA directory (give the directory made by `vigie pki init`, which holds \(certificateFileName) and \(keyFileName))")
+        }
         let key = try PEMFiles.privateKey(keyText, path: keyPath)
         guard Certificate.PublicKey(key.publicKey) == certificate.publicKey else {
             throw PKIError(.keyMismatch, path: keyPath, "this key does not belong to the CA certificate \(certPath)")
