@@ -18,6 +18,25 @@ enum SecureFile {
         return directory + "/" + name
     }
 
+    /// The directory part of `path` ("" for a bare name, "/" for a top-level
+    /// entry). Plain string work: NSString's path methods crash on some short
+    /// relative paths in swift-corelibs-foundation.
+    static func parent(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        if slash == p.startIndex { return "/" }
+        return String(p[..<slash])
+    }
+
+    /// The last component of `path`.
+    static func baseName(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return String(p) }
+        return String(p[p.index(after: slash)...])
+    }
+
     static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
@@ -36,7 +55,7 @@ enum SecureFile {
             }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = parent(of: path)
         if !parent.isEmpty, parent != path, parent != "/" {
             try makeDirectory(parent, mode: 0o755)
         }
@@ -56,8 +75,8 @@ enum SecureFile {
         if !overwrite && exists(path) {
             throw PKIError(.fileExists, path: path, "already exists; refusing to overwrite it")
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let directory = parent(of: path)
+        let base = baseName(of: path)
         var tmp = ""
         var fd: Int32 = -1
         for _ in 0..<8 {

@@ -19,6 +19,19 @@ struct PKICommand: ParsableCommand {
     )
 }
 
+/// The directory part of a path, "." for a bare name (plain string work:
+/// NSString's path methods crash on some short relative paths on Linux).
+private func directoryOf(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+    guard let slash = p.lastIndex(of: "/") else { return "." }
+    return slash == p.startIndex ? "/" : String(p[..<slash])
+}
+
+private func joined(_ directory: String, _ name: String) -> String {
+    directory.hasSuffix("/") ? directory + name : directory + "/" + name
+}
+
 private func iso(_ date: Date) -> String {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime]
@@ -161,14 +174,13 @@ struct PKIShow: AsyncParsableCommand {
         let certPath: String
         if isDir.boolValue {
             directory = path
-            let leaf = (path as NSString).appendingPathComponent(IssuedCertificate.certificateFileName)
-            certPath = FileManager.default.fileExists(atPath: leaf)
-                ? leaf : (path as NSString).appendingPathComponent(SchoolCA.certificateFileName)
+            let leaf = joined(path, IssuedCertificate.certificateFileName)
+            certPath = FileManager.default.fileExists(atPath: leaf) ? leaf : joined(path, SchoolCA.certificateFileName)
         } else {
-            directory = (path as NSString).deletingLastPathComponent
+            directory = directoryOf(path)
             certPath = path
         }
-        let caPath = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(SchoolCA.certificateFileName)
+        let caPath = joined(directory, SchoolCA.certificateFileName)
         let summary = try CertificateSummary.read(path: certPath)
         var ok = true
 
@@ -196,9 +208,8 @@ struct PKIShow: AsyncParsableCommand {
         print("  subject    \(summary.subject)")
         if !summary.isCA { print("  issuer     \(summary.issuer)") }
 
-        let certDir = (certPath as NSString).deletingLastPathComponent
-        let keyPath = ((certDir.isEmpty ? "." : certDir) as NSString).appendingPathComponent(
-            summary.isCA ? SchoolCA.keyFileName : IssuedCertificate.keyFileName)
+        let keyPath = joined(
+            directoryOf(certPath), summary.isCA ? SchoolCA.keyFileName : IssuedCertificate.keyFileName)
         if FileManager.default.fileExists(atPath: keyPath) {
             do {
                 try summary.checkPrivateKey(at: keyPath)

@@ -411,3 +411,16 @@ let schoolName = "Lycée Exemple"
         }
     }
 }
+
+@Suite struct PathTests {
+    /// NSString's deletingLastPathComponent traps on one-letter relative
+    /// paths on Linux; SecureFile does its own path work.
+    @Test func parentAndBaseName() {
+        #expect(SecureFile.parent(of: "s") == "")
+        #expect(SecureFile.parent(of: "ids/s") == "ids")
+        #expect(SecureFile.parent(of: "/ca") == "/")
+        #expect(SecureFile.parent(of: "a/b/") == "a")
+        #expect(SecureFile.baseName(of: "a/key.pem") == "key.pem")
+        #expect(SecureFile.baseName(of: "k") == "k")
+    }
+}
