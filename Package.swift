@@ -69,6 +69,7 @@ let package = Package(
             name: "VigieController",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire",
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -94,16 +95,27 @@ let package = Package(
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
 
+        // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
+        .target(name: "VigieTestSupport", dependencies: ["VigieScreen"]),
+
         .testTarget(name: "VigieModelTests", dependencies: ["VigieModel"]),
         .testTarget(name: "VigieConfigTests", dependencies: ["VigieConfig"]),
-        .testTarget(name: "VigiePKITests", dependencies: ["VigiePKI"]),
+        .testTarget(
+            name: "VigiePKITests",
+            dependencies: [
+                "VigiePKI", "VigieModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "vigie-ui"]),
+        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
-            "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent",
-            "vigie", "vigie-agent", "vigie-ui",
+            "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
+            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui",
         ]),
     ]
 )

@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import VigieModel
+
+/// A lock the seat remembers until it is unlocked or expires: it survives an
+/// agent restart, and a display that comes back (a new session) is locked again.
+struct RememberedLock: Codable, Equatable {
+    var by: Identity
+    var since: Date
+    var until: Date?
+    /// The lock helper's pid, when one is running.
+    var pid: Int32?
+}
+
+/// What happened to a lock request.
+enum LockOutcome {
+    case locked(until: Date?)
+    case alreadyLocked(by: Identity)
+    case failed(Reason)
+}
+
+/// Keeps the seat's lock: starts the `vigie-ui lock` helper in its own session,
+/// remembers the lock on disk before answering, and brings the lock back when
+/// its helper disappears (display restarted, process killed) while it should hold.
+/// All work runs on one serial queue: helpers block on X and on pipes.
+final class LockKeeper: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "vigie.lock")
+    private let stateFile: String
+    private let uiPath: String
+    private let display: String?
+    private let texts: SeatTexts
+    private let logger: Logger
+    private var current: RememberedLock?
+    private var timer: DispatchSourceTimer?
+
+    init(stateDir: String, uiPath: String, display: String?, texts: SeatTexts, logger: Logger) {
+        self.stateFile = URL(fileURLWithPath: stateDir).appendingPathComponent("lock.json").path
+        self.uiPath = uiPath
+        self.display = display
+        self.texts = texts
+        self.logger = logger
+    }
+
+    /// Loads the remembered lock and starts watching it (every second).
+    func start() {
+        queue.sync {
+            if let data = FileManager.default.contents(atPath: stateFile) {
+                do {
+                    current = try JSONDecoder().decode(RememberedLock.self, from: data)
+                    logger.notice("remembered lock found", metadata: ["by": "\(current!.by.displayName)"])
+                } catch {
+                    // A damaged state file must not unlock the seat: keep a lock with what we know.
+                    logger.error("lock state unreadable; locking anyway", metadata: ["file": "\(stateFile)"])
+                    current = RememberedLock(by: Identity(schoolID: "-", kind: .server(name: "vigie"), displayName: "Vigie"), since: Date(), until: nil, pid: nil)
+                }
+            }
+            enforce()
+        }
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + 1, repeating: 1)
+        t.setEventHandler { [weak self] in self?.enforce() }
+        t.resume()
+        timer = t
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Who holds the lock now, if any.
+    var lockedBy: Identity? { queue.sync { current?.by } }
+
+    func lock(by identity: Identity, until: Date?) async -> LockOutcome {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.doLock(by: identity, until: until)) }
+        }
+    }
+
+    /// Unlocks; returns false if the seat was not locked.
+    func unlock() async -> Bool {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.doUnlock()) }
+        }
+    }
+
+    private func doLock(by identity: Identity, until: Date?) -> LockOutcome {
+        if let held = current, let pid = held.pid, Spawn.isHelper(pid, mode: "lock") {
+            return .alreadyLocked(by: held.by)
+        }
+        var lock = RememberedLock(by: identity, since: Date(), until: until, pid: nil)
+        current = lock
+        switch launch(&lock) {
+        case .success:
+            return .locked(until: until)
+        case .failure(let reason):
+            current = nil
+            save()
+            return .failed(reason)
+        }
+    }
+
+    private func doUnlock() -> Bool {
+        guard let held = current else { return false }
+        current = nil
+        save()  // forget first: the watchdog must not bring it back
+        if let pid = held.pid { Spawn.stop(pid, mode: "lock") }
+        return true
+    }
+
+    /// Starts a helper for `lock`; the lock is on disk before the helper is
+    /// asked, so that a crash between the two still leaves the seat locked.
+    private func launch(_ lock: inout RememberedLock) -> Result<Void, Reason> {
+        var argv = [uiPath, "lock"]
+        if let display { argv += ["--display", display] }
+        argv += ["--title", texts.lockTitle]
+        for line in texts.lockLines(by: lock.by, at: lock.since, until: lock.until) { argv += ["--line", line] }
+        if let until = lock.until { argv += ["--until", String(Int(until.timeIntervalSince1970))] }
+        let process: SpawnedProcess
+        do {
+            process = try Spawn.start(argv, newSession: true)
+        } catch {
+            return .failure(Reason("ui.start", ["detail": "\(error)"]))
+        }
+        defer { close(process.stdout) }
+        lock.pid = process.pid
+        current = lock
+        save()
+        guard let line = Spawn.readLine(process.stdout, timeout: 5) else {
+            Spawn.stop(process.pid, mode: "lock")
+            return .failure(Reason("ui.timeout"))
+        }
+        if line == "ready" { return .success(()) }
+        Spawn.stop(process.pid, mode: "lock")
+        return .failure(Self.reason(fromHelperLine: line))
+    }
+
+    /// `error x11.grab-keyboard detail…` → Reason.
+    static func reason(fromHelperLine line: String) -> Reason {
+        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+        if parts.count >= 2, parts[0] == "error" {
+            return Reason(parts[1], ["detail": parts.count > 2 ? parts[2] : ""])
+        }
+        return Reason("ui.start", ["detail": line])
+    }
+
+    /// Called every second: expire, or bring back a helper that is gone.
+    private func enforce() {
+        guard var lock = current else { return }
+        if let until = lock.until, until <= Date() {
+            logger.info("lock expired", metadata: ["by": "\(lock.by.displayName)"])
+            if let pid = lock.pid { Spawn.stop(pid, mode: "lock") }
+            current = nil
+            save()
+            return
+        }
+        if let pid = lock.pid, Spawn.isHelper(pid, mode: "lock") { return }
+        logger.warning("lock helper not running; locking the seat again", metadata: ["by": "\(lock.by.displayName)"])
+        if case .failure(let reason) = launch(&lock) {
+            // Keep remembering: the display may come back (new session).
+            current = lock
+            current?.pid = nil
+            save()
+            logger.warning("relock failed; will retry", metadata: ["code": "\(reason.code)"])
+        }
+    }
+
+    private func save() {
+        do {
+            if let lock = current {
+                let data = try JSONEncoder().encode(lock)
+                try Self.writeDurably(data, to: stateFile)
+            } else if FileManager.default.fileExists(atPath: stateFile) {
+                try FileManager.default.removeItem(atPath: stateFile)
+            }
+        } catch {
+            logger.error("cannot save lock state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
+        }
+    }
+
+    /// Writes a file atomically and durably (temporary file, fsync, rename, fsync of the folder).
+    static func writeDurably(_ data: Data, to path: String) throws {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpawnError(description: "\(tmp): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
+        fsync(fd)
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else { throw SpawnError(description: "\(path): \(String(cString: strerror(errno)))") }
+        let dir = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
+        if dir >= 0 {
+            fsync(dir)
+            close(dir)
+        }
+    }
+}

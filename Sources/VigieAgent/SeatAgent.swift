@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import VigieModel
+import VigiePKI
+import VigieWire
+
+/// How to run one seat's agent.
+public struct AgentOptions: Sendable {
+    public var config: SchoolConfig
+    public var seatID: String
+    /// The seat's own identity (certificate, key, CA).
+    public var identity: IdentityBundle
+    /// X display to drive (`:1`); nil uses `$DISPLAY`.
+    public var display: String?
+    /// Where the agent keeps what must survive a restart (the remembered lock).
+    public var stateDir: String
+    /// Path of the `vigie-ui` helper.
+    public var uiPath: String
+    /// Address to listen on; by default the seat's address in the config.
+    public var listenHost: String?
+    public var listenPort: Int?
+
+    public init(
+        config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
+        uiPath: String, listenHost: String? = nil, listenPort: Int? = nil
+    ) {
+        self.config = config
+        self.seatID = seatID
+        self.identity = identity
+        self.display = display
+        self.stateDir = stateDir
+        self.uiPath = uiPath
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+    }
+}
+
+/// A problem that stops the agent from starting; the message says what to fix.
+public struct AgentStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The seat daemon: a mutual-TLS listener that checks every request against the
+/// school's policy and carries it out on the seat's display.
+public final class SeatAgent: Sendable {
+    let options: AgentOptions
+    let seat: Seat
+    let room: Room
+    let texts: SeatTexts
+    let logger: Logger
+    let locks: LockKeeper
+    let screen: ScreenKeeper
+    let messages: MessageShower
+    let tls: NIOSSLContext
+
+    public init(options: AgentOptions, logger: Logger) throws {
+        guard let seat = options.config.seat(options.seatID), let room = options.config.room(seat.room) else {
+            throw AgentStartError("seat “\(options.seatID)” is not in the configuration")
+        }
+        guard options.identity.identity.seatID == seat.id, options.identity.identity.schoolID == options.config.school.id else {
+            throw AgentStartError("the identity names \(options.identity.identity.uri), not seat \(seat.id) of school \(options.config.school.id)")
+        }
+        try FileManager.default.createDirectory(atPath: options.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        self.options = options
+        self.seat = seat
+        self.room = room
+        self.logger = logger
+        self.texts = SeatTexts(language: options.config.school.language, timeZoneID: room.timeZone)
+        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, display: options.display, texts: texts, logger: logger)
+        self.screen = ScreenKeeper(display: options.display)
+        self.messages = MessageShower(uiPath: options.uiPath, display: options.display)
+        self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
+    }
+
+    /// Listens and serves until the task is cancelled. `onBound` receives the
+    /// port actually bound (useful with port 0).
+    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        signal(SIGCHLD, SIG_IGN)  // helpers are never waited for: no zombies
+        signal(SIGPIPE, SIG_IGN)
+        locks.start()
+        defer { locks.stop() }
+
+        let tls = self.tls
+        let host = options.listenHost ?? seat.host
+        let port = options.listenPort ?? seat.port
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let bound = server.channel.localAddress?.port ?? port
+        logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.display ?? "$DISPLAY")"])
+        onBound(bound)
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// One console connection: requests are answered in order; a protocol error
+    /// is answered, then the connection is closed. Errors stay in this connection.
+    func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+        let channel = connection.channel
+        // A peer that never completes a request within 30 s is dropped.
+        let idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+        defer { idle.cancel() }
+        var peer: (identity: Identity, serial: String)?
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                do {
+                    for try await frame in inbound {
+                        if peer == nil { peer = try await self.peerIdentity(channel) }
+                        let (response, body) = await self.answer(frame, from: peer!)
+                        try await outbound.write(.response(response, body: body))
+                        if response.code.hasPrefix("protocol.") { return }
+                    }
+                } catch let error as WireError {
+                    logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
+                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
+                } catch let error as PeerError {
+                    try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
+                }
+            }
+        } catch {
+            // TLS failures and resets end here; the listener keeps serving others.
+            logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
+        }
+    }
+
+    struct PeerError: Error { let reason: Reason }
+
+    /// The caller's identity from its (already CA-verified) certificate.
+    func peerIdentity(_ channel: Channel) async throws -> (identity: Identity, serial: String) {
+        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
+            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
+        }
+        do {
+            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
+            return (parsed.identity, parsed.serialHex)
+        } catch {
+            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "\(error)"]))
+        }
+    }
+
+    /// Decides and, when allowed, does what a request frame asks.
+    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> (Response, [UInt8]) {
+        let request: Request
+        do {
+            guard frame.kind == .request else { throw WireError("protocol.malformed", ["detail": "a seat only accepts requests"]) }
+            request = try frame.decodeHeader(Request.self)
+        } catch let error as WireError {
+            return (Response(id: 0, status: .failed, reason: error.reason), [])
+        } catch {
+            return (Response(id: 0, status: .failed, reason: Reason("protocol.malformed")), [])
+        }
+        guard let feature = Feature(rawValue: request.feature) else {
+            return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
+        }
+        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config)
+        let actor = peer.identity.uri
+        if case .refuse(let reason) = decision {
+            logger.notice("refused", metadata: ["feature": "\(feature.rawValue)", "actor": "\(actor)", "code": "\(reason.code)"])
+            return (Response(id: request.id, status: .refused, reason: reason), [])
+        }
+        let (status, reason, body) = await perform(feature, request.args, by: peer.identity)
+        logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(actor)", "code": "\(reason.code)"])
+        return (Response(id: request.id, status: status, reason: reason), body)
+    }
+
+    func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
+        switch feature {
+        case .lock:
+            var until: Date?
+            if let text = args["for"] {
+                guard let seconds = Int(text), seconds > 0, seconds <= 7 * 24 * 3600 else {
+                    return (.failed, Reason("request.bad-argument", ["name": "for", "detail": text]), [])
+                }
+                until = Date().addingTimeInterval(Double(seconds))
+            }
+            switch await locks.lock(by: identity, until: until) {
+            case .locked(let until):
+                if let until { return (.ok, Reason("lock.done-until", ["until": texts.time(until)]), []) }
+                return (.ok, Reason("lock.done"), [])
+            case .alreadyLocked(let by):
+                return (.ok, Reason("lock.already", ["by": by.displayName]), [])
+            case .failed(let reason):
+                return (.failed, reason, [])
+            }
+        case .unlock:
+            return await locks.unlock() ? (.ok, Reason("unlock.done"), []) : (.ok, Reason("unlock.not-locked"), [])
+        case .message:
+            guard let text = args["text"], !text.isEmpty, text.count <= 2000 else {
+                return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "1 to 2000 characters"]), [])
+            }
+            switch await messages.show(title: texts.messageTitle(from: identity, at: Date()), text: text) {
+            case .success: return (.ok, Reason("message.shown"), [])
+            case .failure(let reason): return (.failed, reason, [])
+            }
+        case .screenshot, .thumbnail:
+            var width: Int?
+            if feature == .thumbnail {
+                guard let w = args["width"].flatMap(Int.init), (16...3840).contains(w) else {
+                    return (.failed, Reason("request.bad-argument", ["name": "width", "detail": "16 to 3840 pixels"]), [])
+                }
+                width = w
+            }
+            switch await screen.capture(thumbnailWidth: width) {
+            case .success(let shot):
+                return (.ok, Reason("screenshot.taken", ["width": String(shot.width), "height": String(shot.height), "bytes": String(shot.png.count)]), shot.png)
+            case .failure(let reason):
+                return (.failed, reason, [])
+            }
+        case .status:
+            if let by = locks.lockedBy { return (.ok, Reason("status.locked", ["by": by.displayName]), []) }
+            return (.ok, Reason("status.unlocked"), [])
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A helper process started by the agent, with a pipe on its standard output.
+public struct SpawnedProcess: Sendable {
+    public let pid: pid_t
+    /// Read end of the child's stdout (close-on-exec in the agent).
+    public let stdout: Int32
+}
+
+public struct SpawnError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Starting helper processes without a shell (posix_spawn).
+public enum Spawn {
+    /// Starts `argv` without a shell. With `newSession`, the child gets its own
+    /// session (setsid) so that stopping or killing the agent does not stop it:
+    /// a lock must outlive the networked part of the agent.
+    /// With `logPath`, the child's stderr is appended to that file (stdout stays a pipe).
+    public static func start(_ argv: [String], newSession: Bool, logPath: String? = nil) throws -> SpawnedProcess {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+        // Neither end may leak into other helpers (pipe2 is not exported by Glibc's module).
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        // Only 0, 1 and 2 reach the child: a helper must never hold the agent's
+        // listening socket or connections (it would keep the port after the agent dies).
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        if let logPath {
+            posix_spawn_file_actions_addopen(&actions, 2, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        }
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // Children start with default signal handling and an empty mask, whatever the agent set.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID (glibc ≥ 2.26)
+        var flags = Int32(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)
+        if newSession { flags |= setsid }
+        posix_spawnattr_setflags(&attr, Int16(flags))
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw SpawnError(description: "\(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        return SpawnedProcess(pid: pid, stdout: fds[0])
+    }
+
+    /// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np (not exported by the Glibc module).
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
+    /// Reads the first line the child writes, waiting at most `timeout` seconds.
+    /// Returns nil on timeout or if the child closed its output first.
+    public static func readLine(_ fd: Int32, timeout: Double) -> String? {
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 { return nil }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, Int32(remaining * 1000) + 1)
+            if r < 0 && errno == EINTR { continue }
+            if r <= 0 { return nil }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+            for b in buffer[0..<n] {
+                if b == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+                bytes.append(b)
+            }
+            if bytes.count > 4096 { return String(decoding: bytes, as: UTF8.self) }
+        }
+    }
+
+    /// The command line of a running process (nil if it is gone or a zombie).
+    public static func commandLine(of pid: pid_t) -> [String]? {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// True when `pid` runs a `vigie-ui` helper in `mode` (guards against pid reuse).
+    public static func isHelper(_ pid: pid_t, mode: String) -> Bool {
+        guard let args = commandLine(of: pid), args.count >= 2 else { return false }
+        return args[0].hasSuffix("vigie-ui") && args[1] == mode
+    }
+
+    /// Stops a `vigie-ui` helper; true when it is gone.
+    @discardableResult
+    public static func stop(_ pid: pid_t, mode: String, grace: Double = 2) -> Bool {
+        stop(pid, grace: grace) { args in args.count >= 2 && args[0].hasSuffix("vigie-ui") && args[1] == mode }
+    }
+
+    /// Stops `pid` with SIGTERM, then SIGKILL after `grace` seconds, if its command
+    /// line still matches `expected` (pids are reused); true when it is gone.
+    @discardableResult
+    public static func stop(_ pid: pid_t, grace: Double = 2, expected: ([String]) -> Bool) -> Bool {
+        func running() -> Bool { commandLine(of: pid).map(expected) ?? false }
+        guard running() else { return true }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            if !running() { return true }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        usleep(50_000)
+        return !running()
+    }
+}
+
+extension CommandLine {
+    /// The running executable's path (from /proc, whatever argv[0] says); the
+    /// helpers (`vigie-ui`, `vigie-agent`) are installed next to it.
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
+}

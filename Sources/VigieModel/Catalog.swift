@@ -1,0 +1,84 @@
+import Foundation
+
+/// The languages Vigie speaks to people. French first.
+public enum Language: String, Sendable, Codable, CaseIterable {
+    case fr, en
+
+    /// Picks a language from a POSIX locale string such as `en_GB.UTF-8`; French otherwise.
+    public static func fromLocale(_ locale: String?) -> Language? {
+        guard let locale, !locale.isEmpty, locale != "C", locale != "POSIX" else { return nil }
+        if locale.hasPrefix("en") { return .en }
+        if locale.hasPrefix("fr") { return .fr }
+        return nil
+    }
+}
+
+/// Words the stable reason codes that agents and the console produce, in French
+/// or English. Parameters appear as `{name}` in the templates.
+public enum Catalog {
+    /// Every known code with its French and English template.
+    public static let templates: [String: (fr: String, en: String)] = [
+        // Success.
+        "done": ("fait", "done"),
+        "lock.done": ("poste verrouillé", "seat locked"),
+        "lock.done-until": ("poste verrouillé jusqu’à {until}", "seat locked until {until}"),
+        "lock.already": ("déjà verrouillé par {by}", "already locked by {by}"),
+        "unlock.done": ("poste déverrouillé", "seat unlocked"),
+        "unlock.not-locked": ("le poste n’était pas verrouillé", "the seat was not locked"),
+        "message.shown": ("message affiché", "message shown"),
+        "screenshot.saved": ("capture {width}×{height} enregistrée dans {file}", "{width}×{height} screenshot saved to {file}"),
+        "screenshot.taken": ("capture {width}×{height}", "{width}×{height} screenshot"),
+        "status.unlocked": ("en service, non verrouillé", "up, not locked"),
+        "status.locked": ("verrouillé par {by}", "locked by {by}"),
+
+        // Refusals (policy, identity).
+        "auth.revoked": ("certificat révoqué (numéro {serial})", "certificate revoked (serial {serial})"),
+        "auth.other-school": ("certificat d’un autre établissement ({school})", "certificate from another school ({school})"),
+        "auth.not-a-person": ("ce certificat n’identifie pas une personne ({identity})", "this certificate does not name a person ({identity})"),
+        "auth.bad-certificate": ("certificat illisible : {detail}", "unreadable certificate: {detail}"),
+        "policy.role": ("le rôle {role} n’a aucune action sur les postes", "the {role} role has no action on seats"),
+        "policy.room": ("le rôle {role} n’a pas accès à la salle {room}", "the {role} role has no access to room {room}"),
+        "policy.person-room": ("{login} n’a pas accès à la salle {room}", "{login} has no access to room {room}"),
+        "policy.feature": ("le rôle {role} ne peut pas faire « {feature} » dans la salle {room}", "the {role} role may not use “{feature}” in room {room}"),
+        "request.bad-argument": ("argument invalide « {name} » : {detail}", "invalid argument “{name}”: {detail}"),
+
+        // Failures on the seat.
+        "x11.connect": ("pas d’accès à l’écran du poste ({detail})", "no access to the seat’s display ({detail})"),
+        "x11.capture": ("la capture d’écran a échoué ({detail})", "screen capture failed ({detail})"),
+        "x11.grab-keyboard": ("le clavier n’a pas pu être bloqué, poste NON verrouillé ({detail})", "the keyboard could not be grabbed, seat NOT locked ({detail})"),
+        "x11.grab-pointer": ("la souris n’a pas pu être bloquée, poste NON verrouillé ({detail})", "the pointer could not be grabbed, seat NOT locked ({detail})"),
+        "png.encode": ("l’image n’a pas pu être encodée ({detail})", "the image could not be encoded ({detail})"),
+        "ui.start": ("la fenêtre n’a pas pu être ouverte ({detail})", "the window could not be opened ({detail})"),
+        "ui.timeout": ("la fenêtre ne s’est pas ouverte à temps", "the window did not open in time"),
+        "agent.internal": ("erreur interne de l’agent ({detail})", "agent internal error ({detail})"),
+        "agent.busy": ("le poste est occupé, réessayez", "the seat is busy, try again"),
+
+        // Protocol.
+        "protocol.version": ("version de protocole {got} non prise en charge (le poste parle la version {supported})", "protocol version {got} is not supported (the seat speaks version {supported})"),
+        "protocol.malformed": ("message mal formé ({detail})", "malformed message ({detail})"),
+        "protocol.oversized": ("message trop grand ({size} octets, maximum {max})", "message too large ({size} bytes, maximum {max})"),
+        "protocol.unknown-feature": ("action inconnue « {feature} »", "unknown action “{feature}”"),
+
+        // Console side.
+        "net.refused": ("connexion refusée (agent arrêté ?)", "connection refused (agent stopped?)"),
+        "net.timeout": ("pas de réponse en {seconds} s", "no answer within {seconds} s"),
+        "net.error": ("erreur réseau ({detail})", "network error ({detail})"),
+        "net.closed": ("connexion fermée par le poste", "connection closed by the seat"),
+        "tls.handshake": ("échec de la poignée de main TLS ({detail})", "TLS handshake failed ({detail})"),
+        "tls.wrong-seat": ("le poste a présenté le certificat de {got} au lieu de {expected}", "the seat presented the certificate of {got} instead of {expected}"),
+        "save.failed": ("la capture n’a pas pu être enregistrée ({detail})", "the screenshot could not be saved ({detail})"),
+    ]
+
+    /// The words for `reason` in `language`; an unknown code is shown as is, with its parameters.
+    public static func text(_ reason: Reason, _ language: Language) -> String {
+        guard let pair = templates[reason.code] else {
+            let params = reason.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            return params.isEmpty ? reason.code : "\(reason.code) (\(params))"
+        }
+        var text = language == .fr ? pair.fr : pair.en
+        for (key, value) in reason.params {
+            text = text.replacingOccurrences(of: "{\(key)}", with: value)
+        }
+        return text
+    }
+}

@@ -1,0 +1,35 @@
+/// What a console can ask a seat to do. The raw value is the name used on the
+/// wire, in the config's grants and in the register.
+public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
+    case lock
+    case unlock
+    case message
+    case screenshot
+    case thumbnail
+    /// Asks a seat for its state (locked or not, session, versions). Every role that
+    /// may use any feature in a room may ask it.
+    case status
+
+    /// Features that let someone look at a pupil's screen. In a surveillance room
+    /// they are allowed only inside the posted windows.
+    public var isMonitoring: Bool {
+        switch self {
+        case .screenshot, .thumbnail: return true
+        default: return false
+        }
+    }
+
+    public static func < (a: Feature, b: Feature) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// How a seat answered, as the console reports it.
+public enum SeatStatus: String, Sendable, Codable {
+    /// The seat did it.
+    case ok
+    /// The seat's policy said no (role, room, revoked certificate, time window).
+    case refused
+    /// The console could not reach the seat within the deadline (down, no route, TLS refused).
+    case unreachable
+    /// The seat tried and could not (no display, grab not held, capture error).
+    case failed
+}

@@ -1,0 +1,70 @@
+/// A coded reason: a stable machine-readable `code` and the parameters that a
+/// console puts into words (see ``Catalog``). Agents send reasons, never sentences.
+public struct Reason: Error, Sendable, Hashable, Codable {
+    public var code: String
+    public var params: [String: String]
+
+    public init(_ code: String, _ params: [String: String] = [:]) {
+        self.code = code
+        self.params = params
+    }
+}
+
+/// The outcome of a policy check.
+public enum Decision: Sendable, Hashable {
+    case allow
+    case refuse(Reason)
+}
+
+/// The seat's policy rules (pure): certificate → role → room → feature.
+/// Time windows are checked after these (see the surveillance windows issue).
+public enum Policy {
+    /// Decides whether `identity` may use `feature` on `seat`.
+    /// - Parameters:
+    ///   - serialHex: the caller's certificate serial, lowercase hex, to check against revocation.
+    public static func decide(
+        identity: Identity, serialHex: String, feature: Feature, seat: Seat, config: SchoolConfig
+    ) -> Decision {
+        if config.revokedSerials.contains(serialHex.lowercased()) {
+            return .refuse(Reason("auth.revoked", ["serial": serialHex]))
+        }
+        guard identity.schoolID == config.school.id else {
+            return .refuse(Reason("auth.other-school", ["school": identity.schoolID]))
+        }
+        guard case .person(let login, let role) = identity.kind else {
+            return .refuse(Reason("auth.not-a-person", ["identity": identity.uri]))
+        }
+        let grants = self.grants(for: role, in: config)
+        guard !grants.isEmpty else {
+            return .refuse(Reason("policy.role", ["role": role.rawValue]))
+        }
+        if let person = config.person(login: login), let rooms = person.rooms, !rooms.contains(seat.room) {
+            return .refuse(Reason("policy.person-room", ["login": login, "room": seat.room]))
+        }
+        let inRoom = grants.filter { $0.rooms == nil || $0.rooms!.contains(seat.room) }
+        guard !inRoom.isEmpty else {
+            return .refuse(Reason("policy.room", ["role": role.rawValue, "room": seat.room]))
+        }
+        guard inRoom.contains(where: { $0.features.contains(feature) }) else {
+            return .refuse(Reason("policy.feature", ["role": role.rawValue, "room": seat.room, "feature": feature.rawValue]))
+        }
+        return .allow
+    }
+
+    /// The grants in force for a role: the config's, or the defaults when it names none.
+    public static func grants(for role: Role, in config: SchoolConfig) -> [Grant] {
+        let configured = config.grants.filter { $0.role == role }
+        return configured.isEmpty ? Grant.defaults(for: role) : configured
+    }
+
+    /// The seats `identity` may reach at all (any feature), for `--all`.
+    public static func reachableSeats(for identity: Identity, in config: SchoolConfig) -> [Seat] {
+        guard case .person(let login, let role) = identity.kind else { return [] }
+        let grants = self.grants(for: role, in: config)
+        let personRooms = config.person(login: login)?.rooms
+        return config.seats.filter { seat in
+            if let personRooms, !personRooms.contains(seat.room) { return false }
+            return grants.contains { $0.rooms == nil || $0.rooms!.contains(seat.room) }
+        }
+    }
+}

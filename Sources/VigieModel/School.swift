@@ -1,0 +1,148 @@
+/// The purpose of a room, as the posters announce it.
+public enum RoomPurpose: String, Sendable, Codable, CaseIterable {
+    /// A classroom: the teacher's console may control the seats for teaching.
+    case pedagogy
+    /// A library (CDI): seats may be watched only inside the posted windows.
+    case surveillance
+}
+
+/// A seat (one PC) in a room.
+public struct Seat: Sendable, Hashable, Codable {
+    /// Unique within the school, e.g. `B204-02`.
+    public var id: String
+    /// The id of the room the seat is in.
+    public var room: String
+    /// Host name or IP address where the agent listens.
+    public var host: String
+    /// TCP port where the agent listens.
+    public var port: Int
+    /// The network card's MAC address (`aa:bb:cc:dd:ee:ff`), for Wake-on-LAN.
+    public var mac: String?
+
+    public init(id: String, room: String, host: String, port: Int, mac: String?) {
+        self.id = id
+        self.room = room
+        self.host = host
+        self.port = port
+        self.mac = mac
+    }
+
+    /// `host:port`, with brackets around an IPv6 address.
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A room and its seats.
+public struct Room: Sendable, Hashable, Codable {
+    public var id: String
+    /// A name for people (`Salle B204`, `CDI`).
+    public var name: String
+    public var purpose: RoomPurpose
+    /// IANA time zone name; policy times are local to the room.
+    public var timeZone: String
+    public var seats: [Seat]
+
+    public init(id: String, name: String, purpose: RoomPurpose, timeZone: String, seats: [Seat]) {
+        self.id = id
+        self.name = name
+        self.purpose = purpose
+        self.timeZone = timeZone
+        self.seats = seats
+    }
+}
+
+/// A grant: a role may use some features in some rooms.
+public struct Grant: Sendable, Hashable, Codable {
+    public var role: Role
+    /// Room ids; nil means every room of the school.
+    public var rooms: Set<String>?
+    public var features: Set<Feature>
+
+    public init(role: Role, rooms: Set<String>?, features: Set<Feature>) {
+        self.role = role
+        self.rooms = rooms
+        self.features = features
+    }
+
+    /// The grants that apply when the config names none for a role.
+    public static func defaults(for role: Role) -> [Grant] {
+        switch role {
+        case .teacher:
+            return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .status])]
+        case .librarian:
+            return [Grant(role: .librarian, rooms: nil, features: [.screenshot, .thumbnail, .message, .lock, .unlock, .status])]
+        case .head:
+            return []
+        case .admin:
+            return [Grant(role: .admin, rooms: nil, features: Set(Feature.allCases))]
+        }
+    }
+}
+
+/// A named person the config narrows to some rooms.
+public struct Person: Sendable, Hashable, Codable {
+    /// The login in the person's certificate (`vigie://<school>/person/<role>/<login>`).
+    public var login: String
+    public var name: String?
+    /// Rooms this person may act in; nil means whatever the role's grants allow.
+    public var rooms: Set<String>?
+
+    public init(login: String, name: String?, rooms: Set<String>?) {
+        self.login = login
+        self.name = name
+        self.rooms = rooms
+    }
+}
+
+/// The school's identity.
+public struct School: Sendable, Hashable, Codable {
+    /// The school's id (UAI for French schools), carried by every certificate.
+    public var id: String
+    public var name: String
+    /// Language of the texts shown on the seats and by default in the console.
+    public var language: Language
+
+    public init(id: String, name: String, language: Language) {
+        self.id = id
+        self.name = name
+        self.language = language
+    }
+}
+
+/// The whole school configuration, validated.
+public struct SchoolConfig: Sendable, Codable {
+    public var school: School
+    /// Absolute path of the school CA certificate (PEM).
+    public var caPath: String
+    /// Serials (lowercase hex) of revoked certificates.
+    public var revokedSerials: Set<String>
+    public var rooms: [Room]
+    public var grants: [Grant]
+    public var people: [Person]
+    /// How long the console waits for each seat, in seconds.
+    public var consoleTimeout: Double
+
+    public init(
+        school: School, caPath: String, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],
+        people: [Person], consoleTimeout: Double
+    ) {
+        self.school = school
+        self.caPath = caPath
+        self.revokedSerials = revokedSerials
+        self.rooms = rooms
+        self.grants = grants
+        self.people = people
+        self.consoleTimeout = consoleTimeout
+    }
+
+    /// Every seat of the school, room by room, in config order.
+    public var seats: [Seat] { rooms.flatMap(\.seats) }
+
+    public func room(_ id: String) -> Room? { rooms.first { $0.id == id } }
+
+    public func seat(_ id: String) -> Seat? {
+        for room in rooms { if let seat = room.seats.first(where: { $0.id == id }) { return seat } }
+        return nil
+    }
+
+    public func person(login: String) -> Person? { people.first { $0.login == login } }
+}

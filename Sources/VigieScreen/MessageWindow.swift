@@ -1,0 +1,183 @@
+import CXCB
+import Glibc
+
+/// A message from a teacher: a normal top-level window centred on the
+/// screen, kept above others, with the title, the word-wrapped text and an
+/// OK button. Closes on OK, Enter, Escape, the window manager's close, a
+/// signal, or a timeout.
+public struct MessageWindow: Sendable {
+    /// Background of the window (0xRRGGBB).
+    public static let backgroundRGB: UInt32 = 0xF7F5EF
+    /// Text colour.
+    public static let textRGB: UInt32 = 0x1B1B1B
+    /// Title band colour.
+    public static let bandRGB: UInt32 = 0x14213D
+    /// OK button colour.
+    public static let buttonRGB: UInt32 = 0x2E6DA4
+
+    /// Window title and heading (e.g. "Message de M. Dupont (professeur)").
+    public var title: String
+    /// Message body; wrapped at spaces, `\n` starts a new line.
+    public var text: String
+    /// Seconds before the window closes by itself; 0 keeps it until closed.
+    public var timeout: Double
+    /// Label of the button.
+    public var buttonLabel: String
+
+    /// A message window with `title`, `text`, closing after `timeout`
+    /// seconds (0: until closed).
+    public init(title: String, text: String, timeout: Double = 0, buttonLabel: String = "OK") {
+        self.title = title
+        self.text = text
+        self.timeout = timeout
+        self.buttonLabel = buttonLabel
+    }
+
+    /// How the window was closed.
+    public enum Closed: String, Sendable {
+        /// OK clicked, Enter or Escape pressed, or closed by the window manager.
+        case acknowledged
+        /// The timeout passed.
+        case timeout
+        /// A signal arrived.
+        case signal
+    }
+
+    /// Connects to `display`, shows the window, calls `onReady` once it is
+    /// mapped and drawn, and returns when it is closed.
+    /// - Throws: `ScreenError` `x11.connect`, `x11.connection-lost`.
+    public func run(display: String?, signalFD: Int32, onReady: () -> Void) throws -> Closed {
+        let x = try XConnection(display: display)
+        defer { x.close() }
+        let c = x.connection
+        let bg = x.pixel(rgb: Self.backgroundRGB)
+        let fgPixel = x.pixel(rgb: Self.textRGB)
+        let bandPixel = x.pixel(rgb: Self.bandRGB)
+        let buttonPixel = x.pixel(rgb: Self.buttonRGB)
+        let white = x.pixel(rgb: 0xFFFFFF)
+        let bodyFont = try x.openUnicodeFont(pixels: x.height >= 1000 ? 27 : 20, bold: false)
+        let titleFont = try x.openUnicodeFont(pixels: x.height >= 1000 ? 27 : 18, bold: true)
+
+        // Layout.
+        let pad = bodyFont.height
+        let width = min(max(x.width / 2, 480), x.width - 40, 900)
+        let inner = width - 2 * pad
+        let titleLines = wrapText(title, font: titleFont, maxWidth: inner)
+        let bodyLines = wrapText(text, font: bodyFont, maxWidth: inner)
+        let bandH = titleLines.count * titleFont.height + pad
+        let lineH = bodyFont.height * 5 / 4
+        let buttonW = max(bodyFont.width(of: buttonLabel) + 2 * pad, 120)
+        let buttonH = bodyFont.height + pad / 2 + 8
+        let height = min(bandH + pad + bodyLines.count * lineH + pad + buttonH + pad, x.height - 40)
+        let button = (x: width - pad - buttonW, y: height - pad - buttonH, w: buttonW, h: buttonH)
+
+        let events = XCB_EVENT_MASK_EXPOSURE.rawValue | XCB_EVENT_MASK_KEY_PRESS.rawValue
+            | XCB_EVENT_MASK_BUTTON_PRESS.rawValue | XCB_EVENT_MASK_STRUCTURE_NOTIFY.rawValue
+        let winX = (x.width - width) / 2, winY = (x.height - height) / 2
+        let win = x.createWindow(x: winX, y: winY, width: width, height: height, background: bg,
+                                 overrideRedirect: false, events: events)
+        x.setTitle(win, title, instance: "vigie-message")
+        let wmDelete = x.atom("WM_DELETE_WINDOW")
+        x.setProperty(win, x.atom("WM_PROTOCOLS"), type: xcb_atom_t(XCB_ATOM_ATOM.rawValue), values: [wmDelete])
+        x.setProperty(win, x.atom("_NET_WM_STATE"), type: xcb_atom_t(XCB_ATOM_ATOM.rawValue),
+                      values: [x.atom("_NET_WM_STATE_ABOVE")])
+        x.setProperty(win, x.atom("_NET_WM_WINDOW_TYPE"), type: xcb_atom_t(XCB_ATOM_ATOM.rawValue),
+                      values: [x.atom("_NET_WM_WINDOW_TYPE_DIALOG")])
+        // WM_NORMAL_HINTS: program position and size, fixed size (flags PPosition|PSize|PMinSize|PMaxSize).
+        var hints = [UInt32](repeating: 0, count: 18)
+        hints[0] = 4 | 8 | 16 | 32
+        hints[1] = UInt32(winX); hints[2] = UInt32(winY)
+        hints[3] = UInt32(width); hints[4] = UInt32(height)
+        hints[5] = UInt32(width); hints[6] = UInt32(height)
+        hints[7] = UInt32(width); hints[8] = UInt32(height)
+        x.setProperty(win, xcb_atom_t(XCB_ATOM_WM_NORMAL_HINTS.rawValue),
+                      type: xcb_atom_t(XCB_ATOM_WM_SIZE_HINTS.rawValue), values: hints)
+
+        let gc = x.makeGC(win, foreground: fgPixel, background: bg, font: bodyFont)
+        func draw() {
+            x.setForeground(gc, bg)
+            x.fillRect(win, gc, x: 0, y: 0, width: width, height: height)
+            x.setForeground(gc, bandPixel)
+            x.fillRect(win, gc, x: 0, y: 0, width: width, height: bandH)
+            let gcBand = gc
+            var y = pad / 2 + titleFont.ascent
+            // ImageText16 paints the GC background behind glyphs: switch it per area.
+            var v: [UInt32] = [white, bandPixel]
+            _ = xcb_change_gc(c, gcBand, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+            x.setFont(gc, titleFont)
+            for line in titleLines {
+                x.drawText(win, gc, line, font: titleFont, x: pad, y: y)
+                y += titleFont.height
+            }
+            v = [fgPixel, bg]
+            _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+            x.setFont(gc, bodyFont)
+            y = bandH + pad + bodyFont.ascent
+            for line in bodyLines {
+                x.drawText(win, gc, line, font: bodyFont, x: pad, y: y)
+                y += lineH
+            }
+            x.setForeground(gc, buttonPixel)
+            x.fillRect(win, gc, x: button.x, y: button.y, width: button.w, height: button.h)
+            v = [white, buttonPixel]
+            _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+            x.drawText(win, gc, buttonLabel, font: bodyFont,
+                       x: button.x + (button.w - bodyFont.width(of: buttonLabel)) / 2,
+                       y: button.y + (button.h - bodyFont.height) / 2 + bodyFont.ascent)
+            v = [fgPixel, bg]
+            _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+            x.flush()
+        }
+
+        // Return/KP_Enter/Escape keysyms.
+        let closeKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0xFF1B])
+        xcb_map_window(c, win)
+        x.restack(win, above: true)
+        let deadline: Double? = timeout > 0 ? monotonicMs() + timeout * 1000 : nil
+        var mapped = false
+        while true {
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - monotonicMs()
+                if left <= 0 { return .timeout }
+                wait = Int32(left.rounded(.up))
+            }
+            if !mapped { wait = wait < 0 ? 5000 : min(wait, 5000) }
+            switch x.waitForWake(signalFD: signalFD, timeoutMs: wait) {
+            case .signal:
+                return .signal
+            case .lost:
+                throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
+            case .timeout:
+                continue
+            case .event(let ev):
+                defer { free(ev) }
+                switch Int32(eventType(ev)) {
+                case XCB_MAP_NOTIFY:
+                    if !mapped && eventAs(ev, xcb_map_notify_event_t.self).window == win {
+                        mapped = true
+                        draw()
+                        x.sync()
+                        onReady()
+                    }
+                case XCB_EXPOSE:
+                    if mapped && eventAs(ev, xcb_expose_event_t.self).count == 0 { draw() }
+                case XCB_KEY_PRESS:
+                    if closeKeys.contains(eventAs(ev, xcb_key_press_event_t.self).detail) { return .acknowledged }
+                case XCB_BUTTON_PRESS:
+                    let e = eventAs(ev, xcb_button_press_event_t.self)
+                    let bx = Int(e.event_x), by = Int(e.event_y)
+                    if e.detail == 1 && bx >= button.x && bx < button.x + button.w
+                        && by >= button.y && by < button.y + button.h {
+                        return .acknowledged
+                    }
+                case XCB_CLIENT_MESSAGE:
+                    let e = eventAs(ev, xcb_client_message_event_t.self)
+                    if e.data.data32.0 == wmDelete { return .acknowledged }
+                default:
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import NIOCore
+import NIOSSL
+import VigieModel
+
+/// The PEM material of one identity, as NIOSSL needs it.
+public struct TLSMaterial: Sendable {
+    public var certificatePEM: String
+    public var privateKeyPEM: String
+    public var caPEM: String
+
+    public init(certificatePEM: String, privateKeyPEM: String, caPEM: String) {
+        self.certificatePEM = certificatePEM
+        self.privateKeyPEM = privateKeyPEM
+        self.caPEM = caPEM
+    }
+}
+
+/// Mutual TLS 1.3 contexts. Both sides present a certificate signed by the school
+/// CA and verify the other's chain against that CA only; identities are then
+/// read from the certificate's subjectAltName URI (no host names: seats are
+/// reached by address and named by their certificate).
+public enum VigieTLS {
+    /// The context of a seat's listener: client certificates are required.
+    public static func serverContext(_ m: TLSMaterial) throws -> NIOSSLContext {
+        var config = TLSConfiguration.makeServerConfigurationWithMTLS(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(m.certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(m.privateKeyPEM.utf8), format: .pem)),
+            trustRoots: .certificates(try NIOSSLCertificate.fromPEMBytes(Array(m.caPEM.utf8)))
+        )
+        config.minimumTLSVersion = .tlsv13
+        config.certificateVerification = .noHostnameVerification
+        return try NIOSSLContext(configuration: config)
+    }
+
+    /// The context of a console or of an agent talking to the school server.
+    public static func clientContext(_ m: TLSMaterial) throws -> NIOSSLContext {
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.minimumTLSVersion = .tlsv13
+        config.certificateVerification = .noHostnameVerification
+        config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(m.caPEM.utf8)))
+        config.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(m.certificatePEM.utf8)).map { .certificate($0) }
+        config.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(m.privateKeyPEM.utf8), format: .pem))
+        return try NIOSSLContext(configuration: config)
+    }
+}
+
+import VigiePKI
+
+extension IdentityBundle {
+    /// The PEM material NIOSSL needs for this identity.
+    public var tlsMaterial: TLSMaterial {
+        TLSMaterial(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, caPEM: caCertificatePEM)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigieAgent
+import VigieConfig
+import VigiePKI
+
+@main
+struct VigieAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigie-agent",
+        abstract: "The Vigie seat agent: carries out what the school's policy allows on this seat's display.",
+        discussion: "Exit status: 0 stopped; 64 bad command line; 78 bad configuration or identity; 1 other error."
+    )
+
+    @Option(help: ArgumentHelp("School configuration file.", valueName: "file"))
+    var config: String
+
+    @Option(help: ArgumentHelp("This seat's id in the configuration (e.g. B204-02).", valueName: "id"))
+    var seat: String
+
+    @Option(help: ArgumentHelp("The seat's identity folder (cert.pem, key.pem, ca.pem).", valueName: "dir"))
+    var identity: String
+
+    @Option(help: ArgumentHelp("X display to drive (tests and demo; default $DISPLAY).", valueName: "display"))
+    var display: String?
+
+    @Option(help: ArgumentHelp("Folder for state that must survive a restart (default /var/lib/vigie).", valueName: "dir"))
+    var state: String = "/var/lib/vigie"
+
+    @Option(help: ArgumentHelp("Listen on this host:port instead of the seat's address in the configuration.", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Path of the vigie-ui helper (default: next to vigie-agent).", valueName: "path"))
+    var ui: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "vigie-agent")
+        let options: AgentOptions
+        do {
+            let school = try ConfigLoader.load(path: config)
+            let bundle = try IdentityBundle.load(from: identity)
+            var host: String?
+            var port: Int?
+            if let listen {
+                guard let colon = listen.lastIndex(of: ":"), let p = Int(listen[listen.index(after: colon)...]) else {
+                    throw ValidationError("--listen: “\(listen)” is not host:port")
+                }
+                host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                port = p
+            }
+            let uiPath = ui ?? URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent().appendingPathComponent("vigie-ui").path
+            options = AgentOptions(
+                config: school, seatID: seat, identity: bundle, display: display, stateDir: state, uiPath: uiPath,
+                listenHost: host, listenPort: port)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("vigie-agent: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let agent: SeatAgent
+        do {
+            agent = try SeatAgent(options: options, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("vigie-agent: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        try await agent.run()
+    }
+}

@@ -1,0 +1,124 @@
+// vigie-ui: the seat's on-screen helper (lock, message, backdrop).
+// Its own process, no Foundation: a crash of the networked agent must never
+// unlock a seat. See `usage` for the command-line contract.
+import Glibc
+import VigieScreen
+
+let usage = """
+    usage:
+      vigie-ui lock     [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS]
+      vigie-ui message  [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
+      vigie-ui backdrop [--display :N] --title TEXT
+
+    Prints `ready` on stdout once the window is shown (and, for lock, both
+    grabs are held), or `error CODE DETAIL`. Exit status: 0 done, 2 X
+    connection failed or lost, 3 lock grab refused, 64 bad arguments.
+    """
+
+/// Exits with status 64 after printing `message` and the usage on stderr.
+func badUsage(_ message: String) -> Never {
+    emitError("vigie-ui: \(message)")
+    emitError(usage)
+    exit(64)
+}
+
+struct Arguments {
+    var display: String?
+    var title: String?
+    var lines: [String] = []
+    var text: String?
+    var until: Double?
+    var timeout: Double = 0
+}
+
+func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
+    var args = Arguments()
+    var i = argv.startIndex
+    while i < argv.endIndex {
+        var name = argv[i]
+        var value: String?
+        if let eq = name.firstIndex(of: "="), name.hasPrefix("--") {
+            value = String(name[name.index(after: eq)...])
+            name = String(name[..<eq])
+        }
+        guard allowed.contains(name) else { badUsage("unknown argument '\(argv[i])'") }
+        if value == nil {
+            i += 1
+            guard i < argv.endIndex else { badUsage("\(name) needs a value") }
+            value = argv[i]
+        }
+        let v = value!
+        switch name {
+        case "--display": args.display = v
+        case "--title": args.title = v
+        case "--line": args.lines.append(v)
+        case "--text": args.text = v
+        case "--until":
+            guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
+            args.until = t
+        case "--timeout":
+            guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--timeout needs seconds >= 0, got '\(v)'") }
+            args.timeout = t
+        default: badUsage("unknown argument '\(name)'")
+        }
+        i += 1
+    }
+    if let d = args.display, d.isEmpty { badUsage("--display is empty") }
+    return args
+}
+
+/// Prints `error CODE DETAIL` on stdout and exits with the status for `code`.
+func fail(_ error: Error) -> Never {
+    guard let e = error as? ScreenError else {
+        emitLine("error internal \(error)")
+        exit(1)
+    }
+    emitLine("error \(e.code) \(e.detail)")
+    exit(e.code.hasPrefix("x11.grab-") ? 3 : 2)
+}
+
+let argv = CommandLine.arguments.dropFirst()
+guard let command = argv.first else { badUsage("missing subcommand") }
+if command == "--help" || command == "-h" || command == "help" {
+    emitLine(usage)
+    exit(0)
+}
+let rest = argv.dropFirst()
+
+switch command {
+case "lock":
+    let a = parse(rest, allowed: ["--display", "--title", "--line", "--until"])
+    guard let title = a.title else { badUsage("lock needs --title") }
+    let signalFD = Signals.install()
+    do {
+        try LockScreen(title: title, lines: a.lines, until: a.until)
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "message":
+    let a = parse(rest, allowed: ["--display", "--title", "--text", "--timeout"])
+    guard let title = a.title else { badUsage("message needs --title") }
+    guard let text = a.text else { badUsage("message needs --text") }
+    let signalFD = Signals.install()
+    do {
+        _ = try MessageWindow(title: title, text: text, timeout: a.timeout)
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "backdrop":
+    let a = parse(rest, allowed: ["--display", "--title"])
+    guard let title = a.title else { badUsage("backdrop needs --title") }
+    let signalFD = Signals.install()
+    do {
+        try Backdrop(title: title).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+default:
+    badUsage("unknown subcommand '\(command)'")
+}

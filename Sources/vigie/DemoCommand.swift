@@ -1,0 +1,404 @@
+import ArgumentParser
+import Foundation
+import NIOPosix
+import VigieAgent
+import VigieModel
+import VigiePKI
+
+/// `vigie demo`: a whole demo school on this machine — CA, people, a config on
+/// loopback, one Xvfb display and one agent per seat.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Start a demo school on this machine (Xvfb displays, agents on loopback).",
+        discussion: """
+            The demo mirrors Config/school.example.toml: rooms B204 (pedagogy) and CDI (surveillance). \
+            Under --state it writes the CA, identities for a teacher, a librarian, a head and an admin, \
+            school.toml, env files to source, and demo.json (seats, pids, exact agent command lines).
+            """,
+        subcommands: [Start.self, Stop.self],
+        defaultSubcommand: Start.self
+    )
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "start", abstract: "Start the demo school (the default).")
+
+        @Option(help: "Number of seats, split between B204 and CDI (2 to 64).")
+        var seats = 8
+        @Option(help: ArgumentHelp("Folder for the demo's files.", valueName: "dir"))
+        var state = "demo-state"
+        @Flag(help: "Leave the demo running in the background; stop it with `vigie demo stop`.")
+        var detach = false
+        @Option(help: ArgumentHelp("Size of each seat's display.", valueName: "WxH"))
+        var screen = "1280x800"
+
+        func validate() throws {
+            guard (2...64).contains(seats) else { throw ValidationError("--seats must be between 2 and 64") }
+            guard DemoSchool.parseSize(screen) != nil else { throw ValidationError("--screen must look like 1280x800") }
+        }
+
+        func run() async throws {
+            let demo = DemoSchool(stateDir: URL(fileURLWithPath: state).standardizedFileURL.path, seatCount: seats, screen: screen)
+            if demo.isRunning() {
+                FileHandle.standardError.write(Data("vigie: a demo is already running in \(state); stop it with: vigie demo stop --state \(state)\n".utf8))
+                throw ExitCode(Exit.usage)
+            }
+            do {
+                try demo.start()
+            } catch {
+                demo.stop()
+                FileHandle.standardError.write(Data("vigie demo: \(error)\n".utf8))
+                throw ExitCode(Exit.configuration)
+            }
+            print(demo.instructions(detached: detach, stateArgument: state))
+            if detach { return }
+            await waitForInterrupt()
+            print("\nStopping the demo…")
+            demo.stop()
+            print("Stopped.")
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a demo started with --detach.")
+        @Option(help: ArgumentHelp("Folder of the demo.", valueName: "dir"))
+        var state = "demo-state"
+
+        func run() throws {
+            let demo = DemoSchool(stateDir: URL(fileURLWithPath: state).standardizedFileURL.path, seatCount: 0, screen: "")
+            guard demo.isRunning() else {
+                print("No demo is running in \(state).")
+                return
+            }
+            demo.stop()
+            print("Stopped the demo in \(state).")
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+func waitForInterrupt() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let once = OnceFlag()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            source.setEventHandler { if once.take() { continuation.resume() } }
+            source.resume()
+            OnceFlag.keep(source)
+        }
+    }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    private var taken = false
+    private let lock = NSLock()
+    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
+    func take() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if taken { return false }
+        taken = true
+        return true
+    }
+    static func keep(_ s: DispatchSourceSignal) { kept.append(s) }
+}
+
+/// What `demo.json` holds about one seat.
+struct DemoSeat: Codable {
+    var id: String
+    var room: String
+    var address: String
+    var display: String
+    /// The agent's pid and exact argv, so a seat can be stopped and restarted by hand.
+    var pid: Int32
+    var command: [String]
+    var xvfbPid: Int32
+    var backdropPid: Int32?
+    var log: String
+}
+
+struct DemoFile: Codable {
+    var school: String
+    var config: String
+    var ca: String
+    var identities: [String: String]
+    var seats: [DemoSeat]
+}
+
+/// Builds and runs the demo school.
+final class DemoSchool {
+    let stateDir: String
+    let seatCount: Int
+    let screen: String
+    let bin: String
+    var started: [DemoSeat] = []
+
+    static let schoolID = "0750001A"
+    static let schoolName = "Lycée Exemple (démo)"
+    static let people: [(key: String, name: String, login: String, role: Role)] = [
+        ("teacher", "M. Dupont", "pdupont", .teacher),
+        ("librarian", "Mme Martin", "mmartin", .librarian),
+        ("head", "Mme Leroy", "cleroy", .head),
+        ("admin", "M. Bernard", "jbernard", .admin),
+    ]
+
+    init(stateDir: String, seatCount: Int, screen: String) {
+        self.stateDir = stateDir
+        self.seatCount = seatCount
+        self.screen = screen
+        self.bin = URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent().path
+    }
+
+    var demoFile: String { stateDir + "/demo.json" }
+    var configPath: String { stateDir + "/school.toml" }
+
+    static func parseSize(_ s: String) -> (Int, Int)? {
+        let p = s.split(separator: "x").compactMap { Int($0) }
+        guard p.count == 2, (320...7680).contains(p[0]), (200...4320).contains(p[1]) else { return nil }
+        return (p[0], p[1])
+    }
+
+    func load() -> DemoFile? {
+        guard let data = FileManager.default.contents(atPath: demoFile) else { return nil }
+        return try? JSONDecoder().decode(DemoFile.self, from: data)
+    }
+
+    func isRunning() -> Bool {
+        guard let file = load() else { return false }
+        return file.seats.contains { Spawn.commandLine(of: $0.pid) != nil || Spawn.commandLine(of: $0.xvfbPid) != nil }
+    }
+
+    /// Seat ids: B204 gets the first half (rounded up), CDI the rest.
+    func seatPlan() -> [(id: String, room: String)] {
+        let b204 = (seatCount + 1) / 2
+        return (1...seatCount).map { i in
+            i <= b204 ? (String(format: "B204-%02d", i), "B204") : (String(format: "CDI-%02d", i - b204), "CDI")
+        }
+    }
+
+    func start() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+
+        // The CA and the people (kept across runs, so env files stay valid).
+        let caDir = stateDir + "/pki/ca"
+        let ca: SchoolCA
+        if fm.fileExists(atPath: caDir + "/" + SchoolCA.certificateFileName) {
+            ca = try SchoolCA.load(from: caDir)
+        } else {
+            ca = try SchoolCA.create(schoolID: Self.schoolID, schoolName: Self.schoolName)
+            _ = try ca.save(to: caDir)
+        }
+        var identities: [String: String] = [:]
+        for person in Self.people {
+            let dir = "\(stateDir)/identities/\(person.key)"
+            if !fm.fileExists(atPath: dir + "/cert.pem") {
+                let identity = Identity(schoolID: Self.schoolID, kind: .person(login: person.login, role: person.role), displayName: person.name)
+                _ = try ca.issue(identity: identity).save(to: dir, caCertificatePEM: ca.certificatePEM)
+            }
+            identities[person.key] = dir
+        }
+
+        // Ports on loopback, then the config the agents and consoles share.
+        let plan = seatPlan()
+        var ports: [Int] = []
+        for _ in plan { ports.append(try Self.freePort(excluding: ports)) }
+        try Self.configText(plan: plan, ports: ports).write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        let (width, height) = Self.parseSize(screen) ?? (1280, 800)
+        for (index, seat) in plan.enumerated() {
+            let seatDir = "\(stateDir)/seats/\(seat.id)"
+            try fm.createDirectory(atPath: seatDir + "/state", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if !fm.fileExists(atPath: seatDir + "/identity/cert.pem") {
+                let identity = Identity(schoolID: Self.schoolID, kind: .seat(id: seat.id), displayName: seat.id)
+                _ = try ca.issue(identity: identity, ipAddresses: ["127.0.0.1"]).save(to: seatDir + "/identity", caCertificatePEM: ca.certificatePEM)
+            }
+            let log = seatDir + "/agent.log"
+
+            // A display of its own: Xvfb picks a free number and prints it when ready.
+            let xvfb = try Spawn.start(
+                [try Self.which("Xvfb"), "-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp"],
+                newSession: true, logPath: seatDir + "/xvfb.log")
+            let number = Spawn.readLine(xvfb.stdout, timeout: 15)
+            close(xvfb.stdout)
+            guard let number, Int(number) != nil else {
+                kill(xvfb.pid, SIGTERM)
+                throw SpawnError(description: "Xvfb did not start for \(seat.id) (see \(seatDir)/xvfb.log; is the xvfb package installed?)")
+            }
+            let display = ":\(number)"
+            var record = DemoSeat(id: seat.id, room: seat.room, address: "127.0.0.1:\(ports[index])", display: display, pid: 0, command: [], xvfbPid: xvfb.pid, backdropPid: nil, log: log)
+            started.append(record)
+
+            // Something to look at: a desktop-like backdrop with the seat's name.
+            if let backdrop = try? Spawn.start([bin + "/vigie-ui", "backdrop", "--display", display, "--title", seat.id], newSession: true, logPath: seatDir + "/ui.log") {
+                close(backdrop.stdout)
+                record.backdropPid = backdrop.pid
+            }
+
+            let command = [
+                bin + "/vigie-agent", "--config", configPath, "--seat", seat.id, "--identity", seatDir + "/identity",
+                "--display", display, "--state", seatDir + "/state",
+            ]
+            let agent = try Spawn.start(command, newSession: true, logPath: log)
+            close(agent.stdout)
+            record.pid = agent.pid
+            record.command = command
+            started[started.count - 1] = record
+        }
+
+        // Wait until every agent accepts connections.
+        for seat in started {
+            let port = Int(seat.address.split(separator: ":").last!)!
+            guard Self.waitForPort(port, timeout: 20) else {
+                throw SpawnError(description: "the agent of \(seat.id) did not start (see \(seat.log))")
+            }
+        }
+
+        let file = DemoFile(school: Self.schoolID, config: configPath, ca: caDir + "/ca.pem", identities: identities, seats: started)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(file).write(to: URL(fileURLWithPath: demoFile))
+
+        for person in Self.people {
+            let name = person.key == "teacher" ? "env" : "env.\(person.key)"
+            let text = """
+                # Vigie demo: \(person.name) (\(person.role.rawValue)). Use: source \(stateDir)/\(name)
+                export VIGIE_CONFIG='\(configPath)'
+                export VIGIE_IDENTITY='\(identities[person.key]!)'
+                export PATH='\(bin)':"$PATH"
+
+                """
+            try text.write(toFile: "\(stateDir)/\(name)", atomically: true, encoding: .utf8)
+        }
+    }
+
+    func stop() {
+        let seats = load()?.seats ?? started
+        for seat in seats where seat.pid > 0 {
+            Spawn.stop(seat.pid) { $0.first?.hasSuffix("vigie-agent") ?? false }
+        }
+        for seat in seats {
+            if let pid = seat.backdropPid { Spawn.stop(pid, mode: "backdrop") }
+            Spawn.stop(seat.xvfbPid) { $0.first?.hasSuffix("Xvfb") ?? false }
+        }
+        started = []
+    }
+
+    func instructions(detached: Bool, stateArgument: String) -> String {
+        let seats = load()?.seats ?? started
+        var lines = ["Vigie demo school “\(Self.schoolName)” is running: \(seats.count) seats."]
+        for seat in seats {
+            lines.append("  \(seat.id.padding(toLength: 8, withPad: " ", startingAt: 0))  room \(seat.room.padding(toLength: 5, withPad: " ", startingAt: 0))  agent \(seat.address)  display \(seat.display)")
+        }
+        lines += [
+            "",
+            "In another terminal, as the teacher (M. Dupont, room B204):",
+            "  source \(stateDir)/env",
+            "  vigie lock --room B204",
+            "  vigie message --room B204 \"Rangez vos affaires, le cours se termine à 11 h 45 — merci !\"",
+            "  vigie screenshot --room B204 --out shots/",
+            "  vigie unlock --room B204 --seat B204-02",
+            "  vigie status --all --json",
+            "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
+            "Look at a seat: xwd -root -display \(seats.first?.display ?? ":N") | convert xwd:- seat.png  (or vigie screenshot).",
+            "Seats, pids and agent command lines: \(demoFile)",
+            detached ? "Stop it with: vigie demo stop --state \(stateArgument)" : "Press Ctrl-C to stop the demo.",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// The demo's config: the same rooms and roles as Config/school.example.toml, on loopback.
+    static func configText(plan: [(id: String, room: String)], ports: [Int]) -> String {
+        var text = """
+            # Generated by `vigie demo`; mirrors Config/school.example.toml on loopback.
+            [school]
+            id = "\(schoolID)"
+            name = "\(schoolName)"
+            language = "fr"
+
+            [pki]
+            ca = "pki/ca/ca.pem"
+            revoked = []
+
+            [console]
+            timeout = 5
+
+            """
+        for (room, name, purpose) in [("B204", "Salle B204", "pedagogy"), ("CDI", "CDI", "surveillance")] {
+            text += "\n[rooms.\(room)]\nname = \"\(name)\"\npurpose = \"\(purpose)\"\ntime_zone = \"Europe/Paris\"\n"
+            for (index, seat) in plan.enumerated() where seat.room == room {
+                text += "\n[[rooms.\(room).seats]]\nid = \"\(seat.id)\"\naddress = \"127.0.0.1:\(ports[index])\"\nmac = \"\(String(format: "52:54:00:00:%02x:%02x", index / 256, index % 256))\"\n"
+            }
+        }
+        text += """
+
+            [[grants]]
+            role = "teacher"
+            rooms = ["B204"]
+            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "status"]
+
+            [[grants]]
+            role = "librarian"
+            rooms = ["CDI"]
+            features = ["screenshot", "thumbnail", "message", "lock", "unlock", "status"]
+
+            [[grants]]
+            role = "admin"
+            rooms = ["*"]
+            features = ["*"]
+
+            [[people]]
+            login = "mmartin"
+            name = "Mme Martin"
+            rooms = ["CDI"]
+
+            """
+        return text
+    }
+
+    static func which(_ program: String) throws -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw SpawnError(description: "\(program) not found in PATH (install it: apt-get install xvfb)")
+    }
+
+    /// A free TCP port on loopback.
+    static func freePort(excluding taken: [Int]) throws -> Int {
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ok = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+            }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
+            if ok, port > 0, !taken.contains(port) { return port }
+        }
+        throw SpawnError(description: "no free TCP port on 127.0.0.1")
+    }
+
+    static func waitForPort(_ port: Int, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = UInt16(port).bigEndian
+            let ok = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            close(fd)
+            if ok { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+}
