@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
 
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
-        .target(name: "VigieTestSupport", dependencies: ["VigieScreen"]),
+        .target(name: "VigieTestSupport"),
 
         .testTarget(name: "VigieModelTests", dependencies: ["VigieModel"]),
         .testTarget(name: "VigieConfigTests", dependencies: ["VigieConfig"]),
@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "VigieTestSupport", "vigie-ui"]),
+        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
             "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui",

@@ -159,27 +159,18 @@ struct Reader {
             fail("school", "missing [school] section (id and name of the school)")
         }
 
-        // [pki]
-        var caPath = ""
+        // [pki]: the trust anchor is the ca.pem of each identity folder; the config
+        // only lists what the school has revoked.
         var revoked = Set<String>()
         if let t = root["pki"]?.table {
-            checkKeys(t, "pki", allowed: ["ca", "revoked"])
-            if let ca = string(t, "ca", "pki") {
-                caPath = resolve(ca)
-                if !FileManager.default.fileExists(atPath: caPath) {
-                    fail("pki.ca", "no file at \(caPath) (the school CA certificate, made by `vigie pki init`)")
-                }
-            }
+            checkKeys(t, "pki", allowed: ["revoked"])
             for (i, serial) in (stringList(t, "revoked", "pki") ?? []).enumerated() {
-                let s = serial.lowercased().replacingOccurrences(of: ":", with: "")
-                if s.isEmpty || !s.allSatisfy(\.isHexDigit) {
-                    fail("pki.revoked[\(i)]", "“\(serial)” is not a certificate serial in hexadecimal (as printed by `vigie pki issue`)")
-                } else {
+                if let s = CertificateSerial.normalized(serial) {
                     revoked.insert(s)
+                } else {
+                    fail("pki.revoked[\(i)]", "“\(serial)” is not a certificate serial in hexadecimal (as printed by `vigie pki issue`)")
                 }
             }
-        } else {
-            fail("pki", "missing [pki] section (ca = path of the school CA certificate)")
         }
 
         // [console]
@@ -237,7 +228,7 @@ struct Reader {
         }
 
         guard let school else { return nil }
-        return SchoolConfig(school: school, caPath: caPath, revokedSerials: revoked, rooms: rooms, grants: grants, people: people, consoleTimeout: timeout)
+        return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people, consoleTimeout: timeout)
     }
 
     /// `rooms = ["B204", "CDI"]` or `["*"]`; nil means every room.
@@ -275,25 +266,19 @@ struct Reader {
                 fail("\(sp).id", "seat “\(seatID)” is already declared in room \(other)")
             }
             seatIDs[seatID] = id
+            var mac: String?
+            if let m = string(s, "mac", sp, required: false) {
+                if Self.isMAC(m) { mac = m.lowercased() } else { fail("\(sp).mac", "“\(m)” is not a MAC address like 52:54:00:12:34:56") }
+            }
             guard let address = string(s, "address", sp) else { continue }
             guard let (host, port) = Self.parseAddress(address) else {
                 fail("\(sp).address", "“\(address)” is not host:port (e.g. 10.20.4.11:7443 or [fd00::11]:7443)")
                 continue
             }
-            var mac: String?
-            if let m = string(s, "mac", sp, required: false) {
-                if Self.isMAC(m) { mac = m.lowercased() } else { fail("\(sp).mac", "“\(m)” is not a MAC address like 52:54:00:12:34:56") }
-            }
             seats.append(Seat(id: seatID, room: id, host: host, port: port, mac: mac))
         }
         if seats.isEmpty && t["seats"] == nil { fail(path, "room \(id) has no seat (add [[\(path).seats]] sections)") }
         return Room(id: id, name: name, purpose: purpose, timeZone: zone, seats: seats)
-    }
-
-    func resolve(_ p: String) -> String {
-        if p.hasPrefix("/") { return p }
-        // Not NSString: its path methods trap on one-letter relative paths on Linux.
-        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(p).path
     }
 
     static func parseAddress(_ s: String) -> (String, Int)? {

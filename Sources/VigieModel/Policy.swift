@@ -25,7 +25,7 @@ public enum Policy {
     public static func decide(
         identity: Identity, serialHex: String, feature: Feature, seat: Seat, config: SchoolConfig
     ) -> Decision {
-        if config.revokedSerials.contains(serialHex.lowercased()) {
+        if config.revokedSerials.contains(CertificateSerial.normalized(serialHex) ?? serialHex) {
             return .refuse(Reason("auth.revoked", ["serial": serialHex]))
         }
         guard identity.schoolID == config.school.id else {

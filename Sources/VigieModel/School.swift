@@ -1,3 +1,5 @@
+import Foundation
+
 /// The purpose of a room, as the posters announce it.
 public enum RoomPurpose: String, Sendable, Codable, CaseIterable {
     /// A classroom: the teacher's console may control the seats for teaching.
@@ -111,8 +113,6 @@ public struct School: Sendable, Hashable, Codable {
 /// The whole school configuration, validated.
 public struct SchoolConfig: Sendable, Codable {
     public var school: School
-    /// Absolute path of the school CA certificate (PEM).
-    public var caPath: String
     /// Serials (lowercase hex) of revoked certificates.
     public var revokedSerials: Set<String>
     public var rooms: [Room]
@@ -122,11 +122,10 @@ public struct SchoolConfig: Sendable, Codable {
     public var consoleTimeout: Double
 
     public init(
-        school: School, caPath: String, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],
+        school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],
         people: [Person], consoleTimeout: Double
     ) {
         self.school = school
-        self.caPath = caPath
         self.revokedSerials = revokedSerials
         self.rooms = rooms
         self.grants = grants
@@ -145,4 +144,20 @@ public struct SchoolConfig: Sendable, Codable {
     }
 
     public func person(login: String) -> Person? { people.first { $0.login == login } }
+}
+
+/// Certificate serials as the config and the agents compare them.
+public enum CertificateSerial {
+    /// Normalizes a serial as an admin might write it (`00:AB:cd…`, `0xABCD`)
+    /// to the form Vigie prints: lowercase hex, no separators, no leading zero
+    /// bytes. Returns nil when it is not hex.
+    public static func normalized(_ text: String) -> String? {
+        var s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if s.hasPrefix("0x") { s.removeFirst(2) }
+        s.removeAll { $0 == ":" || $0 == " " || $0 == "-" }
+        guard !s.isEmpty, s.allSatisfy({ $0.isHexDigit && $0.isASCII }) else { return nil }
+        if s.count % 2 == 1 { s = "0" + s }
+        while s.hasPrefix("00") && s.count > 2 { s.removeFirst(2) }
+        return s
+    }
 }

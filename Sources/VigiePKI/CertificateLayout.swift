@@ -146,13 +146,7 @@ public enum CertificateLayout {
     /// to the form Vigie prints: lowercase hex, no separators, no leading zero
     /// bytes. Returns nil when it is not hex.
     public static func normalizedSerialHex(_ text: String) -> String? {
-        var s = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if s.hasPrefix("0x") { s.removeFirst(2) }
-        s.removeAll { $0 == ":" || $0 == " " || $0 == "-" }
-        guard !s.isEmpty, s.allSatisfy({ $0.isHexDigit && $0.isASCII }) else { return nil }
-        if s.count % 2 == 1 { s = "0" + s }
-        while s.hasPrefix("00") && s.count > 2 { s.removeFirst(2) }
-        return s
+        CertificateSerial.normalized(text)
     }
 
     /// A fresh random serial: 20 bytes, positive, with no leading zero byte.

@@ -30,6 +30,12 @@ public enum Signals {
             sigemptyset(&sa.sa_mask)
             sigaction(s, &sa, nil)
         }
+        // A parent may have spawned us with these signals blocked (the mask is
+        // inherited across exec): unblock them or SIGTERM would never arrive.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         return fds[0]
     }
 }

@@ -48,9 +48,13 @@ public struct LockScreen: Sendable {
         let events = XCB_EVENT_MASK_EXPOSURE.rawValue | XCB_EVENT_MASK_KEY_PRESS.rawValue
             | XCB_EVENT_MASK_BUTTON_PRESS.rawValue | XCB_EVENT_MASK_VISIBILITY_CHANGE.rawValue
             | XCB_EVENT_MASK_STRUCTURE_NOTIFY.rawValue
-        let win = x.createWindow(x: 0, y: 0, width: x.width, height: x.height, background: bg,
-                                 overrideRedirect: true, events: events)
-        x.setTitle(win, title, instance: "vigie-lock")
+        func makeWindow() -> xcb_window_t {
+            let w = x.createWindow(x: 0, y: 0, width: x.width, height: x.height, background: bg,
+                                   overrideRedirect: true, events: events)
+            x.setTitle(w, title, instance: "vigie-lock")
+            return w
+        }
+        var win = makeWindow()
         // Hear about every top-level window mapped, moved or raised, to stay above them.
         var rootMask = XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY.rawValue
         _ = xcb_change_window_attributes(c, x.root, XCB_CW_EVENT_MASK.rawValue, &rootMask)
@@ -100,6 +104,17 @@ public struct LockScreen: Sendable {
                 case XCB_VISIBILITY_NOTIFY:
                     let e = eventAs(ev, xcb_visibility_notify_event_t.self)
                     if e.state != UInt8(XCB_VISIBILITY_UNOBSCURED.rawValue) { x.restack(win, above: true) }
+                case XCB_DESTROY_NOTIFY:
+                    // Any client may destroy our window: put a new one up and take the grabs back.
+                    if eventAs(ev, xcb_destroy_notify_event_t.self).window == win {
+                        emitError("vigie-ui lock: warning: lock window destroyed by another client, recreating")
+                        win = makeWindow()
+                        painter.window = win
+                        xcb_map_window(c, win)
+                        x.restack(win, above: true)
+                        painter.draw()
+                        lastCheck = 0
+                    }
                 case XCB_UNMAP_NOTIFY:
                     // Another client unmapped the lock: map it again and take the grabs back.
                     if eventAs(ev, xcb_unmap_notify_event_t.self).window == win {
@@ -167,7 +182,7 @@ func grabStatusName(_ s: UInt8) -> String {
 /// Draws the lock window's content.
 final class LockPainter {
     let x: XConnection
-    let window: xcb_window_t
+    var window: xcb_window_t
     let title: String
     let lines: [String]
     let titleFont: Font

@@ -31,10 +31,12 @@ public final class XConnection: @unchecked Sendable {
     var closed = false
 
     /// Connects to `display` (e.g. `":1"`), or to `$DISPLAY` when nil.
+    /// With `useSharedMemory` false, captures always use `GetImage` (for
+    /// tests of the fallback and for servers on another host).
     ///
     /// - Throws: `ScreenError` with code `x11.connect` when the server cannot
     ///   be reached or refuses the connection.
-    public init(display: String?) throws {
+    public init(display: String?, useSharedMemory: Bool = true) throws {
         var screenNumber: Int32 = 0
         let c: OpaquePointer? = display.map { xcb_connect($0, &screenNumber) } ?? xcb_connect(nil, &screenNumber)
         let shown = display ?? getenv("DISPLAY").map { String(cString: $0) } ?? "(DISPLAY unset)"
@@ -71,6 +73,7 @@ public final class XConnection: @unchecked Sendable {
         colormap = screen.default_colormap
         displayName = shown
         pixelFormat = PixelFormat(setup: setup, screenPointer: screenPointer)
+        shmTried = !useSharedMemory
     }
 
     deinit { close() }

@@ -85,6 +85,14 @@ public final class ChildProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.standardOutput = stdoutPipe
         process.standardError = try FileHandle(forWritingTo: stderrFile)
+        // The child inherits this thread's signal mask; test runners may block
+        // SIGTERM/SIGINT in their threads, which would make children unkillable.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM] { sigaddset(&set, s) }
+        var saved = sigset_t()
+        pthread_sigmask(SIG_UNBLOCK, &set, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         if let stdin {
             let p = Pipe()
             process.standardInput = p

@@ -9,6 +9,7 @@ let usage = """
       vigie-ui lock     [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS]
       vigie-ui message  [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui backdrop [--display :N] --title TEXT
+      vigie-ui benchmark [--display :N] [--iterations N]   (diagnostic: median ms)
 
     Prints `ready` on stdout once the window is shown (and, for lock, both
     grabs are held), or `error CODE DETAIL`. Exit status: 0 done, 2 X
@@ -29,6 +30,7 @@ struct Arguments {
     var text: String?
     var until: Double?
     var timeout: Double = 0
+    var iterations = 20
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -56,6 +58,9 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--until":
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
+        case "--iterations":
+            guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
+            args.iterations = n
         case "--timeout":
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--timeout needs seconds >= 0, got '\(v)'") }
             args.timeout = t
@@ -115,6 +120,19 @@ case "backdrop":
     let signalFD = Signals.install()
     do {
         try Backdrop(title: title).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "benchmark":
+    let a = parse(rest, allowed: ["--display", "--iterations"])
+    do {
+        let r = try ScreenBenchmark.run(display: a.display, iterations: a.iterations)
+        for key in r.keys.sorted() {
+            let v = r[key]!
+            let ms = (v * 100).rounded() / 100
+            emitLine("\(key) \(v == v.rounded() ? String(Int(v)) : String(ms))")
+        }
     } catch {
         fail(error)
     }

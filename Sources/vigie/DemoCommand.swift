@@ -318,7 +318,6 @@ final class DemoSchool {
             language = "fr"
 
             [pki]
-            ca = "pki/ca/ca.pem"
             revoked = []
 
             [console]

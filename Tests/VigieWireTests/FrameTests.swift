@@ -1,0 +1,118 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+import VigieModel
+@testable import VigieWire
+
+func encoded(_ frame: Frame) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    FrameEncoder.encode(frame, into: &buffer)
+    return buffer
+}
+
+func decoderChannel(maxLength: Int = vigieMaxFrameLength) throws -> EmbeddedChannel {
+    let channel = EmbeddedChannel()
+    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxLength: maxLength)))
+    return channel
+}
+
+func wireError(_ body: () throws -> Void) -> WireError? {
+    do {
+        try body()
+        return nil
+    } catch let error as WireError {
+        return error
+    } catch {
+        return nil
+    }
+}
+
+@Suite struct FrameCodec {
+    @Test func requestsAndResponsesRoundTripThroughAChannel() throws {
+        let channel = try decoderChannel()
+        let request = Request(id: 7, feature: "message", args: ["text": "Rangez vos affaires — merci ! L’équipe"], deadlineMillis: 5000)
+        let response = Response(id: 7, status: .ok, reason: Reason("screenshot.taken", ["width": "1280"]))
+        var both = encoded(.request(request))
+        var second = encoded(.response(response, body: [0x89, 0x50, 0x4E, 0x47]))
+        both.writeBuffer(&second)
+        try channel.writeInbound(both)
+        let first = try #require(try channel.readInbound(as: Frame.self))
+        #expect(first.kind == .request)
+        #expect(try first.decodeHeader(Request.self) == request)
+        let next = try #require(try channel.readInbound(as: Frame.self))
+        #expect(next.kind == .response)
+        #expect(try next.decodeHeader(Response.self) == response)
+        #expect(next.body == [0x89, 0x50, 0x4E, 0x47])
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func aFrameSplitIntoSingleBytesIsReassembled() throws {
+        let channel = try decoderChannel()
+        let frame = Frame.request(Request(id: 1, feature: "lock"))
+        let bytes = encoded(frame).readableBytesView
+        for byte in bytes.dropLast() {
+            try channel.writeInbound(ByteBuffer(bytes: [byte]))
+            #expect(try channel.readInbound(as: Frame.self) == nil)
+        }
+        try channel.writeInbound(ByteBuffer(bytes: [bytes.last!]))
+        #expect(try channel.readInbound(as: Frame.self) == frame)
+    }
+
+    @Test func anOversizedLengthIsRefusedBeforeItsBytesArrive() {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(vigieMaxFrameLength + 1))
+        buffer.writeInteger(vigieProtocolVersion)
+        let error = wireError { _ = try FrameDecoder.decode(&buffer) }
+        #expect(error?.reason.code == "protocol.oversized")
+        #expect(error?.reason.params["max"] == String(vigieMaxFrameLength))
+    }
+
+    @Test func anotherProtocolVersionIsNamed() throws {
+        var buffer = encoded(.request(Request(id: 1, feature: "lock")))
+        buffer.setInteger(UInt16(2), at: 4)
+        let error = wireError { _ = try FrameDecoder.decode(&buffer) }
+        #expect(error?.reason == Reason("protocol.version", ["got": "2", "supported": "1"]))
+        #expect(Catalog.text(error!.reason, .fr).contains("version de protocole 2"))
+    }
+
+    @Test func garbageIsAProtocolErrorNotACrash() throws {
+        // An HTTP request on the port: "GET " as a length is ~1.2 GB.
+        var http = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(wireError { _ = try FrameDecoder.decode(&http) }?.reason.code == "protocol.oversized")
+
+        // A plausible length but an unknown kind, and a header longer than the frame.
+        var unknownKind = encoded(.request(Request(id: 1, feature: "lock")))
+        unknownKind.setInteger(UInt8(9), at: 6)
+        #expect(wireError { _ = try FrameDecoder.decode(&unknownKind) }?.reason.code == "protocol.malformed")
+        var longHeader = encoded(.request(Request(id: 1, feature: "lock")))
+        longHeader.setInteger(UInt32(1_000_000), at: 7)
+        #expect(wireError { _ = try FrameDecoder.decode(&longHeader) }?.reason.code == "protocol.malformed")
+
+        // Too short to hold a header.
+        var tiny = ByteBuffer()
+        tiny.writeInteger(UInt32(2))
+        tiny.writeInteger(vigieProtocolVersion)
+        #expect(wireError { _ = try FrameDecoder.decode(&tiny) }?.reason.code == "protocol.malformed")
+    }
+
+    @Test func aHeaderThatIsNotJSONIsMalformed() {
+        let frame = Frame(kind: .request, header: Array("{not json".utf8))
+        #expect(wireError { _ = try frame.decodeHeader(Request.self) }?.reason.code == "protocol.malformed")
+    }
+
+    @Test func aConnectionClosedInTheMiddleOfAFrameIsReported() throws {
+        let channel = try decoderChannel()
+        var partial = encoded(.request(Request(id: 1, feature: "lock")))
+        partial.moveWriterIndex(to: partial.writerIndex - 3)
+        try channel.writeInbound(partial)
+        #expect(throws: WireError.self) { try channel.finish() }
+    }
+
+    @Test func theDecoderErrorReachesThePipeline() throws {
+        let channel = try decoderChannel(maxLength: 100)
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(101))
+        buffer.writeInteger(vigieProtocolVersion)
+        #expect(throws: WireError.self) { try channel.writeInbound(buffer) }
+    }
+}
