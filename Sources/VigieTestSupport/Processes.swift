@@ -179,3 +179,13 @@ public final class ChildProcess: @unchecked Sendable {
         (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
     }
 }
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass; true if it held.
+public func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    repeat {
+        if try condition() { return true }
+        usleep(100_000)
+    } while Date() < deadline
+    return false
+}

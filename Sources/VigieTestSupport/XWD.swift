@@ -74,4 +74,12 @@ public struct XWDImage: Sendable {
         }
         return result
     }
+
+    /// True when the four corners and at least 80% of a 9×7 grid have colour `rgb`:
+    /// a window of that colour covers the whole screen (its text may hide a few points).
+    public func isCovered(by rgb: UInt32) -> Bool {
+        let corners = [pixel(x: 0, y: 0), pixel(x: width - 1, y: 0), pixel(x: 0, y: height - 1), pixel(x: width - 1, y: height - 1)]
+        let points = grid()
+        return corners.allSatisfy { $0 == rgb } && points.filter { $0.rgb == rgb }.count * 10 >= points.count * 8
+    }
 }

@@ -19,26 +19,47 @@ public final class Xvfb: @unchecked Sendable {
     private let child: ChildProcess
     private var stopped = false
 
-    /// Starts a server with one screen of `width`×`height` at depth 24.
+    /// Starts a server with one screen of `width`×`height` at depth 24, on a
+    /// free display number of the server's choosing, or on `number` (for tests
+    /// that restart a display under the same name).
     /// - Throws: `TestSupportError` if Xvfb is missing or not ready in time.
-    public init(width: Int = 1280, height: Int = 800, timeout: Double = 15) throws {
+    public init(width: Int = 1280, height: Int = 800, number fixed: Int? = nil, timeout: Double = 15) throws {
         self.width = width
         self.height = height
-        let argv = ["Xvfb", "-displayfd", "1", "-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp"]
-        child = try ChildProcess(argv)
-        guard let line = child.readLine(timeout: timeout), let n = Int(line.trimmingCharacters(in: .whitespaces)) else {
-            child.kill()
-            _ = child.wait(timeout: 2)
-            throw TestSupportError("Xvfb did not report a display within \(timeout) s: \(child.readAllStderr())")
+        let screen = ["-screen", "0", "\(width)x\(height)x24", "-nolisten", "tcp"]
+        if let fixed {
+            child = try ChildProcess(["Xvfb", ":\(fixed)"] + screen)
+            number = fixed
+        } else {
+            child = try ChildProcess(["Xvfb", "-displayfd", "1"] + screen)
+            guard let line = child.readLine(timeout: timeout), let n = Int(line.trimmingCharacters(in: .whitespaces)) else {
+                child.kill()
+                _ = child.wait(timeout: 2)
+                throw TestSupportError("Xvfb did not report a display within \(timeout) s: \(child.readAllStderr())")
+            }
+            number = n
         }
-        number = n
-        display = ":\(n)"
-        // -displayfd is written once the server listens; double-check the socket.
-        let socket = "/tmp/.X11-unix/X\(n)"
+        display = ":\(number)"
+        // -displayfd is written once the server listens; with a fixed number, wait for the socket.
+        let socket = "/tmp/.X11-unix/X\(number)"
         let deadline = Date().addingTimeInterval(timeout)
         while !FileManager.default.fileExists(atPath: socket) {
-            if Date() > deadline { throw TestSupportError("no socket \(socket)") }
+            if Date() > deadline || !child.process.isRunning {
+                child.kill()
+                throw TestSupportError("Xvfb \(display) did not start: \(child.readAllStderr())")
+            }
             usleep(20_000)
+        }
+    }
+
+    /// A display number that no server uses now, far above the ones `-displayfd`
+    /// hands out, so that a test can stop and restart a server under it.
+    public static func unusedHighNumber() -> Int {
+        while true {
+            let n = Int.random(in: 600..<5000)
+            if !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(n)") && !FileManager.default.fileExists(atPath: "/tmp/.X\(n)-lock") {
+                return n
+            }
         }
     }
 

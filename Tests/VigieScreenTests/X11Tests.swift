@@ -32,24 +32,9 @@ func startLock(_ x: Xvfb, extra: [String] = []) throws -> ChildProcess {
     return p
 }
 
-/// True when the four corners and at least 80% of a grid have the lock colour.
-func coveredByLock(_ shot: XWDImage) -> Bool {
-    let bg = LockScreen.backgroundRGB
-    let corners = [shot.pixel(x: 0, y: 0), shot.pixel(x: shot.width - 1, y: 0),
-                   shot.pixel(x: 0, y: shot.height - 1), shot.pixel(x: shot.width - 1, y: shot.height - 1)]
-    let grid = shot.grid()
-    return corners.allSatisfy { $0 == bg } && grid.filter { $0.rgb == bg }.count * 10 >= grid.count * 8
-}
+/// True when the lock's background covers the screen (see `XWDImage.isCovered`).
+func coveredByLock(_ shot: XWDImage) -> Bool { shot.isCovered(by: LockScreen.backgroundRGB) }
 
-/// Polls `condition` every 100 ms for up to `seconds`.
-func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    repeat {
-        if try condition() { return true }
-        usleep(100_000)
-    } while Date() < deadline
-    return false
-}
 
 @Suite(.serialized) struct X11Tests {
     @Test func captureMatchesTheScreenAndSurvivesPNG() throws {

@@ -1,0 +1,218 @@
+import Foundation
+import Testing
+import VigieModel
+import VigiePKI
+import VigieTestSupport
+
+/// A small real school for integration tests: a CA and people on disk, a config
+/// on loopback, one Xvfb and one `vigie-agent` process per seat. Everything is
+/// stopped when the school is released.
+final class TestSchool: @unchecked Sendable {
+    struct SeatRig {
+        let id: String
+        let room: String
+        let port: Int
+        var xvfb: Xvfb
+        var agent: ChildProcess?
+        let stateDir: String
+        let identityDir: String
+        var display: String { xvfb.display }
+    }
+
+    static let schoolID = "0750001A"
+    let dir: String
+    let ca: SchoolCA
+    let configPath: String
+    var seats: [String: SeatRig] = [:]
+    var order: [String] = []
+    /// Identity folders by name: teacher, librarian, head, admin, revoked, stranger.
+    var people: [String: String] = [:]
+
+    /// - Parameters:
+    ///   - seats: (seat id, room) pairs; rooms are B204 (pedagogy) and CDI (surveillance).
+    ///   - extraConfig: TOML appended to the config (grants, people…).
+    init(seats layout: [(String, String)] = [("B204-01", "B204"), ("B204-02", "B204"), ("CDI-01", "CDI")], width: Int = 640, height: Int = 480,
+         fixedDisplays: Bool = false) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-it-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        ca = try SchoolCA.create(schoolID: Self.schoolID, schoolName: "Lycée d’intégration")
+        _ = try ca.save(to: dir + "/ca")
+
+        for (key, name, login, role) in [
+            ("teacher", "M. Dupont", "pdupont", Role.teacher), ("librarian", "Mme Martin", "mmartin", .librarian),
+            ("head", "Mme Leroy", "cleroy", .head), ("admin", "M. Bernard", "jbernard", .admin),
+            ("revoked", "M. Révoqué", "revoque", .teacher),
+        ] {
+            let identity = Identity(schoolID: Self.schoolID, kind: .person(login: login, role: role), displayName: name)
+            _ = try ca.issue(identity: identity).save(to: "\(dir)/people/\(key)", caCertificatePEM: ca.certificatePEM)
+            people[key] = "\(dir)/people/\(key)"
+        }
+        // A teacher of the same school id, signed by another CA.
+        let otherCA = try SchoolCA.create(schoolID: Self.schoolID, schoolName: "Faux lycée")
+        let stranger = Identity(schoolID: Self.schoolID, kind: .person(login: "intrus", role: .admin), displayName: "Intrus")
+        _ = try otherCA.issue(identity: stranger).save(to: "\(dir)/people/stranger", caCertificatePEM: otherCA.certificatePEM)
+        people["stranger"] = "\(dir)/people/stranger"
+
+        var ports: [Int] = []
+        for (id, room) in layout {
+            let port = try freePort(excluding: ports)
+            ports.append(port)
+            let seatDir = "\(dir)/seats/\(id)"
+            let identity = Identity(schoolID: Self.schoolID, kind: .seat(id: id), displayName: id)
+            _ = try ca.issue(identity: identity, ipAddresses: ["127.0.0.1"]).save(to: seatDir + "/identity", caCertificatePEM: ca.certificatePEM)
+            self.seats[id] = SeatRig(id: id, room: room, port: port, xvfb: try Xvfb(width: width, height: height, number: fixedDisplays ? Xvfb.unusedHighNumber() : nil), agent: nil,
+                                stateDir: seatDir + "/state", identityDir: seatDir + "/identity")
+            order.append(id)
+        }
+        let revokedSerial = try IdentityBundle.load(from: people["revoked"]!).serialHex
+        configPath = dir + "/school.toml"
+        try configText(revoked: revokedSerial).write(toFile: configPath, atomically: true, encoding: .utf8)
+        for id in order { try startAgent(id) }
+    }
+
+    deinit { stopAll() }
+
+    func configText(revoked: String, addressOverride: [String: Int] = [:]) -> String {
+        var text = """
+            [school]
+            id = "\(Self.schoolID)"
+            name = "Lycée d’intégration"
+            language = "fr"
+
+            [pki]
+            revoked = ["\(revoked)"]
+
+            [console]
+            timeout = 3
+
+            """
+        for (room, purpose) in [("B204", "pedagogy"), ("CDI", "surveillance")] where order.contains(where: { seats[$0]!.room == room }) {
+            text += "\n[rooms.\(room)]\npurpose = \"\(purpose)\"\n"
+            for id in order where seats[id]!.room == room {
+                let port = addressOverride[id] ?? seats[id]!.port
+                text += "\n[[rooms.\(room).seats]]\nid = \"\(id)\"\naddress = \"127.0.0.1:\(port)\"\n"
+            }
+        }
+        let rooms = Set(order.map { seats[$0]!.room })
+        text += """
+
+            [[grants]]
+            role = "teacher"
+            rooms = \(rooms.contains("B204") ? "[\"B204\"]" : "[]")
+            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "status"]
+
+            [[grants]]
+            role = "librarian"
+            rooms = \(rooms.contains("CDI") ? "[\"CDI\"]" : "[]")
+            features = ["screenshot", "thumbnail", "message", "lock", "unlock", "status"]
+
+            """
+        return text
+    }
+
+    /// The agent's exact command line for a seat.
+    func agentCommand(_ id: String) -> [String] {
+        let seat = seats[id]!
+        return [product("vigie-agent"), "--config", configPath, "--seat", id, "--identity", seat.identityDir,
+                "--display", seat.display, "--state", seat.stateDir]
+    }
+
+    func startAgent(_ id: String) throws {
+        let agent = try ChildProcess(agentCommand(id))
+        seats[id]!.agent = agent
+        let deadline = Date().addingTimeInterval(20)
+        while !waitForPort(seats[id]!.port, timeout: 0.1) {
+            if !agent.process.isRunning || Date() > deadline {
+                throw TestSupportError("agent \(id) did not listen: \(agent.readAllStderr())")
+            }
+        }
+    }
+
+    /// Stops an agent the hard way (as a crash would).
+    func killAgent(_ id: String) {
+        guard let agent = seats[id]?.agent else { return }
+        agent.kill()
+        _ = agent.wait(timeout: 5)
+        seats[id]!.agent = nil
+    }
+
+    func stopAll() {
+        for id in order {
+            if let agent = seats[id]?.agent {
+                agent.signal(SIGTERM)
+                if agent.wait(timeout: 5) == nil { agent.kill(); _ = agent.wait(timeout: 2) }
+            }
+            // Lock and message helpers live in their own sessions; they end with their display.
+            seats[id]?.xvfb.stop()
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Runs the `vigie` console as `who` with `--json`; returns the parsed lines and the exit status.
+    func vigie(_ args: [String], as who: String = "teacher", config: String? = nil, json: Bool = true) throws -> ConsoleRun {
+        var argv = [product("vigie")] + args + ["--config", config ?? configPath, "--identity", people[who]!]
+        if json { argv.append("--json") }
+        var env = ProcessInfo.processInfo.environment
+        env["LANG"] = "fr_FR.UTF-8"
+        let started = Date()
+        let result = try run(argv, timeout: 60, environment: env)
+        let lines = result.stdout.split(separator: "\n").compactMap { line -> [String: Any]? in
+            guard json else { return nil }
+            return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+        return ConsoleRun(result: result, lines: lines, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+struct ConsoleRun: CustomStringConvertible {
+    let result: ProcessResult
+    let lines: [[String: Any]]
+    let seconds: Double
+
+    var status: Int32 { result.status }
+    func seat(_ id: String) -> [String: Any]? { lines.first { $0["seat"] as? String == id } }
+    func status(of id: String) -> String? { seat(id)?["status"] as? String }
+    func code(of id: String) -> String? { seat(id)?["code"] as? String }
+    var description: String { result.description }
+}
+
+func freePort(excluding taken: [Int] = []) throws -> Int {
+    for _ in 0..<50 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        if ok, port > 0, !taken.contains(port) { return port }
+    }
+    throw TestSupportError("no free port")
+}
+
+func waitForPort(_ port: Int, timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if let fd = connectTo(port) { close(fd); return true }
+        usleep(50_000)
+    }
+    return false
+}
+
+/// A plain TCP connection to 127.0.0.1:port.
+func connectTo(_ port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    let ok = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+    if ok { return fd }
+    close(fd)
+    return nil
+}
