@@ -170,7 +170,7 @@ public final class SeatAgent: Sendable {
         guard let feature = Feature(rawValue: request.feature) else {
             return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
         }
-        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config)
+        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config, at: Date())
         let actor = peer.identity.uri
         if case .refuse(let reason) = decision {
             logger.notice("refused", metadata: ["feature": "\(feature.rawValue)", "actor": "\(actor)", "code": "\(reason.code)"])

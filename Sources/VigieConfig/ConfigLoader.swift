@@ -248,7 +248,7 @@ struct Reader {
             return nil
         }
         if !Identity.isValidToken(id) { fail(path, "“\(id)” is not a valid room id (letters, digits, - _ .)") }
-        checkKeys(t, path, allowed: ["name", "purpose", "time_zone", "seats"])
+        checkKeys(t, path, allowed: ["name", "purpose", "time_zone", "seats", "opening", "monitoring", "closed", "min_unmonitored_minutes"])
         let name = string(t, "name", path, required: false) ?? id
         var purpose = RoomPurpose.pedagogy
         if let p = string(t, "purpose", path) {
@@ -278,7 +278,8 @@ struct Reader {
             seats.append(Seat(id: seatID, room: id, host: host, port: port, mac: mac))
         }
         if seats.isEmpty && t["seats"] == nil { fail(path, "room \(id) has no seat (add [[\(path).seats]] sections)") }
-        return Room(id: id, name: name, purpose: purpose, timeZone: zone, seats: seats)
+        let schedule = readSchedule(t, path, purpose: purpose)
+        return Room(id: id, name: name, purpose: purpose, timeZone: zone, seats: seats, schedule: schedule)
     }
 
     static func parseAddress(_ s: String) -> (String, Int)? {

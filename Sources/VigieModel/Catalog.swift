@@ -40,6 +40,8 @@ public enum Catalog {
         "policy.room": ("le rôle {role} n’a pas accès à la salle {room}", "the {role} role has no access to room {room}"),
         "policy.person-room": ("{login} n’a pas accès à la salle {room}", "{login} has no access to room {room}"),
         "policy.feature": ("le rôle {role} ne peut pas faire « {feature} » dans la salle {room}", "the {role} role may not use “{feature}” in room {room}"),
+        "policy.time-window": ("surveillance autorisée {windows} ; prochaine plage : {next}", "monitoring allowed {windows}; next window: {next}"),
+        "policy.closed-day": ("salle fermée ce jour ({date}) ; surveillance autorisée {windows} ; prochaine plage : {next}", "room closed today ({date}); monitoring allowed {windows}; next window: {next}"),
         "request.bad-argument": ("argument invalide « {name} » : {detail}", "invalid argument “{name}”: {detail}"),
 
         // Failures on the seat.
@@ -69,6 +71,14 @@ public enum Catalog {
         "save.failed": ("la capture n’a pas pu être enregistrée ({detail})", "the screenshot could not be saved ({detail})"),
     ]
 
+    /// Parameters that carry compact forms rather than words (schedules) are worded here.
+    static func worded(_ params: [String: String], _ language: Language) -> [String: String] {
+        var out = params
+        if let w = params["windows"] { out["windows"] = ScheduleText.week(code: w, language) }
+        if let n = params["next"] { out["next"] = n.isEmpty ? (language == .fr ? "aucune" : "none") : ScheduleText.next(code: n, language) }
+        return out
+    }
+
     /// The words for `reason` in `language`; an unknown code is shown as is, with its parameters.
     public static func text(_ reason: Reason, _ language: Language) -> String {
         guard let pair = templates[reason.code] else {
@@ -76,7 +86,7 @@ public enum Catalog {
             return params.isEmpty ? reason.code : "\(reason.code) (\(params))"
         }
         var text = language == .fr ? pair.fr : pair.en
-        for (key, value) in reason.params {
+        for (key, value) in worded(reason.params, language) {
             text = text.replacingOccurrences(of: "{\(key)}", with: value)
         }
         return text

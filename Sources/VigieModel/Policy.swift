@@ -1,3 +1,5 @@
+import Foundation
+
 /// A coded reason: a stable machine-readable `code` and the parameters that a
 /// console puts into words (see ``Catalog``). Agents send reasons, never sentences.
 public struct Reason: Error, Sendable, Hashable, Codable {
@@ -16,14 +18,14 @@ public enum Decision: Sendable, Hashable {
     case refuse(Reason)
 }
 
-/// The seat's policy rules (pure): certificate → role → room → feature.
-/// Time windows are checked after these (see the surveillance windows issue).
+/// The seat's policy rules (pure): certificate → role → room → feature → time window.
 public enum Policy {
-    /// Decides whether `identity` may use `feature` on `seat`.
+    /// Decides whether `identity` may use `feature` on `seat` at instant `now`.
     /// - Parameters:
     ///   - serialHex: the caller's certificate serial, lowercase hex, to check against revocation.
+    ///   - now: the seat's clock; monitoring features are checked against the room's windows.
     public static func decide(
-        identity: Identity, serialHex: String, feature: Feature, seat: Seat, config: SchoolConfig
+        identity: Identity, serialHex: String, feature: Feature, seat: Seat, config: SchoolConfig, at now: Date = Date()
     ) -> Decision {
         if config.revokedSerials.contains(CertificateSerial.normalized(serialHex) ?? serialHex) {
             return .refuse(Reason("auth.revoked", ["serial": serialHex]))
@@ -47,6 +49,18 @@ public enum Policy {
         }
         guard inRoom.contains(where: { $0.features.contains(feature) }) else {
             return .refuse(Reason("policy.feature", ["role": role.rawValue, "room": seat.room, "feature": feature.rawValue]))
+        }
+        if feature.isMonitoring, let room = config.room(seat.room) {
+            let verdict = room.monitoring(at: now)
+            if !verdict.allowed {
+                var params = [
+                    "room": room.id, "windows": room.monitoringWeekCode,
+                    "next": verdict.next.map { ScheduleText.nextCode($0, from: verdict.moment.date) } ?? "",
+                    "at": "\(verdict.moment.date) \(verdict.moment.time)",
+                ]
+                if verdict.why == .closedDay { params["date"] = verdict.moment.date.description }
+                return .refuse(Reason(verdict.why == .closedDay ? "policy.closed-day" : "policy.time-window", params))
+            }
         }
         return .allow
     }

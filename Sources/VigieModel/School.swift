@@ -42,13 +42,16 @@ public struct Room: Sendable, Hashable, Codable {
     /// IANA time zone name; policy times are local to the room.
     public var timeZone: String
     public var seats: [Seat]
+    /// Opening hours, monitoring windows and closed dates.
+    public var schedule: RoomSchedule
 
-    public init(id: String, name: String, purpose: RoomPurpose, timeZone: String, seats: [Seat]) {
+    public init(id: String, name: String, purpose: RoomPurpose, timeZone: String, seats: [Seat], schedule: RoomSchedule = RoomSchedule()) {
         self.id = id
         self.name = name
         self.purpose = purpose
         self.timeZone = timeZone
         self.seats = seats
+        self.schedule = schedule
     }
 }
 

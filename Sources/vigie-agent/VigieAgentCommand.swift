@@ -34,6 +34,18 @@ struct VigieAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Path of the vigie-ui helper (default: next to vigie-agent).", valueName: "path"))
     var ui: String?
 
+    /// The entry point. Under an LD_PRELOAD library such as libfaketime (used to
+    /// test time windows with a faked clock), Swift's `CommandLine.arguments`
+    /// comes back empty on Linux; the kernel's copy in /proc/self/cmdline is intact.
+    static func main() async {
+        var arguments = CommandLine.arguments
+        if arguments.isEmpty, let data = FileManager.default.contents(atPath: "/proc/self/cmdline") {
+            arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            if arguments.last == "" { arguments.removeLast() }
+        }
+        await main(Array(arguments.dropFirst()))
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

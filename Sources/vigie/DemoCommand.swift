@@ -326,6 +326,34 @@ final class DemoSchool {
             """
         for (room, name, purpose) in [("B204", "Salle B204", "pedagogy"), ("CDI", "CDI", "surveillance")] {
             text += "\n[rooms.\(room)]\nname = \"\(name)\"\npurpose = \"\(purpose)\"\ntime_zone = \"Europe/Paris\"\n"
+            if room == "CDI" {
+                // The library's posted hours, as in Config/school.example.toml (B204 posts none, so the
+                // demo classroom can be driven at any hour).
+                text += """
+                    min_unmonitored_minutes = 60
+
+                    [[rooms.CDI.opening]]
+                    days = ["mon", "tue", "thu", "fri"]
+                    from = "08:00"
+                    to = "17:30"
+
+                    [[rooms.CDI.opening]]
+                    days = "wed"
+                    from = "08:00"
+                    to = "12:30"
+
+                    [[rooms.CDI.monitoring]]
+                    days = "mon-fri"
+                    from = "09:15"
+                    to = "11:45"
+
+                    [[rooms.CDI.monitoring]]
+                    days = ["mon", "tue", "thu", "fri"]
+                    from = "13:15"
+                    to = "16:45"
+
+                    """
+            }
             for (index, seat) in plan.enumerated() where seat.room == room {
                 text += "\n[[rooms.\(room).seats]]\nid = \"\(seat.id)\"\naddress = \"127.0.0.1:\(ports[index])\"\nmac = \"\(String(format: "52:54:00:00:%02x:%02x", index / 256, index % 256))\"\n"
             }

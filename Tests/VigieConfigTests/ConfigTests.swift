@@ -189,3 +189,113 @@ let minimal = """
         #expect(lines.line("nothing.here") == nil)
     }
 }
+
+@Suite struct ScheduleValidation {
+    /// A surveillance room with `body` (opening/monitoring tables) after its header at line 5.
+    /// Lines 1–11; `body` starts on line 12.
+    func library(_ body: String, closed: String = "[]") -> String {
+        """
+        [school]
+        id = "S"
+        name = "S"
+        [rooms.CDI]
+        purpose = "surveillance"
+        closed = \(closed)
+        min_unmonitored_minutes = 60
+
+        [[rooms.CDI.seats]]
+        id = "CDI-01"
+        address = "127.0.0.1:7443"
+
+        """ + body
+    }
+
+    let opening = """
+        [[rooms.CDI.opening]]
+        days = "mon-fri"
+        from = "08:00"
+        to = "17:30"
+
+        """
+
+    @Test func theExampleLibraryIsValid() throws {
+        let config = try ConfigLoader.load(path: repoConfig + "/school.example.toml")
+        let cdi = try #require(config.room("CDI"))
+        #expect(cdi.schedule.monitoring.count == 2)
+        #expect(cdi.schedule.minimumUnmonitoredMinutes == 60)
+        #expect(cdi.schedule.closed.contains { $0.first == LocalDate("2026-12-19") && $0.last == LocalDate("2027-01-03") })
+        #expect(cdi.monitoringWeekCode.hasPrefix("mon=09:15-11:45,13:15-16:45;tue="))
+    }
+
+    @Test func aWindowOutsideOpeningHoursIsRefused() {
+        let found = issues(library(opening + """
+            [[rooms.CDI.monitoring]]
+            days = ["mon", "sat"]
+            from = "09:15"
+            to = "11:45"
+            """))
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.field == "rooms.CDI.monitoring[0]")
+        #expect(found.first?.line == 16)
+        #expect(found.first?.message.contains("Saturday") == true)
+    }
+
+    @Test func overlappingAndInvertedWindowsAreRefused() {
+        let found = issues(library(opening + """
+            [[rooms.CDI.monitoring]]
+            days = "mon-fri"
+            from = "09:15"
+            to = "11:45"
+
+            [[rooms.CDI.monitoring]]
+            days = "wed"
+            from = "11:00"
+            to = "12:00"
+
+            [[rooms.CDI.monitoring]]
+            days = "thu"
+            from = "16:00"
+            to = "14:00"
+            """))
+        #expect(found.contains { $0.field == "rooms.CDI.monitoring[1]" && $0.line == 21 && $0.message.contains("overlaps 09:15–11:45") })
+        #expect(found.contains { $0.field == "rooms.CDI.monitoring[2].to" && $0.line == 29 && $0.message.contains("is not after 16:00") })
+    }
+
+    @Test func unknownDaysAndMalformedTimesAndDatesAreNamed() {
+        let found = issues(library("""
+            [[rooms.CDI.opening]]
+            days = "mon-fry"
+            from = "8h00"
+            to = "25:00"
+            """, closed: #"["2026-02-30", "2026-12-24..2026-12-20"]"#))
+        let fields = Set(found.map(\.field))
+        #expect(fields.isSuperset(of: ["rooms.CDI.opening[0].days", "rooms.CDI.opening[0].from", "rooms.CDI.opening[0].to",
+                                       "rooms.CDI.closed[0]", "rooms.CDI.closed[1]"]), "\(found)")
+        #expect(found.first { $0.field == "rooms.CDI.opening[0].from" }?.line == 14)
+        #expect(found.first { $0.field == "rooms.CDI.closed[1]" }?.line == 6)
+    }
+
+    @Test func aDayWithoutAnUnbrokenUnmonitoredSlotIsRefused() {
+        // 08:00–08:40 and 08:50–17:30 watched on Mondays: 40 + 10 minutes free, never 60 in a row.
+        let found = issues(library(opening + """
+            [[rooms.CDI.monitoring]]
+            days = "mon-fri"
+            from = "08:40"
+            to = "08:50"
+
+            [[rooms.CDI.monitoring]]
+            days = "mon"
+            from = "09:30"
+            to = "17:00"
+            """))
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.message.contains("on Monday the monitoring windows leave at most 40 min") == true)
+        #expect(found.first?.field == "rooms.CDI.monitoring[0]")
+    }
+
+    @Test func aLibraryNeedsOpeningHours() {
+        let found = issues(library(""))
+        #expect(found.first?.field == "rooms.CDI")
+        #expect(found.first?.message.contains("opening hours") == true)
+    }
+}

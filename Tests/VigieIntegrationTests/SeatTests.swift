@@ -165,6 +165,33 @@ func lockCovers(_ xvfb: Xvfb) throws -> Bool { try xvfb.screenshot().isCovered(b
         #expect(admin.status == 0 && admin.lines.count == 2)
     }
 
+    @Test func theLibraryMayBeWatchedOnlyInItsPostedHoursByTheSeatsOwnClock() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")])
+        // Monday 23 November 2026, 12:30 in Paris: between the two windows.
+        try school.restartAgent("CDI-01", clock: "2026-11-23 12:30:00")
+        let noon = try school.vigie(["screenshot", "--seat", "CDI-01", "--out", school.dir + "/noon"], as: "librarian")
+        #expect(noon.status == 1, "\(noon)")
+        #expect(noon.status(of: "CDI-01") == "refused")
+        #expect(noon.code(of: "CDI-01") == "policy.time-window")
+        #expect(noon.seat("CDI-01")?["message"] as? String
+            == "surveillance autorisée lun.–ven. 09:15–11:45, 13:15–16:45 ; prochaine plage : lundi 13:15")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: school.dir + "/noon")) ?? []).isEmpty)
+        // Thumbnails are monitoring too; locking is not.
+        #expect(try school.vigie(["screenshot", "--seat", "CDI-01", "--thumbnail", "160", "--out", school.dir + "/noon"], as: "librarian").code(of: "CDI-01") == "policy.time-window")
+        #expect(try school.vigie(["lock", "--seat", "CDI-01", "--for", "5s"], as: "librarian").status == 0)
+
+        // The same seat at 10:00 the same day.
+        try school.restartAgent("CDI-01", clock: "2026-11-23 10:00:00")
+        let ten = try school.vigie(["screenshot", "--seat", "CDI-01", "--out", school.dir + "/ten"], as: "librarian")
+        #expect(ten.status == 0, "\(ten)")
+        #expect(ten.status(of: "CDI-01") == "ok")
+
+        // A librarian cannot lock a classroom; a head cannot watch anything.
+        #expect(try school.vigie(["lock", "--seat", "B204-01"], as: "librarian").code(of: "B204-01") == "policy.room")
+        let head = try school.vigie(["screenshot", "--seat", "CDI-01,B204-01", "--out", school.dir + "/head"], as: "head")
+        #expect(head.code(of: "CDI-01") == "policy.role" && head.code(of: "B204-01") == "policy.role")
+    }
+
     @Test func aCertificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")])
         let port = school.seats["B204-01"]!.port

@@ -87,7 +87,27 @@ final class TestSchool: @unchecked Sendable {
 
             """
         for (room, purpose) in [("B204", "pedagogy"), ("CDI", "surveillance")] where order.contains(where: { seats[$0]!.room == room }) {
-            text += "\n[rooms.\(room)]\npurpose = \"\(purpose)\"\n"
+            text += "\n[rooms.\(room)]\npurpose = \"\(purpose)\"\ntime_zone = \"Europe/Paris\"\n"
+            if room == "CDI" {
+                // The library's posted hours: Mon–Fri 09:15–11:45 and 13:15–16:45.
+                text += """
+                    [[rooms.CDI.opening]]
+                    days = "mon-fri"
+                    from = "08:00"
+                    to = "17:30"
+
+                    [[rooms.CDI.monitoring]]
+                    days = "mon-fri"
+                    from = "09:15"
+                    to = "11:45"
+
+                    [[rooms.CDI.monitoring]]
+                    days = "mon-fri"
+                    from = "13:15"
+                    to = "16:45"
+
+                    """
+            }
             for id in order where seats[id]!.room == room {
                 let port = addressOverride[id] ?? seats[id]!.port
                 text += "\n[[rooms.\(room).seats]]\nid = \"\(id)\"\naddress = \"127.0.0.1:\(port)\"\n"
@@ -117,8 +137,20 @@ final class TestSchool: @unchecked Sendable {
                 "--display", seat.display, "--state", seat.stateDir]
     }
 
-    func startAgent(_ id: String) throws {
-        let agent = try ChildProcess(agentCommand(id))
+    /// Starts a seat's agent; `clock` fakes its wall clock from that local
+    /// Paris time on (libfaketime, advancing, monotonic clock untouched).
+    func startAgent(_ id: String, clock: String? = nil) throws {
+        var environment: [String: String]?
+        if let clock {
+            var env = ProcessInfo.processInfo.environment
+            env["LD_PRELOAD"] = TestSchool.libfaketime
+            env["FAKETIME"] = "@\(clock)"
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+            env["FAKETIME_DONT_RESET"] = "1"
+            env["TZ"] = "Europe/Paris"
+            environment = env
+        }
+        let agent = try ChildProcess(agentCommand(id), environment: environment)
         seats[id]!.agent = agent
         let deadline = Date().addingTimeInterval(20)
         while !waitForPort(seats[id]!.port, timeout: 0.1) {
@@ -126,6 +158,14 @@ final class TestSchool: @unchecked Sendable {
                 throw TestSupportError("agent \(id) did not listen: \(agent.readAllStderr())")
             }
         }
+    }
+
+    static let libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+    /// Restarts a seat's agent with a faked clock.
+    func restartAgent(_ id: String, clock: String) throws {
+        killAgent(id)
+        try startAgent(id, clock: clock)
     }
 
     /// Stops an agent the hard way (as a crash would).
