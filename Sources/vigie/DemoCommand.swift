@@ -301,6 +301,7 @@ final class DemoSchool {
             "  vigie unlock --room B204 --seat B204-02",
             "  vigie status --all --json",
             "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
+            "The CDI may be watched only in its posted hours: vigie policy --room CDI",
             "Look at a seat: xwd -root -display \(seats.first?.display ?? ":N") | convert xwd:- seat.png  (or vigie screenshot).",
             "Seats, pids and agent command lines: \(demoFile)",
             detached ? "Stop it with: vigie demo stop --state \(stateArgument)" : "Press Ctrl-C to stop the demo.",
