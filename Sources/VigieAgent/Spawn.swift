@@ -127,7 +127,7 @@ public enum Spawn {
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline {
             if !running() { return true }
-            usleep(20_000)
+            usleep(2_000)
         }
         kill(pid, SIGKILL)
         usleep(50_000)

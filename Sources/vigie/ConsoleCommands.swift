@@ -111,7 +111,7 @@ struct Console {
         for await var result in fanOut.send(feature, args: args, to: seats, timeout: timeout) {
             let extra = handle(&result)
             if result.status != .ok { allOK = false }
-            FileHandle.standardOutput.write(Data((line(result, extra: extra, width: width) + "\n").utf8))
+            writeLine(line(result, extra: extra, width: width))
         }
         return allOK ? Exit.ok : Exit.someSeatsDidNot
     }
@@ -316,5 +316,21 @@ enum ScreenshotFiles {
             }
             return path
         }
+    }
+}
+
+/// Writes a line to stdout as it comes (seats answer one by one). If the reader
+/// has gone (`vigie status --all | head -3`), stop quietly: NIO ignores SIGPIPE,
+/// so the write fails with EPIPE instead of ending the process.
+func writeLine(_ text: String) {
+    var bytes = Array((text + "\n").utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            exit(errno == EPIPE ? Exit.someSeatsDidNot : 1)
+        }
+        offset += n
     }
 }
