@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C side: libxcb through pkg-config, libpng behind a setjmp wrapper.
@@ -56,6 +57,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // Posters and notice texts from the Mustache templates in Signage/.
+        .target(
+            name: "VigieSignage",
+            dependencies: ["VigieModel", "VigieConfig", .product(name: "Mustache", package: "swift-mustache")]
+        ),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
         .target(
@@ -78,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "vigie",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent", "VigieSignage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,6 +106,7 @@ let package = Package(
 
         .testTarget(name: "VigieModelTests", dependencies: ["VigieModel"]),
         .testTarget(name: "VigieConfigTests", dependencies: ["VigieConfig"]),
+        .testTarget(name: "VigieSignageTests", dependencies: ["VigieSignage", "VigieConfig", "VigieModel", "VigieTestSupport", "vigie"]),
         .testTarget(
             name: "VigiePKITests",
             dependencies: [

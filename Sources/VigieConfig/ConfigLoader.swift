@@ -139,7 +139,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage"])
 
         // [school]
         var school: School?
@@ -227,8 +227,12 @@ struct Reader {
             people.append(Person(login: login, name: name, rooms: readRooms(t, path, known: roomIDs)))
         }
 
+        // [signage] (SignageReader.swift)
+        let signage = readSignage(root)
+
         guard let school else { return nil }
-        return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people, consoleTimeout: timeout)
+        return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
+                            consoleTimeout: timeout, signage: signage)
     }
 
     /// `rooms = ["B204", "CDI"]` or `["*"]`; nil means every room.

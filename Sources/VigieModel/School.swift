@@ -123,10 +123,12 @@ public struct SchoolConfig: Sendable, Codable {
     public var people: [Person]
     /// How long the console waits for each seat, in seconds.
     public var consoleTimeout: Double
+    /// Posters and on-seat notices (`[signage]`).
+    public var signage: SignageSettings
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],
-        people: [Person], consoleTimeout: Double
+        people: [Person], consoleTimeout: Double, signage: SignageSettings = SignageSettings()
     ) {
         self.school = school
         self.revokedSerials = revokedSerials
@@ -134,6 +136,7 @@ public struct SchoolConfig: Sendable, Codable {
         self.grants = grants
         self.people = people
         self.consoleTimeout = consoleTimeout
+        self.signage = signage
     }
 
     /// Every seat of the school, room by room, in config order.

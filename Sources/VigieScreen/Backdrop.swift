@@ -91,7 +91,7 @@ public struct Backdrop: Sendable {
                 return
             case .lost:
                 throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
-            case .timeout:
+            case .timeout, .input:
                 continue
             case .event(let ev):
                 if Int32(eventType(ev)) == XCB_EXPOSE && eventAs(ev, xcb_expose_event_t.self).count == 0 { draw() }

@@ -67,24 +67,29 @@ enum Wake {
     case signal(Int32)
     case timeout
     case lost
+    /// `inputFD` is readable (or at end of file).
+    case input
 }
 
 extension XConnection {
     /// Flushes, then returns the next queued event, a signal from the
     /// self-pipe, `.timeout` after `timeoutMs` (negative: forever), or
-    /// `.lost` when the connection is gone. The caller frees events.
-    func waitForWake(signalFD: Int32, timeoutMs: Int32) -> Wake {
+    /// `.lost` when the connection is gone, or `.input` when `inputFD` (if
+    /// not negative) is readable. The caller frees events.
+    func waitForWake(signalFD: Int32, timeoutMs: Int32, inputFD: Int32 = -1) -> Wake {
         flush()
         if let ev = xcb_poll_for_event(connection) { return .event(ev) }
         if hasError { return .lost }
         var fds = [pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
-        let n = poll(&fds, signalFD >= 0 ? 2 : 1, timeoutMs)
+                   pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: inputFD, events: Int16(POLLIN), revents: 0)]
+        let n = poll(&fds, 3, timeoutMs)  // negative descriptors are ignored by poll
         if n < 0 { return .timeout }  // EINTR: the pipe will be readable next round
         if signalFD >= 0 && fds[1].revents & Int16(POLLIN) != 0 {
             var b: UInt8 = 0
             if read(signalFD, &b, 1) == 1 { return .signal(Int32(b)) }
         }
+        if inputFD >= 0 && fds[2].revents != 0 { return .input }
         if fds[0].revents != 0 {
             if let ev = xcb_poll_for_event(connection) { return .event(ev) }
             if hasError { return .lost }

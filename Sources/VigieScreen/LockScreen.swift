@@ -26,12 +26,17 @@ public struct LockScreen: Sendable {
     public var grabRetryMs: Int = 1000
     /// How often grabs and stacking are re-checked, in milliseconds.
     public var recheckMs: Int32 = 1000
+    /// A named pipe to read notices from while locked (see `NoticeFeed` for
+    /// the line format); nil for none. Notices are drawn as banners at the top
+    /// of the lock window.
+    public var noticePipe: String?
 
     /// A lock screen showing `title` and `lines`, lifting itself at `until`.
-    public init(title: String, lines: [String], until: Double? = nil) {
+    public init(title: String, lines: [String], until: Double? = nil, noticePipe: String? = nil) {
         self.title = title
         self.lines = lines
         self.until = until
+        self.noticePipe = noticePipe
     }
 
     /// Connects to `display`, locks, calls `onReady` once the window is
@@ -72,6 +77,9 @@ public struct LockScreen: Sendable {
         }
         painter.draw()
         x.sync()
+        // Notices are opened only once the seat is locked: the lock never waits on them.
+        let feed = noticePipe.map { NoticeFeed(path: $0) }
+        defer { feed?.close() }
         onReady()
 
         var lastCheck = monotonicMs()
@@ -82,11 +90,18 @@ public struct LockScreen: Sendable {
                 if left <= 0 { break loop }
                 timeout = min(timeout, Int32(left.rounded(.up)))
             }
-            switch x.waitForWake(signalFD: signalFD, timeoutMs: timeout) {
+            if let expiry = painter.notices.nextExpiry {
+                timeout = min(timeout, Int32(max(1, (expiry - monotonicMs()).rounded(.up))))
+            }
+            switch x.waitForWake(signalFD: signalFD, timeoutMs: timeout, inputFD: feed?.readFD ?? -1) {
             case .signal:
                 break loop
             case .lost:
                 throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
+            case .input:
+                let commands = feed?.read() ?? []
+                for command in commands { painter.notices.apply(command, now: monotonicMs()) }
+                if !commands.isEmpty { painter.draw() }
             case .timeout:
                 break
             case .event(let ev):
@@ -126,6 +141,7 @@ public struct LockScreen: Sendable {
                     break  // key and button presses are swallowed; errors ignored
                 }
             }
+            if painter.notices.expire(now: monotonicMs()) { painter.draw() }
             if monotonicMs() - lastCheck >= Double(recheckMs) {
                 lastCheck = monotonicMs()
                 x.restack(win, above: true)
@@ -189,6 +205,10 @@ final class LockPainter {
     let lineFont: Font
     let gc: xcb_gcontext_t
     let bg: UInt32, fg: UInt32, lineColor: UInt32, accent: UInt32
+    /// Notices drawn as banners at the top (see `NoticeFeed`).
+    var notices = ActiveNotices()
+    let noticeFont: Font
+    let bannerColors: BannerColors
 
     init(x: XConnection, window: xcb_window_t, title: String, lines: [String], background: UInt32) throws {
         self.x = x
@@ -209,6 +229,8 @@ final class LockPainter {
         }
         titleFont = tf
         lineFont = try x.openUnicodeFont(pixels: max(18, x.height / 30 / 9 * 9), bold: false)
+        noticeFont = try x.openUnicodeFont(pixels: x.height >= 1000 ? 27 : 20, bold: true)
+        bannerColors = BannerColors(x)
         gc = x.makeGC(window, foreground: fg, background: bg, font: titleFont)
     }
 
@@ -257,6 +279,16 @@ final class LockPainter {
                 y += lineFont.height * 3 / 2
             }
         }
+
+        // Notices, newest on top, as full-width banners over the top of the lock.
+        var top = 0
+        for text in notices.shown {
+            let banner = BannerLayout(lines: [text], font: noticeFont, maxWidth: w - 40)
+            banner.draw(x, window, gc, bannerColors, y: top, width: w)
+            top += banner.height
+        }
+        var v: [UInt32] = [fg, bg]  // the banners changed the GC's colours
+        _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
         x.flush()
     }
 }

@@ -23,6 +23,19 @@ public struct MessageWindow: Sendable {
     public var timeout: Double
     /// Label of the button.
     public var buttonLabel: String
+    /// Colours and name of the window: a teacher's message or a notice.
+    var style = Style.message
+
+    /// What tells a message window from a notice window.
+    struct Style: Sendable {
+        var bandRGB: UInt32
+        var instance: String
+        /// A click anywhere in the window closes it (not only on OK).
+        var anyClickCloses: Bool
+
+        static let message = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-message", anyClickCloses: false)
+        static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true)
+    }
 
     /// A message window with `title`, `text`, closing after `timeout`
     /// seconds (0: until closed).
@@ -52,7 +65,7 @@ public struct MessageWindow: Sendable {
         let c = x.connection
         let bg = x.pixel(rgb: Self.backgroundRGB)
         let fgPixel = x.pixel(rgb: Self.textRGB)
-        let bandPixel = x.pixel(rgb: Self.bandRGB)
+        let bandPixel = x.pixel(rgb: style.bandRGB)
         let buttonPixel = x.pixel(rgb: Self.buttonRGB)
         let white = x.pixel(rgb: 0xFFFFFF)
         let bodyFont = try x.openUnicodeFont(pixels: x.height >= 1000 ? 27 : 20, bold: false)
@@ -76,7 +89,7 @@ public struct MessageWindow: Sendable {
         let winX = (x.width - width) / 2, winY = (x.height - height) / 2
         let win = x.createWindow(x: winX, y: winY, width: width, height: height, background: bg,
                                  overrideRedirect: false, events: events)
-        x.setTitle(win, title, instance: "vigie-message")
+        x.setTitle(win, title, instance: style.instance)
         let wmDelete = x.atom("WM_DELETE_WINDOW")
         x.setProperty(win, x.atom("WM_PROTOCOLS"), type: xcb_atom_t(XCB_ATOM_ATOM.rawValue), values: [wmDelete])
         x.setProperty(win, x.atom("_NET_WM_STATE"), type: xcb_atom_t(XCB_ATOM_ATOM.rawValue),
@@ -148,7 +161,7 @@ public struct MessageWindow: Sendable {
                 return .signal
             case .lost:
                 throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
-            case .timeout:
+            case .timeout, .input:
                 continue
             case .event(let ev):
                 defer { free(ev) }
@@ -167,8 +180,8 @@ public struct MessageWindow: Sendable {
                 case XCB_BUTTON_PRESS:
                     let e = eventAs(ev, xcb_button_press_event_t.self)
                     let bx = Int(e.event_x), by = Int(e.event_y)
-                    if e.detail == 1 && bx >= button.x && bx < button.x + button.w
-                        && by >= button.y && by < button.y + button.h {
+                    if e.detail == 1 && (style.anyClickCloses || (bx >= button.x && bx < button.x + button.w
+                        && by >= button.y && by < button.y + button.h)) {
                         return .acknowledged
                     }
                 case XCB_CLIENT_MESSAGE:

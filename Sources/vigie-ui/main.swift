@@ -1,18 +1,42 @@
-// vigie-ui: the seat's on-screen helper (lock, message, backdrop).
+// vigie-ui: the seat's on-screen helper (lock, message, notice, indicator, backdrop).
 // Its own process, no Foundation: a crash of the networked agent must never
 // unlock a seat. See `usage` for the command-line contract.
+//
+// Notices (issue 5):
+// - `notice`: the login notice, a window centred on the screen with a title,
+//   the text and OK; closes on OK, Enter, Escape, a click anywhere in it, the
+//   window manager's close, SIGTERM, or after --timeout seconds (0: until
+//   dismissed). Prints `ready` once shown; exit 0 however it was closed.
+// - `indicator`: « Écran consulté par Mme Martin (CDI) à 10:02 », a small
+//   banner centred on the top edge of the screen, override-redirect, selecting
+//   no key or button events and grabbing nothing, so it never takes the
+//   keyboard focus; kept above other windows (never above a Vigie lock) for
+//   --timeout seconds (default 8), then exit 0. Prints `ready` once mapped.
+// - While a seat is locked, do not start an indicator or a notice: write to
+//   the lock's notice pipe instead (`lock --notice-pipe PATH`), one line per
+//   command, at most 4096 bytes, in a single write():
+//       notice SECONDS TEXT     banner at the top of the lock for SECONDS (0 < SECONDS <= 3600)
+//       clear                   remove the banners
+//   The lock creates PATH (a FIFO, mode 0600) once it holds its grabs, and
+//   removes it when it exits. Open it with O_WRONLY|O_NONBLOCK: ENXIO means no
+//   lock is reading it (not locked, or not yet ready). Bad lines are ignored
+//   with a warning on stderr; a pipe that cannot be created leaves the lock
+//   holding, without notices.
 import Glibc
 import VigieScreen
 
 let usage = """
     usage:
-      vigie-ui lock     [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS]
-      vigie-ui message  [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
+      vigie-ui lock      [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS] [--notice-pipe PATH]
+      vigie-ui message   [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
+      vigie-ui notice    [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
+      vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS]   (default 8 s)
       vigie-ui backdrop [--display :N] --title TEXT
       vigie-ui benchmark [--display :N] [--iterations N]   (diagnostic: median ms)
 
     Prints `ready` on stdout once the window is shown (and, for lock, both
-    grabs are held), or `error CODE DETAIL`. Exit status: 0 done, 2 X
+    grabs are held), or `error CODE DETAIL`. A lock with --notice-pipe draws
+    the lines `notice SECONDS TEXT` written to PATH as banners at its top. Exit status: 0 done, 2 X
     connection failed or lost, 3 lock grab refused, 64 bad arguments.
     """
 
@@ -29,8 +53,9 @@ struct Arguments {
     var lines: [String] = []
     var text: String?
     var until: Double?
-    var timeout: Double = 0
+    var timeout: Double?
     var iterations = 20
+    var noticePipe: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -55,6 +80,9 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--title": args.title = v
         case "--line": args.lines.append(v)
         case "--text": args.text = v
+        case "--notice-pipe":
+            guard !v.isEmpty else { badUsage("--notice-pipe is empty") }
+            args.noticePipe = v
         case "--until":
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
@@ -92,11 +120,11 @@ let rest = argv.dropFirst()
 
 switch command {
 case "lock":
-    let a = parse(rest, allowed: ["--display", "--title", "--line", "--until"])
+    let a = parse(rest, allowed: ["--display", "--title", "--line", "--until", "--notice-pipe"])
     guard let title = a.title else { badUsage("lock needs --title") }
     let signalFD = Signals.install()
     do {
-        try LockScreen(title: title, lines: a.lines, until: a.until)
+        try LockScreen(title: title, lines: a.lines, until: a.until, noticePipe: a.noticePipe)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
@@ -108,8 +136,32 @@ case "message":
     guard let text = a.text else { badUsage("message needs --text") }
     let signalFD = Signals.install()
     do {
-        _ = try MessageWindow(title: title, text: text, timeout: a.timeout)
+        _ = try MessageWindow(title: title, text: text, timeout: a.timeout ?? 0)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "notice":
+    let a = parse(rest, allowed: ["--display", "--title", "--text", "--timeout"])
+    guard let title = a.title else { badUsage("notice needs --title") }
+    guard let text = a.text else { badUsage("notice needs --text") }
+    let signalFD = Signals.install()
+    do {
+        _ = try NoticeWindow(title: title, text: text, timeout: a.timeout ?? 0)
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "indicator":
+    let a = parse(rest, allowed: ["--display", "--text", "--timeout"])
+    guard let text = a.text, !text.isEmpty else { badUsage("indicator needs --text") }
+    let timeout = a.timeout ?? 8
+    guard timeout > 0 else { badUsage("indicator needs --timeout > 0") }
+    let signalFD = Signals.install()
+    do {
+        try Indicator(text: text, timeout: timeout).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
     }
