@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // C side: libxcb through pkg-config, libpng behind a setjmp wrapper.
@@ -54,6 +55,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The processing register: hash-chained seat journal, signed batches,
+        // the server's store, verify, checkpoints, exports. No networking.
+        .target(
+            name: "VigieRegister",
+            dependencies: [
+                "VigieModel",
+                "VigiePKI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
@@ -95,6 +108,10 @@ let package = Package(
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
 
+        // Test helper: appends to a seat journal and prints each acknowledged seq,
+        // so a test can kill -9 it mid-write and check nothing acknowledged is lost.
+        .executableTarget(name: "vigie-register-crashtest", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-crashtest"),
+
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
         .target(name: "VigieTestSupport"),
 
@@ -107,6 +124,14 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .testTarget(
+            name: "VigieRegisterTests",
+            dependencies: [
+                "VigieRegister", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-crashtest",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .testTarget(name: "VigieWireTests", dependencies: [
