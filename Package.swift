@@ -108,9 +108,9 @@ let package = Package(
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
 
-        // Test helper: appends to a seat journal and prints each acknowledged seq,
-        // so a test can kill -9 it mid-write and check nothing acknowledged is lost.
-        .executableTarget(name: "vigie-register-crashtest", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-crashtest"),
+        // Test and benchmark helper: `append` writes to a seat journal and prints each
+        // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.
+        .executableTarget(name: "vigie-register-helper", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-helper"),
 
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
         .target(name: "VigieTestSupport"),
@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "VigieRegisterTests",
             dependencies: [
-                "VigieRegister", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-crashtest",
+                "VigieRegister", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-helper",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "X509", package: "swift-certificates"),
             ]

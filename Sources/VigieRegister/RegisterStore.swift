@@ -125,9 +125,12 @@ public protocol RegisterStore: Sendable {
     /// Appends `event` to the server's own chain (seat `@server`) of `school`.
     func appendServer(_ event: RegisterEvent, school: String) throws -> ChainedEvent
 
-    /// Visits the events that pass `filter`, ordered by UTC time, then school, seat
-    /// and seq, without holding them all in memory. The event is nil when purged.
-    func events(_ filter: RegisterFilter, _ visit: (ChainedEvent, RegisterEvent?) throws -> Void) throws
+    /// Visits the events that pass `filter` with their school and seat, ordered by UTC
+    /// time, then school, seat and seq, without holding them all in memory. The event
+    /// is nil when purged.
+    func placedEvents(
+        _ filter: RegisterFilter, _ visit: (_ school: String, _ seat: String, ChainedEvent, RegisterEvent?) throws -> Void
+    ) throws
 
     /// Visits one chain as stored, ordered by seq, from `seq` on (for verify).
     func chain(school: String, seat: String, from seq: Int64, _ visit: (ChainedEvent) throws -> Void) throws
@@ -153,4 +156,28 @@ public protocol RegisterStore: Sendable {
 
     /// The checkpoints kept for `school`, oldest first.
     func checkpoints(school: String) throws -> [Checkpoint]
+}
+
+extension RegisterStore {
+    /// Visits the events that pass `filter`, ordered by UTC time, then school, seat
+    /// and seq, without holding them all in memory. The event is nil when purged.
+    public func events(_ filter: RegisterFilter, _ visit: (ChainedEvent, RegisterEvent?) throws -> Void) throws {
+        try placedEvents(filter) { _, _, chained, event in try visit(chained, event) }
+    }
+
+    /// Everything the register holds about one person (`login`), as the user at a seat
+    /// or as the actor, for an access request (GDPR art. 15). Purged events are left
+    /// out: their content, and so the person's data, is gone.
+    public func subject(school: String, login: String, _ visit: (ChainedEvent, RegisterEvent) throws -> Void) throws {
+        try events(RegisterFilter(school: school, subject: login)) { chained, event in
+            if let event { try visit(chained, event) }
+        }
+    }
+
+    /// ``subject(school:login:_:)`` collected in an array (an access request is small).
+    public func subject(school: String, login: String) throws -> [(ChainedEvent, RegisterEvent)] {
+        var out: [(ChainedEvent, RegisterEvent)] = []
+        try subject(school: school, login: login) { out.append(($0, $1)) }
+        return out
+    }
 }

@@ -195,7 +195,9 @@ public final class SQLiteRegisterStore: RegisterStore {
 
     // MARK: Reading
 
-    public func events(_ filter: RegisterFilter, _ visit: (ChainedEvent, RegisterEvent?) throws -> Void) throws {
+    public func placedEvents(
+        _ filter: RegisterFilter, _ visit: (_ school: String, _ seat: String, ChainedEvent, RegisterEvent?) throws -> Void
+    ) throws {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let school = filter.school { conditions.append("school = ?"); arguments += [school] }
@@ -220,7 +222,7 @@ public final class SQLiteRegisterStore: RegisterStore {
             while let row = try cursor.next() {
                 let chained = Self.chained(row)
                 let event = try chained.content.map { try RegisterEvent(json: $0) }
-                try visit(chained, event)
+                try visit(row["school"], row["seat"], chained, event)
             }
         }
     }
