@@ -229,6 +229,7 @@ public enum RegisterVerifier {
         var expected: Int64 = 1
         var previousHash = ChainHash.genesis(school: school, seat: seat)
         var broken = false
+        var misLinked: ChainedEvent?
         do {
             try store.chain(school: school, seat: seat, from: 1) { event in
                 chain.events += 1
@@ -247,18 +248,9 @@ public enum RegisterVerifier {
                     return
                 }
                 if event.prevHash != previousHash {
+                    // Classified after the scan (finding where it belongs takes a second scan).
                     broken = true
-                    if let k = try? seqOfHash(store: store, school: school, seat: seat, hash: event.prevHash), k != event.seq - 1 {
-                        problem(event.seq, .reordered, "it was chained after the event now at seq \(k)")
-                    } else if event.linkHolds {
-                        if event.seq == 1 {
-                            problem(1, .edited, "it does not start from the chain's genesis")
-                        } else {
-                            problem(event.seq - 1, .edited, "its hash no longer matches the link from seq \(event.seq)")
-                        }
-                    } else {
-                        problem(event.seq, .removed, "the event it was chained after is gone and later events were renumbered")
-                    }
+                    misLinked = event
                     return
                 }
                 if !event.linkHolds {
@@ -271,6 +263,20 @@ public enum RegisterVerifier {
             }
         } catch {
             problem(expected, .edited, "cannot read the chain: \(error)")
+        }
+
+        if let event = misLinked {
+            if let k = try? seqOfHash(store: store, school: school, seat: seat, hash: event.prevHash), k != event.seq - 1 {
+                problem(event.seq, .reordered, "it was chained after the event now at seq \(k)")
+            } else if event.linkHolds {
+                if event.seq == 1 {
+                    problem(1, .edited, "it does not start from the chain's genesis")
+                } else {
+                    problem(event.seq - 1, .edited, "its hash no longer matches the link from seq \(event.seq)")
+                }
+            } else {
+                problem(event.seq, .removed, "the event it was chained after is gone and later events were renumbered")
+            }
         }
 
         if !isServer {
