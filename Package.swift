@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // C side: libxcb through pkg-config, libpng behind a setjmp wrapper.
@@ -62,6 +63,18 @@ let package = Package(
             name: "VigieSignage",
             dependencies: ["VigieModel", "VigieConfig", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        // The processing register: hash-chained seat journal, signed batches,
+        // the server's store, verify, checkpoints, exports. No networking.
+        .target(
+            name: "VigieRegister",
+            dependencies: [
+                "VigieModel",
+                "VigiePKI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
         .target(
@@ -101,6 +114,10 @@ let package = Package(
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
 
+        // Test and benchmark helper: `append` writes to a seat journal and prints each
+        // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.
+        .executableTarget(name: "vigie-register-helper", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-helper"),
+
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
         .target(name: "VigieTestSupport"),
 
@@ -114,6 +131,14 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .testTarget(
+            name: "VigieRegisterTests",
+            dependencies: [
+                "VigieRegister", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-helper",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .testTarget(name: "VigieWireTests", dependencies: [

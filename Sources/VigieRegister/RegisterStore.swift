@@ -1,0 +1,183 @@
+import Foundation
+
+/// What ``RegisterStore/ingest(_:certificateDER:)`` did with a batch.
+public enum IngestResult: Sendable, Equatable {
+    /// Every event of the batch is stored (now or before); the seat's chain ends at `lastSeq`.
+    /// The agent may acknowledge up to `lastSeq`.
+    case stored(lastSeq: Int64)
+    /// The batch starts after a hole: nothing was stored; send again from `expected`.
+    case gap(expected: Int64)
+}
+
+/// The last link of one chain.
+public struct ChainLink: Codable, Sendable, Equatable, Hashable {
+    /// The seat id, or `@server`.
+    public var seat: String
+    /// The last seq.
+    public var seq: Int64
+    /// The last hash.
+    public var hash: String
+
+    /// A chain's last link.
+    public init(seat: String, seq: Int64, hash: String) {
+        self.seat = seat
+        self.seq = seq
+        self.hash = hash
+    }
+}
+
+/// A seat's batch signature as the store keeps it.
+public struct StoredSignature: Sendable, Equatable {
+    /// The school id.
+    public var school: String
+    /// The seat id.
+    public var seat: String
+    /// The seq of the batch's last event.
+    public var lastSeq: Int64
+    /// The hash of the batch's last event.
+    public var lastHash: String
+    /// Base64 DER ECDSA signature, see ``Batch``.
+    public var signature: String
+    /// The seat certificate (DER) the batch came with.
+    public var certificateDER: [UInt8]
+
+    /// A stored signature.
+    public init(school: String, seat: String, lastSeq: Int64, lastHash: String, signature: String, certificateDER: [UInt8]) {
+        self.school = school
+        self.seat = seat
+        self.lastSeq = lastSeq
+        self.lastHash = lastHash
+        self.signature = signature
+        self.certificateDER = certificateDER
+    }
+}
+
+/// Which events to read. Dates are UTC instants: `from` inclusive, `to` exclusive.
+public struct RegisterFilter: Sendable, Equatable {
+    /// Only this school; nil for every school of the store.
+    public var school: String?
+    /// Events at or after this instant.
+    public var from: Date?
+    /// Events before this instant.
+    public var to: Date?
+    /// Only this room.
+    public var room: String?
+    /// Only this seat (`@server` for the server's chain).
+    public var seat: String?
+    /// Only this actor: its identity URI, its display name or its login.
+    public var actor: String?
+    /// Only events where this login was the user at the seat.
+    public var sessionUser: String?
+    /// Only events about this login, as the user at the seat or as the actor (access requests).
+    public var subject: String?
+    /// Include purged events (no content; they match no room, actor or user filter).
+    public var includePurged: Bool
+
+    /// A filter; every criterion is optional.
+    public init(
+        school: String? = nil, from: Date? = nil, to: Date? = nil, room: String? = nil, seat: String? = nil,
+        actor: String? = nil, sessionUser: String? = nil, subject: String? = nil, includePurged: Bool = false
+    ) {
+        self.school = school
+        self.from = from
+        self.to = to
+        self.room = room
+        self.seat = seat
+        self.actor = actor
+        self.sessionUser = sessionUser
+        self.subject = subject
+        self.includePurged = includePurged
+    }
+}
+
+/// What a purge did.
+public struct PurgeResult: Sendable, Equatable, Codable {
+    /// Events whose content was removed now.
+    public var purgedEvents: Int
+    /// Files named by the `screenshot.saved` events purged now: remove them too.
+    public var screenshotFiles: [String]
+    /// The cutoff, UTC: events before it were purged.
+    public var cutoffUTC: String
+
+    /// A purge's result.
+    public init(purgedEvents: Int, screenshotFiles: [String], cutoffUTC: String) {
+        self.purgedEvents = purgedEvents
+        self.screenshotFiles = screenshotFiles
+        self.cutoffUTC = cutoffUTC
+    }
+}
+
+/// Where the server keeps the register. SQLite (``SQLiteRegisterStore``) for
+/// one school; the same interface for a shared PostgreSQL later. Every key
+/// starts with the school id, so many schools can share one store.
+///
+/// A store never rewrites an event: it adds links (``ingest(_:certificateDER:)``,
+/// ``appendServer(_:school:)``) and removes content past retention (``purge(school:olderThan:)``).
+public protocol RegisterStore: Sendable {
+    /// Checks a seat's signed batch against what is stored and stores its new events
+    /// and its signature. Events already stored with the same hash are skipped, so a
+    /// batch sent again stores nothing twice. Throws ``RegisterError`` with
+    /// `.badSignature` (signature, or certificate not the seat's), `.invalidBatch`,
+    /// `.brokenChain`/`.invalidContent` (the batch does not link by itself), or
+    /// `.chainConflict` (a stored event at the same seq has another hash).
+    func ingest(_ batch: Batch, certificateDER: [UInt8]) throws -> IngestResult
+
+    /// Appends `event` to the server's own chain (seat `@server`) of `school`.
+    func appendServer(_ event: RegisterEvent, school: String) throws -> ChainedEvent
+
+    /// Visits the events that pass `filter` with their school and seat, ordered by UTC
+    /// time, then school, seat and seq, without holding them all in memory. The event
+    /// is nil when purged.
+    func placedEvents(
+        _ filter: RegisterFilter, _ visit: (_ school: String, _ seat: String, ChainedEvent, RegisterEvent?) throws -> Void
+    ) throws
+
+    /// Visits one chain as stored, ordered by seq, from `seq` on (for verify).
+    func chain(school: String, seat: String, from seq: Int64, _ visit: (ChainedEvent) throws -> Void) throws
+
+    /// The stored event at `seq` of a chain, if any.
+    func event(school: String, seat: String, seq: Int64) throws -> ChainedEvent?
+
+    /// The schools that have events.
+    func schools() throws -> [String]
+
+    /// The last link of every chain of `school` (seats and `@server`), sorted by seat.
+    func lastLinks(school: String) throws -> [ChainLink]
+
+    /// The batch signatures stored for a seat, ordered by last seq.
+    func signatures(school: String, seat: String) throws -> [StoredSignature]
+
+    /// Removes the content (and the columns derived from it) of the events of `school`
+    /// before `date`; keeps seq, time and hashes, so the chains still verify.
+    func purge(school: String, olderThan date: Date) throws -> PurgeResult
+
+    /// Keeps a checkpoint the server made.
+    func saveCheckpoint(_ checkpoint: Checkpoint) throws
+
+    /// The checkpoints kept for `school`, oldest first.
+    func checkpoints(school: String) throws -> [Checkpoint]
+}
+
+extension RegisterStore {
+    /// Visits the events that pass `filter`, ordered by UTC time, then school, seat
+    /// and seq, without holding them all in memory. The event is nil when purged.
+    public func events(_ filter: RegisterFilter, _ visit: (ChainedEvent, RegisterEvent?) throws -> Void) throws {
+        try placedEvents(filter) { _, _, chained, event in try visit(chained, event) }
+    }
+
+    /// Everything the register holds about one person (`login`), as the user at a seat
+    /// or as the actor, for an access request (GDPR art. 15). Purged events are left
+    /// out: their content, and so the person's data, is gone.
+    public func subject(school: String, login: String, _ visit: (ChainedEvent, RegisterEvent) throws -> Void) throws {
+        try events(RegisterFilter(school: school, subject: login)) { chained, event in
+            if let event { try visit(chained, event) }
+        }
+    }
+
+    /// ``subject(school:login:_:)`` collected in an array (an access request is small).
+    public func subject(school: String, login: String) throws -> [(ChainedEvent, RegisterEvent)] {
+        var out: [(ChainedEvent, RegisterEvent)] = []
+        try subject(school: school, login: login) { out.append(($0, $1)) }
+        return out
+    }
+}

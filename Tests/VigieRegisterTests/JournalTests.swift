@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import Testing
+import VigieTestSupport
+
+@testable import VigieRegister
+
+@Suite struct JournalTests {
+    @Test func appendReopenSameChain() throws {
+        let dir = TempDir()
+        let path = dir.sub("journal.sqlite")
+        var chained: [ChainedEvent] = []
+        do {
+            let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
+            for i in 0..<20 { chained.append(try journal.append(sampleEvent("B204-02", i))) }
+            #expect(journal.last?.seq == 20)
+            #expect(mode(path) == 0o600)
+            #expect(mode(path + "-wal") == 0o600)
+        }
+        let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
+        #expect(journal.count == 20)
+        #expect(try journal.all() == chained)
+        #expect(journal.last?.hash == chained.last?.hash)
+        var previous: (seq: Int64, hash: String)?
+        for e in chained {
+            try e.check(after: previous, school: school, seat: "B204-02")
+            previous = (e.seq, e.hash)
+        }
+        let next = try journal.append(sampleEvent("B204-02", 20))
+        #expect(next.seq == 21 && next.prevHash == chained.last?.hash)
+        // Durable settings on the connection that writes.
+        let queue = try DatabaseQueue(path: path)
+        #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+
+    @Test func belongsToOneSeat() throws {
+        let dir = TempDir()
+        let path = dir.sub("journal.sqlite")
+        _ = try SeatJournal(path: path, school: school, seat: "B204-02")
+        #expect(throws: RegisterError.self) { try SeatJournal(path: path, school: school, seat: "B204-03") }
+        let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
+        #expect(throws: RegisterError.self) { try journal.append(sampleEvent("B204-03", 0)) }
+    }
+
+    @Test func acknowledgeAndPrune() throws {
+        let dir = TempDir()
+        let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
+        for i in 0..<10 { try journal.append(sampleEvent("B204-02", i, date: baseDate.addingTimeInterval(Double(i) * 86_400))) }
+        #expect(try journal.unacknowledged(limit: 4).map(\.seq) == [1, 2, 3, 4])
+        try journal.acknowledge(upTo: 6)
+        #expect(try journal.unacknowledged(limit: 100).map(\.seq) == [7, 8, 9, 10])
+        #expect(journal.count == 10)
+        // Acked and older than day 4: seqs 1–4 go; unacked ones never do.
+        #expect(try journal.pruneAcknowledged(olderThan: baseDate.addingTimeInterval(3.5 * 86_400)) == 4)
+        #expect(journal.count == 6)
+        try journal.acknowledge(upTo: 10)
+        try journal.pruneAcknowledged(olderThan: baseDate.addingTimeInterval(100 * 86_400))
+        // The last event stays so the next one links to it.
+        #expect(journal.count == 1)
+        let next = try journal.append(sampleEvent("B204-02", 10))
+        #expect(next.seq == 11)
+    }
+
+    @Test func concurrentAppendsMakeOneChain() throws {
+        let dir = TempDir()
+        let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for i in 0..<25 { _ = try! journal.append(sampleEvent("B204-02", t * 100 + i)) }
+        }
+        let all = try journal.all()
+        #expect(all.map(\.seq) == Array(1...100))
+        for (a, b) in zip(all, all.dropFirst()) { #expect(b.prevHash == a.hash) }
+    }
+
+    /// A child appends in a loop and prints each seq once `append` has returned; we
+    /// kill it with SIGKILL at a random moment, five times over: every printed event
+    /// is in the journal with the printed hash, and the chain goes on unbroken.
+    @Test func killNineLosesNothingAcknowledged() throws {
+        let dir = TempDir()
+        let path = dir.sub("journal.sqlite")
+        var acknowledged: [Int64: String] = [:]
+        for round in 0..<5 {
+            let child = try ChildProcess([product("vigie-register-helper"), "append", path, school, "B204-02", "100000"])
+            // Let it write for a while, at least a few events.
+            var lines = 0
+            let target = 20 + round * 37
+            while lines < target, let line = child.readLine(timeout: 20) {
+                let parts = line.split(separator: " ")
+                acknowledged[Int64(parts[0])!] = String(parts[1])
+                lines += 1
+            }
+            usleep(UInt32.random(in: 0...20_000))
+            child.kill()
+            _ = child.wait(timeout: 10)
+            for line in child.readAllStdout().split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, let seq = Int64(parts[0]) { acknowledged[seq] = String(parts[1]) }
+            }
+            #expect(lines == target, "round \(round): the helper printed only \(lines) lines")
+        }
+        let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
+        let stored = Dictionary(uniqueKeysWithValues: try journal.all().map { ($0.seq, $0.hash) })
+        #expect(acknowledged.count >= 5 * 20)
+        for (seq, hash) in acknowledged { #expect(stored[seq] == hash, "seq \(seq) was acknowledged but is not in the journal") }
+        let all = try journal.all()
+        #expect(all.map(\.seq) == Array(1...Int64(all.count)))
+        var previous: (seq: Int64, hash: String)?
+        for e in all {
+            try e.check(after: previous, school: school, seat: "B204-02")
+            previous = (e.seq, e.hash)
+        }
+    }
+}
