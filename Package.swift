@@ -56,6 +56,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         // Posters and notice texts from the Mustache templates in Signage/.
@@ -80,7 +81,18 @@ let package = Package(
         .target(
             name: "VigieAgent",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieSignage",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The school server: journals from the seats, the register for the head.
+        .target(
+            name: "VigieServer",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -97,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "vigie",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent", "VigieSignage",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent", "VigieSignage", "VigieRegister", "VigieServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "vigie-agent",
             dependencies: [
-                "VigieAgent",
+                "VigieAgent", "VigieSignage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -26,6 +26,8 @@ enum LockOutcome {
 final class LockKeeper: @unchecked Sendable {
     private let queue = DispatchQueue(label: "vigie.lock")
     private let stateFile: String
+    /// The named pipe through which the lock process draws notices (see `vigie-ui lock --notice-pipe`).
+    let noticePipe: String
     private let uiPath: String
     private let display: String?
     private let texts: SeatTexts
@@ -35,6 +37,7 @@ final class LockKeeper: @unchecked Sendable {
 
     init(stateDir: String, uiPath: String, display: String?, texts: SeatTexts, logger: Logger) {
         self.stateFile = URL(fileURLWithPath: stateDir).appendingPathComponent("lock.json").path
+        self.noticePipe = URL(fileURLWithPath: stateDir).appendingPathComponent("lock-notices.pipe").path
         self.uiPath = uiPath
         self.display = display
         self.texts = texts
@@ -84,6 +87,18 @@ final class LockKeeper: @unchecked Sendable {
         }
     }
 
+    /// Asks the running lock to draw a notice; false when no lock reads the pipe.
+    func postNotice(seconds: Double, text: String) -> Bool {
+        let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFIFO else { return false }
+        var line = "notice \(max(1, min(3600, Int(seconds.rounded(.up))))) \(text.replacingOccurrences(of: "\n", with: " "))\n"
+        while line.utf8.count > 4000 { line = String(line.dropLast(2)) + "\n" }
+        return line.withCString { write(fd, $0, strlen($0)) } > 0
+    }
+
     private func doLock(by identity: Identity, until: Date?) -> LockOutcome {
         if let held = current, let pid = held.pid, Spawn.isHelper(pid, mode: "lock") {
             return .alreadyLocked(by: held.by)
@@ -116,6 +131,7 @@ final class LockKeeper: @unchecked Sendable {
         argv += ["--title", texts.lockTitle]
         for line in texts.lockLines(by: lock.by, at: lock.since, until: lock.until) { argv += ["--line", line] }
         if let until = lock.until { argv += ["--until", String(Int(until.timeIntervalSince1970))] }
+        argv += ["--notice-pipe", noticePipe]
         let process: SpawnedProcess
         do {
             process = try Spawn.start(argv, newSession: true)

@@ -5,6 +5,8 @@ import NIOPosix
 import NIOSSL
 import VigieModel
 import VigiePKI
+import VigieRegister
+import VigieSignage
 import VigieWire
 
 /// How to run one seat's agent.
@@ -22,11 +24,14 @@ public struct AgentOptions: Sendable {
     /// Address to listen on; by default the seat's address in the config.
     public var listenHost: String?
     public var listenPort: Int?
+    /// The `Signage/` templates (the login notice's words).
+    public var signageDirectory: String?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
-        uiPath: String, listenHost: String? = nil, listenPort: Int? = nil
+        uiPath: String, listenHost: String? = nil, listenPort: Int? = nil, signageDirectory: String? = nil
     ) {
+        self.signageDirectory = signageDirectory
         self.config = config
         self.seatID = seatID
         self.identity = identity
@@ -55,7 +60,11 @@ public final class SeatAgent: Sendable {
     let locks: LockKeeper
     let screen: ScreenKeeper
     let messages: MessageShower
+    let notices: NoticeShower
     let tls: NIOSSLContext
+    /// Every decision, durable before the console hears of it.
+    let journal: SeatJournal
+    let shipper: JournalShipper?
 
     public init(options: AgentOptions, logger: Logger) throws {
         guard let seat = options.config.seat(options.seatID), let room = options.config.room(seat.room) else {
@@ -73,7 +82,22 @@ public final class SeatAgent: Sendable {
         self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, display: options.display, texts: texts, logger: logger)
         self.screen = ScreenKeeper(display: options.display)
         self.messages = MessageShower(uiPath: options.uiPath, display: options.display)
+        self.notices = NoticeShower(uiPath: options.uiPath, display: options.display, locks: locks,
+                                    settings: options.config.signage, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
+        let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
+        do {
+            self.journal = try SeatJournal(path: journalPath, school: options.config.school.id, seat: seat.id)
+        } catch {
+            throw AgentStartError("cannot open the journal \(journalPath): \(error)")
+        }
+        if let server = options.config.server {
+            self.shipper = try JournalShipper(journal: journal, server: server, identity: options.identity,
+                                              school: options.config.school.id, seat: seat.id, logger: logger)
+        } else {
+            self.shipper = nil
+            logger.warning("no [server] in the configuration: the journal stays on this seat")
+        }
     }
 
     /// Listens and serves until the task is cancelled. `onBound` receives the
@@ -83,6 +107,7 @@ public final class SeatAgent: Sendable {
         signal(SIGPIPE, SIG_IGN)
         locks.start()
         defer { locks.stop() }
+        Task { await self.showLoginNotice() }
 
         let tls = self.tls
         let host = options.listenHost ?? seat.host
@@ -103,6 +128,7 @@ public final class SeatAgent: Sendable {
         logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.display ?? "$DISPLAY")"])
         onBound(bound)
         try await withThrowingDiscardingTaskGroup { group in
+            if let shipper { group.addTask { await shipper.run() } }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
@@ -143,6 +169,32 @@ public final class SeatAgent: Sendable {
 
     struct PeerError: Error { let reason: Reason }
 
+    /// The room's login notice (from the Signage templates), shown when the agent
+    /// starts inside a session; the information of the persons is journaled.
+    func showLoginNotice() async {
+        var words = texts.fallbackLoginNotice(room: room)
+        if let dir = options.signageDirectory {
+            do {
+                words = try SignageTemplates(directory: dir).loginNotice(room: room, config: options.config, language: texts.language)
+            } catch {
+                logger.error("login notice template unusable; showing the built-in text", metadata: ["error": "\(error)"])
+            }
+        }
+        let shown = await notices.loginNotice(title: words.title, text: words.text)
+        journalNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
+    }
+
+    /// Journals a notice shown to the person at the seat (or that could not be shown).
+    func journalNotice(_ feature: String, text: String, shown: NoticeShower.Shown?, viewer: Identity?) {
+        let now = Date()
+        let event = RegisterEvent(
+            school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(now),
+            timeLocal: RegisterTime.local(now, texts.timeZone), room: room.id, actor: viewer?.uri, actorName: viewer?.displayName,
+            actorRole: viewer?.role?.rawValue, feature: feature, args: ["text": text], outcome: shown == nil ? .failed : .done,
+            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: nil, configVersion: nil)
+        do { try journal.append(event) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
+    }
+
     /// The caller's identity from its (already CA-verified) certificate.
     func peerIdentity(_ channel: Channel) async throws -> (identity: Identity, serial: String) {
         guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
@@ -170,15 +222,42 @@ public final class SeatAgent: Sendable {
         guard let feature = Feature(rawValue: request.feature) else {
             return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
         }
-        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config, at: Date())
-        let actor = peer.identity.uri
-        if case .refuse(let reason) = decision {
-            logger.notice("refused", metadata: ["feature": "\(feature.rawValue)", "actor": "\(actor)", "code": "\(reason.code)"])
-            return (Response(id: request.id, status: .refused, reason: reason), [])
+        let now = Date()
+        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config, at: now)
+        var status = SeatStatus.refused
+        var reason: Reason
+        var body: [UInt8] = []
+        if case .refuse(let why) = decision {
+            reason = why
+        } else {
+            (status, reason, body) = await perform(feature, request.args, by: peer.identity)
         }
-        let (status, reason, body) = await perform(feature, request.args, by: peer.identity)
-        logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(actor)", "code": "\(reason.code)"])
+        logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(peer.identity.uri)", "code": "\(reason.code)"])
+        // On disk before the console hears of it: what a console saw as done is in the journal.
+        do {
+            try journal.append(event(feature, request.args, by: peer.identity, at: now, status: status, reason: reason))
+        } catch {
+            logger.error("journal write failed", metadata: ["error": "\(error)"])
+            return (Response(id: request.id, status: .failed, reason: Reason("journal.write", ["detail": "\(error)"])), [])
+        }
+        if feature.isMonitoring && status == .ok {
+            // The person at the seat sees who looked, and when (after the capture, so not in it).
+            let words = texts.indicator(by: peer.identity, at: now)
+            journalNotice("notice.indicator", text: words, shown: await notices.indicator(words), viewer: peer.identity)
+        }
         return (Response(id: request.id, status: status, reason: reason), body)
+    }
+
+    /// The register event for one decision: who, what, where, the arguments that
+    /// matter (never screenshot pixels), the outcome and its reason.
+    func event(_ feature: Feature, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
+        let kept = args.filter { ["text", "for", "width"].contains($0.key) }
+        let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
+        return RegisterEvent(
+            school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),
+            timeLocal: RegisterTime.local(date, texts.timeZone), room: room.id, actor: identity.uri,
+            actorName: identity.displayName, actorRole: identity.role?.rawValue, feature: feature.rawValue, args: kept,
+            outcome: outcome, code: reason.code, params: reason.params, sessionUser: nil, configVersion: nil)
     }
 
     func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {

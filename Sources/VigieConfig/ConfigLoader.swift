@@ -139,7 +139,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register"])
 
         // [school]
         var school: School?
@@ -227,12 +227,13 @@ struct Reader {
             people.append(Person(login: login, name: name, rooms: readRooms(t, path, known: roomIDs)))
         }
 
-        // [signage] (SignageReader.swift)
+        // [signage] (SignageReader.swift), [server] and [register] (RegisterReader.swift)
         let signage = readSignage(root)
-
+        let server = readServer(root)
+        let record = readRecord(root)
         guard let school else { return nil }
         return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
-                            consoleTimeout: timeout, signage: signage)
+                            consoleTimeout: timeout, signage: signage, server: server, register: record)
     }
 
     /// `rooms = ["B204", "CDI"]` or `["*"]`; nil means every room.

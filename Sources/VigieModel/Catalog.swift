@@ -61,6 +61,22 @@ public enum Catalog {
         "protocol.oversized": ("message trop grand ({size} octets, maximum {max})", "message too large ({size} bytes, maximum {max})"),
         "protocol.unknown-feature": ("action inconnue « {feature} »", "unknown action “{feature}”"),
 
+        // The register.
+        "journal.write": ("le journal du poste n’a pas pu être écrit ({detail})", "the seat’s journal could not be written ({detail})"),
+        "register.stored": ("événements enregistrés jusqu’au n° {last}", "events stored up to #{last}"),
+        "register.recorded": ("inscrit au registre (n° {seq})", "recorded in the register (#{seq})"),
+        "register.exported": ("{events} événements exportés", "{events} events exported"),
+        "register.valid": ("registre intègre : {events} événements vérifiés", "register intact: {events} events checked"),
+        "register.invalid": ("registre ALTÉRÉ (voir le détail)", "register TAMPERED WITH (see the details)"),
+        "register.purged": ("{purged} événements de plus de {days} jours purgés ({files} captures à supprimer)", "{purged} events older than {days} days purged ({files} screenshots to remove)"),
+        "register.checkpoint": ("point de contrôle signé ({seats} chaînes)", "signed checkpoint ({seats} chains)"),
+        "register.gap": ("il manque des événements : le serveur attend le n° {expected}", "events are missing: the server expects #{expected}"),
+        "register.chain": ("chaîne rompue : {detail}", "broken chain: {detail}"),
+        "register.error": ("erreur du registre ({detail})", "register error ({detail})"),
+        "register.not-a-seat": ("seul un poste peut verser son journal ({identity})", "only a seat may ship its journal ({identity})"),
+        "register.wrong-seat": ("le journal de {seat} envoyé avec le certificat de {certificate}", "the journal of {seat} sent with the certificate of {certificate}"),
+        "tls.wrong-server": ("le serveur a présenté le certificat de {got}", "the server presented the certificate of {got}"),
+
         // Console side.
         "net.refused": ("connexion refusée (agent arrêté ?)", "connection refused (agent stopped?)"),
         "net.timeout": ("pas de réponse en {seconds} s", "no answer within {seconds} s"),

@@ -125,11 +125,18 @@ public struct SchoolConfig: Sendable, Codable {
     public var consoleTimeout: Double
     /// Posters and on-seat notices (`[signage]`).
     public var signage: SignageSettings
+    /// The school server (register), when the school runs one.
+    public var server: ServerSettings?
+    /// The art. 30 record that heads every export of the register.
+    public var register: ProcessingRecord
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],
-        people: [Person], consoleTimeout: Double, signage: SignageSettings = SignageSettings()
+        people: [Person], consoleTimeout: Double, signage: SignageSettings = SignageSettings(),
+        server: ServerSettings? = nil, register: ProcessingRecord = ProcessingRecord()
     ) {
+        self.server = server
+        self.register = register
         self.school = school
         self.revokedSerials = revokedSerials
         self.rooms = rooms

@@ -123,6 +123,29 @@ public struct SignageTemplates: Sendable {
         return template.render(context, library: library)
     }
 
+    /// Where the templates are: `$VIGIE_SIGNAGE`, `./Signage`, the `Signage` folder
+    /// next to the configuration's folder, then the installed copies. Returns the
+    /// first that exists (the first candidate otherwise, for the error message).
+    public static func find(environment env: [String: String], configPath: String) -> String {
+        let configFolder = URL(fileURLWithPath: configPath).deletingLastPathComponent()
+        var candidates = [String]()
+        if let v = env["VIGIE_SIGNAGE"], !v.isEmpty { candidates.append(v) }
+        // Next to the running program: a build tree (.build/debug/…) or an install prefix (bin/…).
+        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .deletingLastPathComponent()
+        candidates += [
+            "Signage",
+            configFolder.deletingLastPathComponent().appendingPathComponent("Signage").path,
+            exe.appendingPathComponent("../../../Signage").standardized.path,
+            exe.appendingPathComponent("../share/vigie/Signage").standardized.path,
+            "/usr/local/share/vigie/Signage",
+            "/usr/share/vigie/Signage",
+        ]
+        var isDir: ObjCBool = false
+        return candidates.first { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue }
+            ?? candidates[0]
+    }
+
     /// The login notice of `room` as the seat shows it: the first line of the
     /// `notice.txt` template is the title, the rest (after a blank line) the text.
     public func loginNotice(room: Room, config: SchoolConfig, language: Language) throws(SignageError) -> (title: String, text: String) {

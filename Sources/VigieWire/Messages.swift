@@ -45,9 +45,9 @@ extension Frame {
         return e
     }()
 
-    /// A request frame.
-    public static func request(_ request: Request) -> Frame {
-        Frame(kind: .request, header: Array(try! encoder.encode(request)))
+    /// A request frame, with an optional body (a journal batch).
+    public static func request(_ request: Request, body: [UInt8] = []) -> Frame {
+        Frame(kind: .request, header: Array(try! encoder.encode(request)), body: body)
     }
 
     /// A response frame with an optional body.

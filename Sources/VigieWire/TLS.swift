@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 import VigieModel
 
 /// The PEM material of one identity, as NIOSSL needs it.
@@ -51,4 +52,42 @@ extension IdentityBundle {
     public var tlsMaterial: TLSMaterial {
         TLSMaterial(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM, caPEM: caCertificatePEM)
     }
+}
+
+/// Completes when the TLS handshake is done (or fails with the channel), so a
+/// client can check the peer's certificate before it sends anything.
+public final class HandshakeWaiter: ChannelInboundHandler, Sendable {
+    public typealias InboundIn = NIOAny
+    public let done: EventLoopPromise<Void>
+
+    public init(eventLoop: EventLoop) { done = eventLoop.makePromise() }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { done.succeed(()) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        done.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        done.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    /// A connection that fails before it is active never calls channelInactive:
+    /// the promise must still complete (completing it twice does nothing).
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        done.fail(ChannelError.ioOnClosedChannel)
+    }
+}
+
+/// The identity in the peer's certificate, once the handshake is done.
+public func peerIdentity(of channel: Channel) async throws -> Identity {
+    guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
+        throw WireError("tls.handshake", ["detail": "no peer certificate"])
+    }
+    return try CertificateIdentity.parse(der: try certificate.toDERBytes()).identity
 }

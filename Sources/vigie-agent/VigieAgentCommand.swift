@@ -4,6 +4,7 @@ import Logging
 import VigieAgent
 import VigieConfig
 import VigiePKI
+import VigieSignage
 
 @main
 struct VigieAgentCommand: AsyncParsableCommand {
@@ -33,6 +34,9 @@ struct VigieAgentCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Path of the vigie-ui helper (default: next to vigie-agent).", valueName: "path"))
     var ui: String?
+
+    @Option(help: ArgumentHelp("The Signage templates folder (default: $VIGIE_SIGNAGE, ./Signage, next to the config, /usr/share/vigie/Signage).", valueName: "dir"))
+    var signage: String?
 
     /// The entry point. Under an LD_PRELOAD library such as libfaketime (used to
     /// test time windows with a faked clock), Swift's `CommandLine.arguments`
@@ -69,7 +73,8 @@ struct VigieAgentCommand: AsyncParsableCommand {
             let uiPath = ui ?? URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent().appendingPathComponent("vigie-ui").path
             options = AgentOptions(
                 config: school, seatID: seat, identity: bundle, display: display, stateDir: state, uiPath: uiPath,
-                listenHost: host, listenPort: port)
+                listenHost: host, listenPort: port,
+                signageDirectory: signage ?? SignageTemplates.find(environment: ProcessInfo.processInfo.environment, configPath: config))
         } catch let error as ValidationError {
             throw error
         } catch {

@@ -277,10 +277,12 @@ struct ScreenshotCommand: AsyncParsableCommand {
             }
             let feature: Feature = thumbnail == nil ? .screenshot : .thumbnail
             let args = thumbnail.map { ["width": String($0)] } ?? [:]
-            return try await console.run(feature, args: args, to: seats) { result in
+            var saved: [(seat: String, file: String, params: [String: String])] = []
+            let code = try await console.run(feature, args: args, to: seats) { result in
                 guard result.status == .ok, !result.body.isEmpty else { return [:] }
                 do {
                     let path = try ScreenshotFiles.save(result.body, seat: result.seat.id, in: out)
+                    saved.append((result.seat.id, path, result.reason.params))
                     result.reason = Reason("screenshot.saved", result.reason.params.merging(["file": path]) { $1 })
                     return ["file": path]
                 } catch {
@@ -289,8 +291,36 @@ struct ScreenshotCommand: AsyncParsableCommand {
                     return [:]
                 }
             }
+            await console.reportSaved(saved)
+            return code
         }
     }
+}
+
+extension Console {
+    /// Saved screenshots go into the school's register (seat, time, who, where
+    /// the file went), so that purge can name them when they are past retention.
+    func reportSaved(_ saved: [(seat: String, file: String, params: [String: String])]) async {
+        guard let server = config.server, !saved.isEmpty else { return }
+        do {
+            let client = try RegisterClient(server: server, school: config.school.id, identity: identity)
+            for shot in saved {
+                let absolute = URL(fileURLWithPath: shot.file).standardizedFileURL.path
+                var args = ["kind": "screenshot.saved", "seat": shot.seat, "file": absolute, "host": ProcessInfo.processInfo.hostName]
+                args["width"] = shot.params["width"]
+                args["height"] = shot.params["height"]
+                let answer = try await client.call("register.report", args: args, timeout: timeout)
+                if answer.status != .ok { throw WireErrorText(Catalog.text(answer.reason, language)) }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("vigie: warning: the saved screenshots could not be reported to the register (\(error))\n".utf8))
+        }
+    }
+}
+
+struct WireErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
 
 /// Where screenshots go: pupils' screens are personal data, so files are 0600.

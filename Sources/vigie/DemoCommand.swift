@@ -118,11 +118,21 @@ struct DemoSeat: Codable {
     var log: String
 }
 
+/// What `demo.json` holds about the school server.
+struct DemoServer: Codable {
+    var address: String
+    var store: String
+    var pid: Int32
+    var command: [String]
+    var log: String
+}
+
 struct DemoFile: Codable {
     var school: String
     var config: String
     var ca: String
     var identities: [String: String]
+    var server: DemoServer?
     var seats: [DemoSeat]
 }
 
@@ -133,6 +143,7 @@ final class DemoSchool {
     let screen: String
     let bin: String
     var started: [DemoSeat] = []
+    var server: DemoServer?
 
     static let schoolID = "0750001A"
     static let schoolName = "Lycée Exemple (démo)"
@@ -166,6 +177,7 @@ final class DemoSchool {
 
     func isRunning() -> Bool {
         guard let file = load() else { return false }
+        if let server = file.server, Spawn.commandLine(of: server.pid) != nil { return true }
         return file.seats.contains { Spawn.commandLine(of: $0.pid) != nil || Spawn.commandLine(of: $0.xvfbPid) != nil }
     }
 
@@ -204,7 +216,23 @@ final class DemoSchool {
         let plan = seatPlan()
         var ports: [Int] = []
         for _ in plan { ports.append(try Self.freePort(excluding: ports)) }
-        try Self.configText(plan: plan, ports: ports).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let serverPort = try Self.freePort(excluding: ports)
+        try Self.configText(plan: plan, ports: ports, serverPort: serverPort).write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        // The school server first, so that the agents ship their journals from the start.
+        let serverDir = stateDir + "/server"
+        if !fm.fileExists(atPath: serverDir + "/identity/cert.pem") {
+            let identity = Identity(schoolID: Self.schoolID, kind: .server(name: "vigie-server"), displayName: "vigie-server")
+            _ = try ca.issue(identity: identity, ipAddresses: ["127.0.0.1"]).save(to: serverDir + "/identity", caCertificatePEM: ca.certificatePEM)
+        }
+        let serverCommand = [bin + "/vigie", "server", "--config", configPath, "--identity", serverDir + "/identity"]
+        let serverProcess = try Spawn.start(serverCommand, newSession: true, logPath: serverDir + "/server.log")
+        close(serverProcess.stdout)
+        server = DemoServer(address: "127.0.0.1:\(serverPort)", store: serverDir + "/register.sqlite", pid: serverProcess.pid,
+                            command: serverCommand, log: serverDir + "/server.log")
+        guard Self.waitForPort(serverPort, timeout: 20) else {
+            throw SpawnError(description: "the school server did not start (see \(serverDir)/server.log)")
+        }
 
         let (width, height) = Self.parseSize(screen) ?? (1280, 800)
         for (index, seat) in plan.enumerated() {
@@ -255,7 +283,7 @@ final class DemoSchool {
             }
         }
 
-        let file = DemoFile(school: Self.schoolID, config: configPath, ca: caDir + "/ca.pem", identities: identities, seats: started)
+        let file = DemoFile(school: Self.schoolID, config: configPath, ca: caDir + "/ca.pem", identities: identities, server: server, seats: started)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(file).write(to: URL(fileURLWithPath: demoFile))
@@ -274,9 +302,13 @@ final class DemoSchool {
     }
 
     func stop() {
-        let seats = load()?.seats ?? started
+        let file = load()
+        let seats = file?.seats ?? started
         for seat in seats where seat.pid > 0 {
             Spawn.stop(seat.pid) { $0.first?.hasSuffix("vigie-agent") ?? false }
+        }
+        if let server = file?.server ?? server {
+            Spawn.stop(server.pid) { $0.count > 1 && $0[0].hasSuffix("vigie") && $0[1] == "server" }
         }
         for seat in seats {
             if let pid = seat.backdropPid { Spawn.stop(pid, mode: "backdrop") }
@@ -302,6 +334,10 @@ final class DemoSchool {
             "  vigie status --all --json",
             "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
             "The CDI may be watched only in its posted hours: vigie policy --room CDI",
+            "The register (as the head: source \(stateDir)/env.head):",
+            "  vigie register export --format html --out register.html",
+            "  vigie register verify      # or offline: vigie register verify --store \(load()?.server?.store ?? "STORE")",
+            "School server \(load()?.server?.address ?? "") — store \(load()?.server?.store ?? ""), log \(load()?.server?.log ?? "").",
             "Look at a seat: xwd -root -display \(seats.first?.display ?? ":N") | convert xwd:- seat.png  (or vigie screenshot).",
             "Seats, pids and agent command lines: \(demoFile)",
             detached ? "Stop it with: vigie demo stop --state \(stateArgument)" : "Press Ctrl-C to stop the demo.",
@@ -310,7 +346,7 @@ final class DemoSchool {
     }
 
     /// The demo's config: the same rooms and roles as Config/school.example.toml, on loopback.
-    static func configText(plan: [(id: String, room: String)], ports: [Int]) -> String {
+    static func configText(plan: [(id: String, room: String)], ports: [Int], serverPort: Int) -> String {
         var text = """
             # Generated by `vigie demo`; mirrors Config/school.example.toml on loopback.
             [school]
@@ -323,6 +359,22 @@ final class DemoSchool {
 
             [console]
             timeout = 5
+
+            [server]
+            address = "127.0.0.1:\(serverPort)"
+            store = "server/register.sqlite"
+
+            [register]
+            controller = "\(schoolName), représenté par sa cheffe d’établissement"
+            dpo = "Délégué à la protection des données de l’académie — dpd@ac-exemple.fr"
+            purpose = "Prise en main à distance et contrôle des postes informatiques à des fins pédagogiques et de surveillance du CDI sur des plages horaires affichées"
+            legal_basis = "Mission d’intérêt public (RGPD art. 6.1.e)"
+            people = ["élèves", "personnels"]
+            data = ["identifiant de session", "horodatage des actions", "identité et rôle de la personne qui agit", "texte des messages"]
+            recipients = ["chef d’établissement", "administrateur informatique"]
+            retention_days = 365
+            security = ["TLS 1.3 mutuel", "journal chaîné SHA-256 signé par chaque poste"]
+            transfers = "Aucun"
 
             """
         for (room, name, purpose) in [("B204", "Salle B204", "pedagogy"), ("CDI", "CDI", "surveillance")] {

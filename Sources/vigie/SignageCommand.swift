@@ -55,7 +55,7 @@ struct SignageCommand: ParsableCommand {
                 Self.complain("vigie: unknown room “\(self.room)” (rooms: \(school.rooms.map(\.id).joined(separator: ", ")))")
                 throw ExitCode(Exit.usage)
             }
-            let directory = templates ?? Self.findTemplates(env: env, configPath: path)
+            let directory = templates ?? SignageTemplates.find(environment: env, configPath: path)
             let text: String
             do {
                 let set = try SignageTemplates(directory: directory)
@@ -74,22 +74,6 @@ struct SignageCommand: ParsableCommand {
                 Self.complain("vigie: cannot write \(out): \(error.localizedDescription)")
                 throw ExitCode(Exit.usage)
             }
-        }
-
-        /// The first folder of the search order that exists (the last candidate otherwise, for the error).
-        static func findTemplates(env: [String: String], configPath: String) -> String {
-            let configFolder = URL(fileURLWithPath: configPath).deletingLastPathComponent()
-            var candidates = [String]()
-            if let v = env["VIGIE_SIGNAGE"], !v.isEmpty { candidates.append(v) }
-            candidates += [
-                "Signage",
-                configFolder.deletingLastPathComponent().appendingPathComponent("Signage").path,
-                "/usr/local/share/vigie/Signage",
-                "/usr/share/vigie/Signage",
-            ]
-            var isDir: ObjCBool = false
-            return candidates.first { FileManager.default.fileExists(atPath: $0, isDirectory: &isDir) && isDir.boolValue }
-                ?? candidates[0]
         }
 
         static func complain(_ line: String) {

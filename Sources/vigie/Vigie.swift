@@ -27,7 +27,8 @@ struct Vigie: AsyncParsableCommand {
             """,
         subcommands: [
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
-            PolicyCommand.self, ConfigCommand.self, SignageCommand.self, PKICommand.self, DemoCommand.self, BenchCommand.self,
+            PolicyCommand.self, RegisterCommand.self, ServerCommand.self, ConfigCommand.self, SignageCommand.self,
+            PKICommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -27,12 +27,17 @@ final class TestSchool: @unchecked Sendable {
     var order: [String] = []
     /// Identity folders by name: teacher, librarian, head, admin, revoked, stranger.
     var people: [String: String] = [:]
+    /// The school server, when the school has one (`withServer`).
+    let serverPort: Int?
+    var server: ChildProcess?
+    var serverIdentity: String { dir + "/server/identity" }
+    var storePath: String { dir + "/server/register.sqlite" }
 
     /// - Parameters:
     ///   - seats: (seat id, room) pairs; rooms are B204 (pedagogy) and CDI (surveillance).
     ///   - extraConfig: TOML appended to the config (grants, people…).
     init(seats layout: [(String, String)] = [("B204-01", "B204"), ("B204-02", "B204"), ("CDI-01", "CDI")], width: Int = 640, height: Int = 480,
-         fixedDisplays: Bool = false) throws {
+         fixedDisplays: Bool = false, withServer: Bool = false) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-it-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         ca = try SchoolCA.create(schoolID: Self.schoolID, schoolName: "Lycée d’intégration")
@@ -64,9 +69,17 @@ final class TestSchool: @unchecked Sendable {
                                 stateDir: seatDir + "/state", identityDir: seatDir + "/identity")
             order.append(id)
         }
+        if withServer {
+            serverPort = try freePort(excluding: ports)
+            let identity = Identity(schoolID: Self.schoolID, kind: .server(name: "vigie-server"), displayName: "vigie-server")
+            _ = try ca.issue(identity: identity).save(to: dir + "/server/identity", caCertificatePEM: ca.certificatePEM)
+        } else {
+            serverPort = nil
+        }
         let revokedSerial = try IdentityBundle.load(from: people["revoked"]!).serialHex
         configPath = dir + "/school.toml"
         try configText(revoked: revokedSerial).write(toFile: configPath, atomically: true, encoding: .utf8)
+        if withServer { try startServer() }
         for id in order { try startAgent(id) }
     }
 
@@ -86,6 +99,27 @@ final class TestSchool: @unchecked Sendable {
             timeout = 3
 
             """
+        if let serverPort {
+            text += """
+
+                [server]
+                address = "127.0.0.1:\(serverPort)"
+                store = "server/register.sqlite"
+
+                [register]
+                controller = "Lycée d’intégration, représenté par sa proviseure"
+                dpo = "dpd@ac-exemple.fr"
+                purpose = "Contrôle des postes à des fins pédagogiques et surveillance du CDI"
+                legal_basis = "Mission d’intérêt public (RGPD art. 6.1.e)"
+                people = ["élèves", "personnels"]
+                data = ["horodatage", "identité de la personne qui agit", "texte des messages"]
+                recipients = ["chef d’établissement"]
+                retention_days = 30
+                security = ["TLS 1.3 mutuel", "journal chaîné et signé"]
+                transfers = "Aucun"
+
+                """
+        }
         for (room, purpose) in [("B204", "pedagogy"), ("CDI", "surveillance")] where order.contains(where: { seats[$0]!.room == room }) {
             text += "\n[rooms.\(room)]\npurpose = \"\(purpose)\"\ntime_zone = \"Europe/Paris\"\n"
             if room == "CDI" {
@@ -160,6 +194,35 @@ final class TestSchool: @unchecked Sendable {
         }
     }
 
+    func startServer() throws {
+        let server = try ChildProcess([product("vigie"), "server", "--config", configPath, "--identity", serverIdentity])
+        self.server = server
+        let deadline = Date().addingTimeInterval(20)
+        while !waitForPort(serverPort!, timeout: 0.1) {
+            if !server.process.isRunning || Date() > deadline {
+                throw TestSupportError("the server did not listen: \(server.readAllStderr())")
+            }
+        }
+    }
+
+    func stopServer() {
+        guard let server else { return }
+        server.signal(SIGTERM)
+        if server.wait(timeout: 5) == nil { server.kill(); _ = server.wait(timeout: 2) }
+        self.server = nil
+    }
+
+    /// The register as the head exports it in JSON Lines (one object per event).
+    func registerEvents() throws -> [[String: Any]] {
+        let out = dir + "/export-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try vigie(["register", "export", "--format", "jsonl", "--out", out], as: "head", json: false)
+        guard r.status == 0 else { throw TestSupportError("export failed: \(r)") }
+        return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
     static let libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
     /// Restarts a seat's agent with a faked clock.
@@ -177,6 +240,7 @@ final class TestSchool: @unchecked Sendable {
     }
 
     func stopAll() {
+        stopServer()
         for id in order {
             if let agent = seats[id]?.agent {
                 agent.signal(SIGTERM)

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import VigieModel
+
+/// Tells the person at the seat what is happening: the login notice, and the
+/// indicator that the screen was looked at. While the seat is locked, the lock
+/// process draws them itself (through its notice pipe), so nothing fights the
+/// lock for the top of the screen.
+struct NoticeShower: Sendable {
+    let uiPath: String
+    let display: String?
+    let locks: LockKeeper
+    let settings: SignageSettings
+    let logger: Logger
+
+    enum Shown: String {
+        case window
+        case onLock = "lock"
+    }
+
+    /// The login notice (agent start, new session); nil if it could not be shown.
+    func loginNotice(title: String, text: String) async -> Shown? {
+        if locks.postNotice(seconds: max(settings.loginNoticeSeconds, 10), text: "\(title) — \(text.replacingOccurrences(of: "\n", with: " "))") {
+            return .onLock
+        }
+        var argv = [uiPath, "notice"]
+        if let display { argv += ["--display", display] }
+        argv += ["--title", title, "--text", text, "--timeout", String(Int(settings.loginNoticeSeconds))]
+        return await start(argv) ? .window : nil
+    }
+
+    /// « Écran consulté par Mme Martin (professeur documentaliste) à 10:02 », on top
+    /// for a few seconds, without taking the keyboard focus.
+    func indicator(_ text: String) async -> Shown? {
+        if locks.postNotice(seconds: settings.indicatorSeconds, text: text) { return .onLock }
+        var argv = [uiPath, "indicator"]
+        if let display { argv += ["--display", display] }
+        argv += ["--text", text, "--timeout", String(Int(settings.indicatorSeconds.rounded(.up)))]
+        return await start(argv) ? .window : nil
+    }
+
+    /// Starts a helper window and waits until it says `ready`.
+    func start(_ argv: [String]) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                guard let process = try? Spawn.start(argv, newSession: true) else {
+                    continuation.resume(returning: false)
+                    return
+                }
+                defer { close(process.stdout) }
+                let line = Spawn.readLine(process.stdout, timeout: 5)
+                if line != "ready" {
+                    logger.warning("notice window did not open", metadata: ["helper": "\(argv[1])", "said": "\(line ?? "nothing")"])
+                    Spawn.stop(process.pid, mode: argv[1])
+                }
+                continuation.resume(returning: line == "ready")
+            }
+        }
+    }
+}
+
+extension SeatTexts {
+    /// The monitoring indicator's words.
+    public func indicator(by identity: Identity, at date: Date) -> String {
+        switch language {
+        case .fr: return "Écran consulté par \(actor(identity)) à \(time(date))"
+        case .en: return "Screen viewed by \(actor(identity)) at \(time(date))"
+        }
+    }
+
+    /// When the signage templates are missing: the login notice in plain words.
+    public func fallbackLoginNotice(room: Room) -> (title: String, text: String) {
+        switch (language, room.purpose) {
+        case (.fr, .pedagogy):
+            return ("Information", "Ce poste peut être pris en main à distance depuis le poste enseignant à des fins pédagogiques.")
+        case (.fr, .surveillance):
+            return ("Information", "L’utilisation de ce poste peut faire l’objet d’un contrôle visuel aux heures affichées dans la salle.")
+        case (.en, .pedagogy):
+            return ("Notice", "This computer may be controlled remotely from the teacher’s computer for teaching.")
+        case (.en, .surveillance):
+            return ("Notice", "The use of this computer may be visually checked during the hours posted in the room.")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import TOMLKit
+import VigieModel
+
+extension Reader {
+    /// `[server]`: address = "host:port", store = "path" (relative to the config file).
+    mutating func readServer(_ root: TOMLTable) -> ServerSettings? {
+        guard let value = root["server"] else { return nil }
+        guard let t = value.table else {
+            fail("server", "must be a table ([server])")
+            return nil
+        }
+        checkKeys(t, "server", allowed: ["address", "store"])
+        guard let address = string(t, "address", "server") else { return nil }
+        guard let (host, port) = Self.parseAddress(address) else {
+            fail("server.address", "“\(address)” is not host:port (e.g. 10.20.0.5:7444)")
+            return nil
+        }
+        let store = string(t, "store", "server", required: false) ?? "register.sqlite"
+        let path = store.hasPrefix("/") ? store : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(store).path
+        return ServerSettings(host: host, port: port, storePath: path)
+    }
+
+    /// `[register]`: the art. 30 record.
+    mutating func readRecord(_ root: TOMLTable) -> ProcessingRecord {
+        var record = ProcessingRecord()
+        guard let value = root["register"] else { return record }
+        guard let t = value.table else {
+            fail("register", "must be a table ([register])")
+            return record
+        }
+        checkKeys(t, "register", allowed: [
+            "controller", "dpo", "purpose", "legal_basis", "people", "data", "recipients", "retention_days", "security", "transfers",
+        ])
+        record.controller = string(t, "controller", "register") ?? ""
+        record.dpoContact = string(t, "dpo", "register") ?? ""
+        record.purpose = string(t, "purpose", "register") ?? ""
+        record.legalBasis = string(t, "legal_basis", "register") ?? ""
+        // An art. 30 record names its categories: every list is required.
+        func list(_ key: String) -> [String] {
+            guard let l = stringList(t, key, "register") else {
+                if t[key] == nil { fail("register.\(key)", "missing (required in the art. 30 record): a list of texts") }
+                return []
+            }
+            return l
+        }
+        record.peopleCategories = list("people")
+        record.dataCategories = list("data")
+        record.recipients = list("recipients")
+        record.securityMeasures = list("security")
+        record.transfers = string(t, "transfers", "register", required: false) ?? "aucun"
+        if let v = t["retention_days"] {
+            if let d = v.int, (1...3650).contains(d) { record.retentionDays = d } else {
+                fail("register.retention_days", "must be a number of days between 1 and 3650")
+            }
+        }
+        return record
+    }
+}

@@ -1,0 +1,73 @@
+/// The record of processing activities (GDPR art. 30) for Vigie, as the school
+/// writes it in its config (`[register]`); it heads every export.
+public struct ProcessingRecord: Codable, Sendable, Equatable {
+    /// Who is responsible: the school and its head.
+    public var controller: String
+    /// How to reach the data-protection officer.
+    public var dpoContact: String
+    public var purpose: String
+    public var legalBasis: String
+    public var peopleCategories: [String]
+    public var dataCategories: [String]
+    public var recipients: [String]
+    /// How long events are kept before `vigie register purge` removes their content.
+    public var retentionDays: Int
+    public var securityMeasures: [String]
+    public var transfers: String
+
+    public static let defaultRetentionDays = 365
+
+    enum CodingKeys: String, CodingKey {
+        case controller, dpoContact, purpose, legalBasis, peopleCategories, dataCategories, recipients
+        case retentionDays, securityMeasures, transfers
+    }
+
+    /// Decodes a record; a missing `retentionDays` means 365, missing texts and lists are empty.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        controller = try c.decodeIfPresent(String.self, forKey: .controller) ?? ""
+        dpoContact = try c.decodeIfPresent(String.self, forKey: .dpoContact) ?? ""
+        purpose = try c.decodeIfPresent(String.self, forKey: .purpose) ?? ""
+        legalBasis = try c.decodeIfPresent(String.self, forKey: .legalBasis) ?? ""
+        peopleCategories = try c.decodeIfPresent([String].self, forKey: .peopleCategories) ?? []
+        dataCategories = try c.decodeIfPresent([String].self, forKey: .dataCategories) ?? []
+        recipients = try c.decodeIfPresent([String].self, forKey: .recipients) ?? []
+        retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? Self.defaultRetentionDays
+        securityMeasures = try c.decodeIfPresent([String].self, forKey: .securityMeasures) ?? []
+        transfers = try c.decodeIfPresent(String.self, forKey: .transfers) ?? ""
+    }
+
+    public init(
+        controller: String = "", dpoContact: String = "", purpose: String = "", legalBasis: String = "",
+        peopleCategories: [String] = [], dataCategories: [String] = [], recipients: [String] = [],
+        retentionDays: Int = ProcessingRecord.defaultRetentionDays, securityMeasures: [String] = [], transfers: String = ""
+    ) {
+        self.controller = controller
+        self.dpoContact = dpoContact
+        self.purpose = purpose
+        self.legalBasis = legalBasis
+        self.peopleCategories = peopleCategories
+        self.dataCategories = dataCategories
+        self.recipients = recipients
+        self.retentionDays = retentionDays
+        self.securityMeasures = securityMeasures
+        self.transfers = transfers
+    }
+}
+
+/// Where the school server listens and keeps the register.
+public struct ServerSettings: Codable, Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    /// Absolute path of the register store (SQLite).
+    public var storePath: String
+
+    public init(host: String, port: Int, storePath: String) {
+        self.host = host
+        self.port = port
+        self.storePath = storePath
+    }
+
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+

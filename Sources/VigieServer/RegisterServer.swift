@@ -1,0 +1,236 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import VigieModel
+import VigiePKI
+import VigieRegister
+import VigieWire
+
+/// How to run the school server.
+public struct ServerOptions: Sendable {
+    public var config: SchoolConfig
+    /// The server's own identity (a `vigie://SCHOOL/server/NAME` certificate).
+    public var identity: IdentityBundle
+    public var storePath: String
+    public var listenHost: String
+    public var listenPort: Int
+    /// How often the server signs a checkpoint on its own (besides every export).
+    public var checkpointInterval: Duration
+
+    public init(config: SchoolConfig, identity: IdentityBundle, storePath: String, listenHost: String, listenPort: Int,
+                checkpointInterval: Duration = .seconds(86_400)) {
+        self.config = config
+        self.identity = identity
+        self.storePath = storePath
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.checkpointInterval = checkpointInterval
+    }
+}
+
+/// The school server: receives the seats' journals over mutual TLS, keeps its own
+/// chain for what no seat can record, and answers the head of school's register
+/// requests. Everything it is asked is decided by the caller's certificate.
+public final class RegisterServer: Sendable {
+    let options: ServerOptions
+    let store: SQLiteRegisterStore
+    let logger: Logger
+    let tls: NIOSSLContext
+    let school: String
+
+    /// Register requests and the roles that may make them.
+    static let roles: [String: Set<Role>] = [
+        "register.export": [.head],
+        "register.purge": [.head],
+        "register.subject": [.head],
+        "register.verify": [.head, .admin],
+        "register.checkpoint": [.head, .admin],
+        "register.report": [.teacher, .librarian, .head, .admin],
+    ]
+
+    public init(options: ServerOptions, logger: Logger) throws {
+        guard case .server = options.identity.identity.kind, options.identity.identity.schoolID == options.config.school.id else {
+            throw ServerStartError("the identity \(options.identity.identity.uri) is not a server of school \(options.config.school.id) (issue one with `vigie pki issue --server NAME`)")
+        }
+        self.options = options
+        self.school = options.config.school.id
+        self.logger = logger
+        self.store = try SQLiteRegisterStore(path: options.storePath)
+        self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
+    }
+
+    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        let tls = self.tls
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: options.listenHost, port: options.listenPort) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? options.listenPort
+        logger.notice("register server listening", metadata: ["address": "\(options.listenHost):\(port)", "store": "\(options.storePath)"])
+        onBound(port)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.checkpointLoop() }
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    /// Signs a checkpoint now and then, so that a cut tail can be proven later.
+    func checkpointLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: options.checkpointInterval)
+                _ = try makeCheckpoint()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("checkpoint failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    func makeCheckpoint() throws -> Checkpoint {
+        try Checkpoint.make(store: store, school: school, privateKeyPEM: options.identity.privateKeyPEM,
+                            certificatePEM: options.identity.certificatePEM)
+    }
+
+    struct Peer {
+        let identity: Identity
+        let serial: String
+        let certificateDER: [UInt8]
+        let address: String
+    }
+
+    func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+        let channel = connection.channel
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var peer: Peer?
+                do {
+                    for try await frame in inbound {
+                        if peer == nil {
+                            guard let cert = try await channel.nioSSL_peerCertificate().get() else { return }
+                            let der = try cert.toDERBytes()
+                            let parsed = try CertificateIdentity.parse(der: der)
+                            peer = Peer(identity: parsed.identity, serial: parsed.serialHex, certificateDER: der,
+                                        address: channel.remoteAddress?.ipAddress ?? "?")
+                        }
+                        let request: Request
+                        do {
+                            request = try frame.decodeHeader(Request.self)
+                        } catch let error as WireError {
+                            try await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
+                            return
+                        }
+                        try await handle(request, body: frame.body, from: peer!, outbound)
+                    }
+                } catch let error as WireError {
+                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
+                }
+            }
+        } catch {
+            logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
+        }
+    }
+
+    func reply(_ out: NIOAsyncChannelOutboundWriter<Frame>, _ id: UInt32, _ status: SeatStatus, _ code: String, _ params: [String: String] = [:], body: [UInt8] = []) async throws {
+        try await out.write(.response(Response(id: id, status: status, reason: Reason(code, params)), body: body))
+    }
+
+    func handle(_ request: Request, body: [UInt8], from peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
+        // Certificate checks first: school, revocation.
+        if options.config.revokedSerials.contains(CertificateSerial.normalized(peer.serial) ?? peer.serial) {
+            return try await reply(out, request.id, .refused, "auth.revoked", ["serial": peer.serial])
+        }
+        guard peer.identity.schoolID == school else {
+            return try await reply(out, request.id, .refused, "auth.other-school", ["school": peer.identity.schoolID])
+        }
+        if request.feature == "register.append" {
+            guard case .seat(let seatID) = peer.identity.kind else {
+                return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
+            }
+            return try await append(request, body: body, seat: seatID, peer: peer, out)
+        }
+        guard let allowed = Self.roles[request.feature] else {
+            return try await reply(out, request.id, .failed, "protocol.unknown-feature", ["feature": request.feature])
+        }
+        guard let role = peer.identity.role, allowed.contains(role) else {
+            logger.notice("register request refused", metadata: ["feature": "\(request.feature)", "actor": "\(peer.identity.uri)"])
+            try? record(request.feature, args: request.args, peer: peer, outcome: .refused, code: "policy.role")
+            return try await reply(out, request.id, .refused, "policy.role", ["role": peer.identity.role?.rawValue ?? "-"])
+        }
+        do {
+            switch request.feature {
+            case "register.report": try await report(request, peer: peer, out)
+            case "register.export": try await export(request, peer: peer, out)
+            case "register.verify": try await verify(request, peer: peer, out)
+            case "register.purge": try await purge(request, peer: peer, out)
+            case "register.subject": try await subject(request, peer: peer, out)
+            case "register.checkpoint": try await checkpoint(request, peer: peer, out)
+            default: try await reply(out, request.id, .failed, "protocol.unknown-feature", ["feature": request.feature])
+            }
+        } catch let reason as Reason {
+            try await reply(out, request.id, .failed, reason.code, reason.params)
+        } catch {
+            logger.error("register request failed", metadata: ["feature": "\(request.feature)", "error": "\(error)"])
+            try await reply(out, request.id, .failed, "register.error", ["detail": "\(error)"])
+        }
+    }
+
+    /// A seat's journal batch.
+    func append(_ request: Request, body: [UInt8], seat: String, peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
+        let batch: Batch
+        do {
+            batch = try JSONDecoder().decode(Batch.self, from: Data(body))
+        } catch {
+            return try await reply(out, request.id, .failed, "protocol.malformed", ["detail": "the body is not a journal batch"])
+        }
+        guard batch.school == school, batch.seat == seat else {
+            return try await reply(out, request.id, .refused, "register.wrong-seat", ["seat": batch.seat, "certificate": seat])
+        }
+        do {
+            switch try store.ingest(batch, certificateDER: peer.certificateDER) {
+            case .stored(let last):
+                try await reply(out, request.id, .ok, "register.stored", ["last": String(last)])
+            case .gap(let expected):
+                try await reply(out, request.id, .failed, "register.gap", ["expected": String(expected)])
+            }
+        } catch {
+            logger.error("journal batch refused", metadata: ["seat": "\(seat)", "error": "\(error)"])
+            try await reply(out, request.id, .failed, "register.chain", ["detail": "\(error)"])
+        }
+    }
+
+    /// Writes an act of the server's own chain (an export, a purge, a report…).
+    @discardableResult
+    func record(_ feature: String, args: [String: String], peer: Peer, outcome: RegisterEvent.Outcome = .done, code: String = "done",
+                params: [String: String] = [:], seat: String? = nil) throws -> ChainedEvent {
+        let now = Date()
+        var args = args
+        if let seat { args["seat"] = seat }
+        let event = RegisterEvent(
+            school: school, seat: RegisterEvent.serverSeat, timeUTC: RegisterTime.utc(now),
+            timeLocal: RegisterTime.local(now, zone),
+            room: nil, actor: peer.identity.uri, actorName: peer.identity.displayName, actorRole: peer.identity.role?.rawValue,
+            feature: feature, args: args, outcome: outcome, code: code, params: params, sessionUser: nil, configVersion: nil)
+        return try store.appendServer(event, school: school)
+    }
+}
+
+/// A problem that stops the server from starting.
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

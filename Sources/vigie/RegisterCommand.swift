@@ -1,0 +1,243 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigieConfig
+import VigieController
+import VigieModel
+import VigiePKI
+import VigieRegister
+import VigieServer
+
+/// `vigie server`: the school server (journals from the seats, the register).
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the school server: receive the seats' journals and keep the register.")
+
+    @Option(help: ArgumentHelp("School configuration file (its [server] section).", valueName: "file"))
+    var config: String
+    @Option(help: ArgumentHelp("The server's identity folder (`vigie pki issue --server NAME`).", valueName: "dir"))
+    var identity: String
+    @Option(help: ArgumentHelp("Listen on host:port instead of [server] address.", valueName: "host:port"))
+    var listen: String?
+    @Option(help: ArgumentHelp("Register store instead of [server] store.", valueName: "file"))
+    var store: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let options: ServerOptions
+        do {
+            let school = try ConfigLoader.load(path: config)
+            let bundle = try IdentityBundle.load(from: identity)
+            guard let settings = school.server else {
+                throw Failure.configuration("\(config): no [server] section (address and store of the school server)")
+            }
+            var host = settings.host
+            var port = settings.port
+            if let listen {
+                guard let colon = listen.lastIndex(of: ":"), let p = Int(listen[listen.index(after: colon)...]) else {
+                    throw Failure.usage("--listen: “\(listen)” is not host:port")
+                }
+                host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                port = p
+            }
+            options = ServerOptions(config: school, identity: bundle, storePath: store ?? settings.storePath, listenHost: host, listenPort: port)
+        } catch let failure as Failure {
+            FileHandle.standardError.write(Data("vigie server: \(failure.description)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        } catch {
+            FileHandle.standardError.write(Data("vigie server: \(error)\n".utf8))
+            throw ExitCode(Exit.configuration)
+        }
+        let server: RegisterServer
+        do {
+            server = try RegisterServer(options: options, logger: Logger(label: "vigie-server"))
+        } catch {
+            FileHandle.standardError.write(Data("vigie server: \(error)\n".utf8))
+            throw ExitCode(Exit.configuration)
+        }
+        try await server.run()
+    }
+}
+
+/// `vigie register …`: the head of school's register.
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register",
+        abstract: "The processing register (GDPR art. 30): export, verify, purge, access requests.",
+        subcommands: [Export.self, Verify.self, Purge.self, Subject.self, CheckpointCommand.self])
+
+    /// Config and identity, as for the console.
+    struct Access: ParsableArguments {
+        @Option(help: ArgumentHelp("School configuration file (default: $VIGIE_CONFIG).", valueName: "file"))
+        var config: String?
+        @Option(help: ArgumentHelp("Identity folder (default: $VIGIE_IDENTITY): the head's for most commands.", valueName: "dir"))
+        var identity: String?
+
+        func client() throws -> (RegisterClient, SchoolConfig) {
+            let env = ProcessInfo.processInfo.environment
+            guard let path = config ?? env["VIGIE_CONFIG"] else { throw Failure.configuration("no configuration: pass --config FILE or set VIGIE_CONFIG") }
+            guard let dir = identity ?? env["VIGIE_IDENTITY"] else { throw Failure.configuration("no identity: pass --identity DIR or set VIGIE_IDENTITY") }
+            let school: SchoolConfig
+            do { school = try ConfigLoader.load(path: path) } catch { throw Failure.configuration(error.description) }
+            guard let server = school.server else { throw Failure.configuration("\(path): no [server] section: where is the school server?") }
+            do {
+                return (try RegisterClient(server: server, school: school.school.id, identity: try IdentityBundle.load(from: dir)), school)
+            } catch {
+                throw Failure.configuration("\(error)")
+            }
+        }
+    }
+
+    /// Runs a call, prints its outcome in words, and returns the exit status.
+    static func call(_ access: Access, _ feature: String, args: [String: String] = [:], out: String? = nil, lang: Language? = nil) async throws -> (Int32, RegisterAnswer?) {
+        let (client, school) = try access.client()
+        let env = ProcessInfo.processInfo.environment
+        let language = lang ?? Language.fromLocale(env["LC_ALL"]) ?? Language.fromLocale(env["LANG"]) ?? school.school.language
+        var handle: FileHandle?
+        if let out {
+            // Exports hold personal data: readable by their owner only.
+            let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw Failure.usage("cannot write \(out): \(String(cString: strerror(errno)))") }
+            fchmod(fd, 0o600)
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        }
+        let answer: RegisterAnswer
+        do {
+            answer = try await client.call(feature, args: args, output: handle)
+        } catch {
+            FileHandle.standardError.write(Data("vigie register: the server \(school.server!.address) did not answer: \(error)\n".utf8))
+            return (Exit.someSeatsDidNot, nil)
+        }
+        try? handle?.close()
+        let words = Catalog.text(answer.reason, language)
+        if answer.status == .ok {
+            print(out.map { "\(words) → \($0)" } ?? words)
+            return (Exit.ok, answer)
+        }
+        FileHandle.standardError.write(Data("vigie register: \(answer.status.rawValue): \(words)\n".utf8))
+        return (Exit.someSeatsDidNot, answer)
+    }
+
+    struct Filters: ParsableArguments {
+        @Option(help: ArgumentHelp("From this local date (YYYY-MM-DD).", valueName: "date")) var from: String?
+        @Option(help: ArgumentHelp("To this local date, included.", valueName: "date")) var to: String?
+        @Option(help: "Only this room.") var room: String?
+        @Option(help: "Only this seat.") var seat: String?
+        @Option(help: "Only this actor (login, name or identity URI).") var actor: String?
+        @Option(help: ArgumentHelp("Only events about this user at the seat (login).", valueName: "login")) var user: String?
+
+        var args: [String: String] {
+            var a: [String: String] = [:]
+            a["from"] = from
+            a["to"] = to
+            a["room"] = room
+            a["seat"] = seat
+            a["actor"] = actor
+            a["user"] = user
+            return a
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export the register (the art. 30 record heads it); the export is itself journaled.")
+        @OptionGroup var access: Access
+        @OptionGroup var filters: Filters
+        @Option(help: "csv, jsonl or html.") var format = "csv"
+        @Option(help: ArgumentHelp("Output file (created 0600).", valueName: "file")) var out: String
+        @Option(help: "Language of the HTML report: fr or en.") var lang: Language?
+
+        func validate() throws {
+            guard ["csv", "jsonl", "html"].contains(format) else { throw ValidationError("--format must be csv, jsonl or html") }
+        }
+
+        func run() async throws {
+            try await runConsole {
+                var args = filters.args
+                args["format"] = format
+                args["lang"] = lang?.rawValue
+                return try await RegisterCommand.call(access, "register.export", args: args, out: out, lang: lang).0
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove that nobody edited, removed or reordered an event: on the server, or offline on a copy of the store.",
+            discussion: "Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.")
+        @OptionGroup var access: Access
+        @Option(help: ArgumentHelp("Verify this store file offline instead of asking the server.", valueName: "file")) var store: String?
+        @Option(help: ArgumentHelp("Also prove the register only grew since this signed checkpoint.", valueName: "file")) var checkpoint: String?
+        @Option(help: "Language of the report: fr or en.") var lang: Language?
+
+        func run() async throws {
+            try await runConsole {
+                guard let store else {
+                    let (code, answer) = try await RegisterCommand.call(access, "register.verify")
+                    if let answer { print(String(decoding: answer.body, as: UTF8.self)) }
+                    return code
+                }
+                guard FileManager.default.fileExists(atPath: store) else { throw Failure.usage("no store at \(store)") }
+                let opened: SQLiteRegisterStore
+                do { opened = try SQLiteRegisterStore(path: store) } catch { throw Failure.configuration("\(store): \(error)") }
+                let language = lang ?? Language.fromLocale(ProcessInfo.processInfo.environment["LANG"]) ?? .fr
+                var ok = true
+                let report = RegisterVerifier.verify(store: opened, school: nil)
+                print(report.text(language))
+                ok = report.ok
+                if let checkpoint {
+                    let point: Checkpoint
+                    do { point = try Checkpoint.read(from: checkpoint) } catch { throw Failure.configuration("\(checkpoint): \(error)") }
+                    let since = RegisterVerifier.verify(store: opened, against: point)
+                    print(since.text(language))
+                    ok = ok && since.ok
+                }
+                return ok ? Exit.ok : Exit.someSeatsDidNot
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the content of events past the retention in the config; their hashes stay, so verify still passes.")
+        @OptionGroup var access: Access
+
+        func run() async throws {
+            try await runConsole {
+                let (code, answer) = try await RegisterCommand.call(access, "register.purge")
+                if let answer, !answer.body.isEmpty {
+                    print("Screenshots past retention, to remove where the consoles saved them:")
+                    print(String(decoding: answer.body, as: UTF8.self))
+                }
+                return code
+            }
+        }
+    }
+
+    struct Subject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Everything the register holds about one person (an access request), as JSON Lines.")
+        @OptionGroup var access: Access
+        @Option(help: ArgumentHelp("The person's login.", valueName: "login")) var user: String
+        @Option(help: ArgumentHelp("Output file (created 0600).", valueName: "file")) var out: String
+
+        func run() async throws {
+            try await runConsole { try await RegisterCommand.call(access, "register.subject", args: ["user": user], out: out).0 }
+        }
+    }
+
+    struct CheckpointCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint", abstract: "Have the server sign a checkpoint (per seat: last sequence and hash) and save it.")
+        @OptionGroup var access: Access
+        @Option(help: ArgumentHelp("Output file.", valueName: "file")) var out: String
+
+        func run() async throws {
+            try await runConsole { try await RegisterCommand.call(access, "register.checkpoint", out: out).0 }
+        }
+    }
+}

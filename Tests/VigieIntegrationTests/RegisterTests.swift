@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+import VigieTestSupport
+
+/// Events of a seat in an export.
+func events(_ all: [[String: Any]], seat: String) -> [[String: Any]] { all.filter { $0["seat"] as? String == seat } }
+
+/// The decisions among them (notices shown to the person at the seat left out).
+func decisions(_ all: [[String: Any]], seat: String) -> [[String: Any]] {
+    events(all, seat: seat).filter { !(($0["feature"] as? String)?.hasPrefix("notice.") ?? false) }
+}
+
+/// Minimal RFC 4180 reader for checking CSV exports.
+func parseCSV(_ text: String) -> [[String]] {
+    var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+    var chars = Array(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
+    var i = 0
+    while i < chars.count {
+        let c = chars[i]
+        if quoted {
+            if c == "\"" {
+                if i + 1 < chars.count && chars[i + 1] == "\"" { field.append("\""); i += 1 } else { quoted = false }
+            } else { field.append(c) }
+        } else if c == "\"" { quoted = true
+        } else if c == "," { row.append(field); field = ""
+        } else if c == "\r\n" || c == "\n" { row.append(field); rows.append(row); row = []; field = ""
+        } else { field.append(c) }
+        i += 1
+    }
+    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+    chars = []
+    return rows
+}
+
+@Suite(.serialized) struct RegisterIntegration {
+    @Test func everyDecisionReachesTheServerAndTheHeadExportsAndVerifiesIt() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")], withServer: true)
+        let text = "Rangez vos affaires, le cours se termine à 11 h 45 — merci, « L’équipe »\nligne 2"
+        #expect(try school.vigie(["lock", "--seat", "B204-01", "--for", "30s"]).status == 0)
+        #expect(try school.vigie(["message", "--seat", "B204-01", text]).status == 0)
+        #expect(try school.vigie(["lock", "--seat", "B204-01"], as: "librarian").status == 1)
+        #expect(try school.vigie(["screenshot", "--seat", "B204-01", "--out", school.dir + "/shots"]).status == 0)
+
+        // Shipped within a few seconds.
+        var all: [[String: Any]] = []
+        #expect(eventually(15) { all = (try? school.registerEvents()) ?? []; return events(all, seat: "B204-01").count >= 6 })
+        // The seat told its user first (login notice at agent start), then each decision,
+        // and after the screenshot the indicator shown on that seat.
+        #expect(events(all, seat: "B204-01").map { $0["feature"] as? String }
+            == ["notice.login", "lock", "message", "lock", "screenshot", "notice.indicator"])
+        #expect(events(all, seat: "B204-01").map { $0["seq"] as? Int } == [1, 2, 3, 4, 5, 6])
+        let indicator = try #require(events(all, seat: "B204-01").last)
+        #expect((indicator["args"] as? [String: String])?["text"]?.hasPrefix("Écran consulté par M. Dupont (professeur) à ") == true)
+        #expect(eventually(10) { events((try? school.registerEvents()) ?? [], seat: "CDI-01").map { $0["feature"] as? String } == ["notice.login"] },
+                "CDI-01 told its user, and nobody looked at it")
+        let seat = decisions(all, seat: "B204-01")
+        #expect(seat.map { $0["outcome"] as? String } == ["done", "done", "refused", "done"])
+        #expect(seat[2]["code"] as? String == "policy.room")
+        #expect((seat[1]["args"] as? [String: String])?["text"] == text)
+        #expect(seat[0]["actor"] as? String == "vigie://0750001A/person/teacher/pdupont")
+        // No pixels in the register: only the size.
+        #expect((seat[3]["params"] as? [String: String])?["width"] == "640")
+        #expect(!String(describing: seat[3]).contains("iVBOR"))
+        // The console reported the saved screenshot to the server's own chain.
+        let server = events(all, seat: "@server")
+        #expect(server.contains { $0["feature"] as? String == "screenshot.saved" && ($0["args"] as? [String: String])?["seat"] == "B204-01" })
+        #expect(server.contains { $0["feature"] as? String == "register.export" && $0["actor"] as? String == "vigie://0750001A/person/head/cleroy" })
+
+        // CSV opens as a spreadsheet would read it: the message text comes back whole.
+        let csvPath = school.dir + "/register.csv"
+        #expect(try school.vigie(["register", "export", "--format", "csv", "--seat", "B204-01", "--out", csvPath], as: "head", json: false).status == 0)
+        let attributes = try FileManager.default.attributesOfItem(atPath: csvPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let rows = parseCSV(try String(contentsOfFile: csvPath, encoding: .utf8))
+        let header = try #require(rows.first)
+        let argsColumn = try #require(header.firstIndex(of: "arguments"), "\(header)")
+        let texts = rows.dropFirst().compactMap { row -> String? in
+            guard row.count == header.count, let object = try? JSONSerialization.jsonObject(with: Data(row[argsColumn].utf8)) as? [String: String] else { return nil }
+            return object["text"]
+        }
+        #expect(texts.contains(text), "\(rows)")
+
+        // HTML: the art. 30 record heads it, with a summary and the verification.
+        let htmlPath = school.dir + "/register.html"
+        #expect(try school.vigie(["register", "export", "--format", "html", "--out", htmlPath], as: "head", json: false).status == 0)
+        let html = try String(contentsOfFile: htmlPath, encoding: .utf8)
+        #expect(html.contains("Lycée d’intégration, représenté par sa proviseure"))
+        #expect(html.contains("Mission d’intérêt public"))
+
+        let verify = try school.vigie(["register", "verify"], as: "head", json: false)
+        #expect(verify.status == 0, "\(verify)")
+
+        // Only the head exports; a teacher is refused, and the refusal is in the register too.
+        let teacher = try school.vigie(["register", "export", "--format", "csv", "--out", school.dir + "/t.csv"], json: false)
+        #expect(teacher.status == 1)
+        #expect(teacher.result.stderr.contains("refused"))
+    }
+
+    @Test func aServerDownForAWhileEndsWithEveryEventStoredOnce() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0)
+        #expect(eventually(10) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 1 })
+        school.stopServer()
+        for _ in 0..<5 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        // The seat keeps serving while the server is away; then the server comes back.
+        sleep(2)
+        try school.startServer()
+        var seat: [[String: Any]] = []
+        #expect(eventually(30) { seat = events((try? school.registerEvents()) ?? [], seat: "B204-01"); return seat.count >= 7 })
+        #expect(seat.compactMap { $0["seq"] as? Int } == Array(1...7), "every event once, in order")
+        #expect(seat.filter { $0["feature"] as? String == "status" }.count == 6)
+    }
+
+    @Test func killingTheAgentLosesNothingItAcknowledged() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        var acknowledged = 0
+        for round in 0..<4 {
+            for _ in 0..<3 {
+                let r = try school.vigie(["status", "--seat", "B204-01"])
+                if r.status(of: "B204-01") == "ok" { acknowledged += 1 }
+            }
+            // kill -9 right after answering, before any shipping can finish.
+            school.killAgent("B204-01")
+            if round < 3 { try school.startAgent("B204-01") }
+        }
+        try school.startAgent("B204-01")
+        var seat: [[String: Any]] = []
+        #expect(eventually(30) { seat = decisions((try? school.registerEvents()) ?? [], seat: "B204-01"); return seat.count >= acknowledged })
+        #expect(acknowledged == 12)
+        #expect(seat.count == acknowledged, "every status the console saw answered is in the register, once")
+        let chain = events((try? school.registerEvents()) ?? [], seat: "B204-01")
+        #expect(chain.compactMap { $0["seq"] as? Int } == Array(1...chain.count), "no event twice, none missing")
+    }
+
+    @Test func offlineVerifyNamesTheEditedEvent() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        for _ in 0..<4 { _ = try school.vigie(["status", "--seat", "B204-01"]) }
+        #expect(eventually(10) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 4 })
+        school.stopServer()
+        let copy = school.dir + "/copy.sqlite"
+        try FileManager.default.copyItem(atPath: school.storePath, toPath: copy)
+        for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: school.storePath + suffix) {
+            try FileManager.default.copyItem(atPath: school.storePath + suffix, toPath: copy + suffix)
+        }
+        let clean = try school.vigie(["register", "verify", "--store", copy], as: "head", json: false)
+        #expect(clean.status == 0, "\(clean)")
+        // Someone rewrites the third event's content in the database file.
+        let edit = try run(["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            cols = [r[1] for r in db.execute("PRAGMA table_info(events)")]
+            n = db.execute("UPDATE events SET content = replace(content, 'status', 'unlock') WHERE seat = 'B204-01' AND seq = 3").rowcount
+            db.commit()
+            print(n, cols)
+            """, copy])
+        #expect(edit.stdout.hasPrefix("1 "), "\(edit)")
+        let tampered = try school.vigie(["register", "verify", "--store", copy], as: "head", json: false)
+        #expect(tampered.status == 1, "\(tampered)")
+        #expect(tampered.result.stdout.contains("B204-01"))
+        #expect(tampered.result.stdout.contains("3"))
+    }
+}
