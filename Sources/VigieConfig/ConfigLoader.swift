@@ -139,7 +139,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "power", "wake", "programs"])
 
         // [school]
         var school: School?
@@ -227,8 +227,14 @@ struct Reader {
             people.append(Person(login: login, name: name, rooms: readRooms(t, path, known: roomIDs)))
         }
 
+        // [power], [wake], [programs] (PowerReader.swift)
+        let (power, programs) = readPower(root, rooms: roomIDs)
+
         guard let school else { return nil }
-        return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people, consoleTimeout: timeout)
+        var config = SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people, consoleTimeout: timeout)
+        config.power = power
+        config.programs = programs
+        return config
     }
 
     /// `rooms = ["B204", "CDI"]` or `["*"]`; nil means every room.

@@ -9,6 +9,9 @@ let usage = """
       vigie-ui lock     [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS]
       vigie-ui message  [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui backdrop [--display :N] --title TEXT
+      vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
+                        (a banner counting down to --until, then it closes; {remaining} in
+                        --remaining becomes M:SS)
       vigie-ui benchmark [--display :N] [--iterations N]   (diagnostic: median ms)
 
     Prints `ready` on stdout once the window is shown (and, for lock, both
@@ -31,6 +34,7 @@ struct Arguments {
     var until: Double?
     var timeout: Double = 0
     var iterations = 20
+    var remaining: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -58,6 +62,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--until":
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
+        case "--remaining": args.remaining = v
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
             args.iterations = n
@@ -120,6 +125,17 @@ case "backdrop":
     let signalFD = Signals.install()
     do {
         try Backdrop(title: title).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "countdown":
+    let a = parse(rest, allowed: ["--display", "--title", "--text", "--until", "--remaining"])
+    guard let title = a.title, let text = a.text, let until = a.until else { badUsage("countdown needs --title, --text and --until") }
+    let signalFD = Signals.install()
+    do {
+        try CountdownWindow(title: title, text: text, until: until, remaining: a.remaining ?? "{remaining}")
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
     }
