@@ -22,6 +22,9 @@ public struct AgentOptions: Sendable {
     /// Address to listen on; by default the seat's address in the config.
     public var listenHost: String?
     public var listenPort: Int?
+    /// The login of the seat's session user, for `vigie run` (tests and demo:
+    /// `--session-user`; on real seats logind will provide it).
+    public var sessionUser: String?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
@@ -55,6 +58,7 @@ public final class SeatAgent: Sendable {
     let locks: LockKeeper
     let screen: ScreenKeeper
     let messages: MessageShower
+    let power: PowerKeeper
     let tls: NIOSSLContext
 
     public init(options: AgentOptions, logger: Logger) throws {
@@ -73,13 +77,17 @@ public final class SeatAgent: Sendable {
         self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, display: options.display, texts: texts, logger: logger)
         self.screen = ScreenKeeper(display: options.display)
         self.messages = MessageShower(uiPath: options.uiPath, display: options.display)
+        self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, display: options.display, texts: texts, sessionUser: options.sessionUser, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
     }
 
     /// Listens and serves until the task is cancelled. `onBound` receives the
     /// port actually bound (useful with port 0).
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
-        signal(SIGCHLD, SIG_IGN)  // helpers are never waited for: no zombies
+        // Default SIGCHLD (SIG_IGN would make exit statuses unreadable); the
+        // reaper thread reaps every child, so helpers never stay zombies.
+        signal(SIGCHLD, SIG_DFL)
+        ChildReaper.shared.start()
         signal(SIGPIPE, SIG_IGN)
         locks.start()
         defer { locks.stop() }
@@ -116,7 +124,7 @@ public final class SeatAgent: Sendable {
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let channel = connection.channel
         // A peer that never completes a request within 30 s is dropped.
-        let idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+        var idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         defer { idle.cancel() }
         var peer: (identity: Identity, serial: String)?
         do {
@@ -124,8 +132,10 @@ public final class SeatAgent: Sendable {
                 do {
                     for try await frame in inbound {
                         if peer == nil { peer = try await self.peerIdentity(channel) }
+                        idle.cancel()  // no idle limit while a request runs (`vigie run --timeout`)
                         let (response, body) = await self.answer(frame, from: peer!)
                         try await outbound.write(.response(response, body: body))
+                        idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
                         if response.code.hasPrefix("protocol.") { return }
                     }
                 } catch let error as WireError {
@@ -227,6 +237,13 @@ public final class SeatAgent: Sendable {
         case .status:
             if let by = locks.lockedBy { return (.ok, Reason("status.locked", ["by": by.displayName]), []) }
             return (.ok, Reason("status.unlocked"), [])
+        case .power:
+            return await performPower(args, by: identity)
+        case .run:
+            return await performRun(args, by: identity)
+        case .wake:
+            // Wake-on-LAN is sent by the console: a seat that answers is awake.
+            return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
         }
     }
 }

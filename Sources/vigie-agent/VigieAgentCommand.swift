@@ -34,6 +34,9 @@ struct VigieAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Path of the vigie-ui helper (default: next to vigie-agent).", valueName: "path"))
     var ui: String?
 
+    @Option(help: ArgumentHelp("Login of the seat's session user, as whom `vigie run` starts programs (tests and demo; on real seats logind will name it).", valueName: "login"))
+    var sessionUser: String?
+
     /// The entry point. Under an LD_PRELOAD library such as libfaketime (used to
     /// test time windows with a faked clock), Swift's `CommandLine.arguments`
     /// comes back empty on Linux; the kernel's copy in /proc/self/cmdline is intact.
@@ -53,7 +56,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "vigie-agent")
-        let options: AgentOptions
+        var options: AgentOptions
         do {
             let school = try ConfigLoader.load(path: config)
             let bundle = try IdentityBundle.load(from: identity)
@@ -70,6 +73,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
             options = AgentOptions(
                 config: school, seatID: seat, identity: bundle, display: display, stateDir: state, uiPath: uiPath,
                 listenHost: host, listenPort: port)
+            options.sessionUser = sessionUser
         } catch let error as ValidationError {
             throw error
         } catch {
