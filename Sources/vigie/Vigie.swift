@@ -28,6 +28,7 @@ struct Vigie: AsyncParsableCommand {
         subcommands: [
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
             PolicyCommand.self, ConfigCommand.self, PKICommand.self, DemoCommand.self, BenchCommand.self,
+            PowerCommand.self, LogoffCommand.self, RunCommand.self,
         ]
     )
 }
