@@ -207,10 +207,15 @@ func countdownShown(_ display: String) throws -> Bool {
         #expect(try run(["pgrep", "-x", "sleep", "-u", "nobody"]).stdout.isEmpty, "the timed-out program is still running")
 
         let agent = try #require(school.seats["B204-01"]!.agent)
-        let flood = try school.vigie(["run", "--seat", "B204-01", "--timeout", "4", "--", "/usr/bin/yes", "vigie"], as: "admin")
-        #expect(flood.code(of: "B204-01") == "run.timeout", "\(flood)")
-        #expect(flood.seat("B204-01")?["truncated"] as? Bool == true)
-        #expect((flood.seat("B204-01")?["stdout"] as? String)?.utf8.count == 64 * 1024)
+        // More than a pipe's worth of JSON: read it while the console runs.
+        let console = try ChildProcess([product("vigie"), "run", "--seat", "B204-01", "--timeout", "4", "--config", school.configPath,
+                                        "--identity", school.people["admin"]!, "--json", "--", "/usr/bin/yes", "vigie"])
+        let text = console.readAllStdout(timeout: 30)
+        #expect(console.wait(timeout: 10) == 1)
+        let flood = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text.prefix(500))")
+        #expect(flood["code"] as? String == "run.timeout")
+        #expect(flood["truncated"] as? Bool == true)
+        #expect((flood["stdout"] as? String)?.utf8.count == 64 * 1024)
         let peak = try #require(residentPeakKiB(agent.pid))
         #expect(peak < 100 * 1024, "agent peak RSS \(peak) KiB")
 
