@@ -204,7 +204,7 @@ final class DemoSchool {
         let plan = seatPlan()
         var ports: [Int] = []
         for _ in plan { ports.append(try Self.freePort(excluding: ports)) }
-        try Self.configText(plan: plan, ports: ports).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try (Self.configText(plan: plan, ports: ports) + powerConfig).write(toFile: configPath, atomically: true, encoding: .utf8)
 
         let (width, height) = Self.parseSize(screen) ?? (1280, 800)
         for (index, seat) in plan.enumerated() {
@@ -239,6 +239,7 @@ final class DemoSchool {
             let command = [
                 bin + "/vigie-agent", "--config", configPath, "--seat", seat.id, "--identity", seatDir + "/identity",
                 "--display", display, "--state", seatDir + "/state",
+                "--session-user", ProcessInfo.processInfo.userName,
             ]
             let agent = try Spawn.start(command, newSession: true, logPath: log)
             close(agent.stdout)
