@@ -26,6 +26,9 @@ public struct AgentOptions: Sendable {
     public var listenPort: Int?
     /// The `Signage/` templates (the login notice's words).
     public var signageDirectory: String?
+    /// The login of the seat's session user, for `vigie run` (tests and demo:
+    /// `--session-user`; on real seats logind will provide it).
+    public var sessionUser: String?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
@@ -61,6 +64,7 @@ public final class SeatAgent: Sendable {
     let screen: ScreenKeeper
     let messages: MessageShower
     let notices: NoticeShower
+    let power: PowerKeeper
     let tls: NIOSSLContext
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
@@ -84,6 +88,7 @@ public final class SeatAgent: Sendable {
         self.messages = MessageShower(uiPath: options.uiPath, display: options.display)
         self.notices = NoticeShower(uiPath: options.uiPath, display: options.display, locks: locks,
                                     settings: options.config.signage, logger: logger)
+        self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, display: options.display, texts: texts, sessionUser: options.sessionUser, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
         let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
         do {
@@ -103,7 +108,10 @@ public final class SeatAgent: Sendable {
     /// Listens and serves until the task is cancelled. `onBound` receives the
     /// port actually bound (useful with port 0).
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
-        signal(SIGCHLD, SIG_IGN)  // helpers are never waited for: no zombies
+        // Default SIGCHLD (SIG_IGN would make exit statuses unreadable); the
+        // reaper thread reaps every child, so helpers never stay zombies.
+        signal(SIGCHLD, SIG_DFL)
+        ChildReaper.shared.start()
         signal(SIGPIPE, SIG_IGN)
         locks.start()
         defer { locks.stop() }
@@ -142,7 +150,7 @@ public final class SeatAgent: Sendable {
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let channel = connection.channel
         // A peer that never completes a request within 30 s is dropped.
-        let idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+        var idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         defer { idle.cancel() }
         var peer: (identity: Identity, serial: String)?
         do {
@@ -150,8 +158,10 @@ public final class SeatAgent: Sendable {
                 do {
                     for try await frame in inbound {
                         if peer == nil { peer = try await self.peerIdentity(channel) }
+                        idle.cancel()  // no idle limit while a request runs (`vigie run --timeout`)
                         let (response, body) = await self.answer(frame, from: peer!)
                         try await outbound.write(.response(response, body: body))
+                        idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
                         if response.code.hasPrefix("protocol.") { return }
                     }
                 } catch let error as WireError {
@@ -306,6 +316,13 @@ public final class SeatAgent: Sendable {
         case .status:
             if let by = locks.lockedBy { return (.ok, Reason("status.locked", ["by": by.displayName]), []) }
             return (.ok, Reason("status.unlocked"), [])
+        case .power:
+            return await performPower(args, by: identity)
+        case .run:
+            return await performRun(args, by: identity)
+        case .wake:
+            // Wake-on-LAN is sent by the console: a seat that answers is awake.
+            return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
         }
     }
 }

@@ -139,7 +139,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs"])
 
         // [school]
         var school: School?
@@ -227,13 +227,18 @@ struct Reader {
             people.append(Person(login: login, name: name, rooms: readRooms(t, path, known: roomIDs)))
         }
 
-        // [signage] (SignageReader.swift), [server] and [register] (RegisterReader.swift)
+        // [signage] (SignageReader.swift), [server] and [register] (RegisterReader.swift),
+        // [power], [wake], [programs] (PowerReader.swift)
         let signage = readSignage(root)
         let server = readServer(root)
         let record = readRecord(root)
+        let (power, programs) = readPower(root, rooms: roomIDs)
         guard let school else { return nil }
-        return SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
-                            consoleTimeout: timeout, signage: signage, server: server, register: record)
+        var config = SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
+                                  consoleTimeout: timeout, signage: signage, server: server, register: record)
+        config.power = power
+        config.programs = programs
+        return config
     }
 
     /// `rooms = ["B204", "CDI"]` or `["*"]`; nil means every room.

@@ -92,12 +92,13 @@ public enum Catalog {
         var out = params
         if let w = params["windows"] { out["windows"] = ScheduleText.week(code: w, language) }
         if let n = params["next"] { out["next"] = n.isEmpty ? (language == .fr ? "aucune" : "none") : ScheduleText.next(code: n, language) }
+        out = powerWorded(out, language)
         return out
     }
 
     /// The words for `reason` in `language`; an unknown code is shown as is, with its parameters.
     public static func text(_ reason: Reason, _ language: Language) -> String {
-        guard let pair = templates[reason.code] else {
+        guard let pair = templates[reason.code] ?? powerTemplates[reason.code] else {
             let params = reason.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
             return params.isEmpty ? reason.code : "\(reason.code) (\(params))"
         }

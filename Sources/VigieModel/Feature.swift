@@ -9,6 +9,12 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
     /// Asks a seat for its state (locked or not, session, versions). Every role that
     /// may use any feature in a room may ask it.
     case status
+    /// Power off, reboot or log off after a countdown, or cancel it (argument `action`).
+    case power
+    /// Runs a program without a shell and returns its exit status and output.
+    case run
+    /// Wake-on-LAN: sent by the console (the seats are off), checked against the grants there.
+    case wake
 
     /// Features that let someone look at a pupil's screen. In a surveillance room
     /// they are allowed only inside the posted windows.

@@ -72,7 +72,7 @@ public struct Grant: Sendable, Hashable, Codable {
     public static func defaults(for role: Role) -> [Grant] {
         switch role {
         case .teacher:
-            return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .status])]
+            return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .status, .power, .run, .wake])]
         case .librarian:
             return [Grant(role: .librarian, rooms: nil, features: [.screenshot, .thumbnail, .message, .lock, .unlock, .status])]
         case .head:
@@ -129,6 +129,10 @@ public struct SchoolConfig: Sendable, Codable {
     public var server: ServerSettings?
     /// The art. 30 record that heads every export of the register.
     public var register: ProcessingRecord
+    /// `[power]` and `[wake]`: power commands, countdown, Wake-on-LAN targets.
+    public var power = PowerSettings()
+    /// `[programs]`: what teachers may start with `vigie run`.
+    public var programs = ProgramSettings()
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],

@@ -37,6 +37,8 @@ struct VigieAgentCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The Signage templates folder (default: $VIGIE_SIGNAGE, ./Signage, next to the config, /usr/share/vigie/Signage).", valueName: "dir"))
     var signage: String?
+    @Option(help: ArgumentHelp("Login of the seat's session user, as whom `vigie run` starts programs (tests and demo; on real seats logind will name it).", valueName: "login"))
+    var sessionUser: String?
 
     /// The entry point. Under an LD_PRELOAD library such as libfaketime (used to
     /// test time windows with a faked clock), Swift's `CommandLine.arguments`
@@ -57,7 +59,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "vigie-agent")
-        let options: AgentOptions
+        var options: AgentOptions
         do {
             let school = try ConfigLoader.load(path: config)
             let bundle = try IdentityBundle.load(from: identity)
@@ -75,6 +77,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
                 config: school, seatID: seat, identity: bundle, display: display, stateDir: state, uiPath: uiPath,
                 listenHost: host, listenPort: port,
                 signageDirectory: signage ?? SignageTemplates.find(environment: ProcessInfo.processInfo.environment, configPath: config))
+            options.sessionUser = sessionUser
         } catch let error as ValidationError {
             throw error
         } catch {

@@ -32,6 +32,9 @@ let usage = """
       vigie-ui notice    [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS]   (default 8 s)
       vigie-ui backdrop [--display :N] --title TEXT
+      vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
+                        (a banner counting down to --until, then it closes; {remaining} in
+                        --remaining becomes M:SS)
       vigie-ui benchmark [--display :N] [--iterations N]   (diagnostic: median ms)
 
     Prints `ready` on stdout once the window is shown (and, for lock, both
@@ -56,6 +59,7 @@ struct Arguments {
     var timeout: Double?
     var iterations = 20
     var noticePipe: String?
+    var remaining: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -86,6 +90,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--until":
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
+        case "--remaining": args.remaining = v
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
             args.iterations = n
@@ -172,6 +177,17 @@ case "backdrop":
     let signalFD = Signals.install()
     do {
         try Backdrop(title: title).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "countdown":
+    let a = parse(rest, allowed: ["--display", "--title", "--text", "--until", "--remaining"])
+    guard let title = a.title, let text = a.text, let until = a.until else { badUsage("countdown needs --title, --text and --until") }
+    let signalFD = Signals.install()
+    do {
+        try CountdownWindow(title: title, text: text, until: until, remaining: a.remaining ?? "{remaining}")
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
     }

@@ -53,7 +53,7 @@ struct Console {
     let identity: IdentityBundle
     let language: Language
     let json: Bool
-    let timeout: Duration
+    var timeout: Duration
 
     init(_ options: ConsoleOptions) throws {
         let env = ProcessInfo.processInfo.environment

@@ -217,7 +217,7 @@ final class DemoSchool {
         var ports: [Int] = []
         for _ in plan { ports.append(try Self.freePort(excluding: ports)) }
         let serverPort = try Self.freePort(excluding: ports)
-        try Self.configText(plan: plan, ports: ports, serverPort: serverPort).write(toFile: configPath, atomically: true, encoding: .utf8)
+        try (Self.configText(plan: plan, ports: ports, serverPort: serverPort) + powerConfig).write(toFile: configPath, atomically: true, encoding: .utf8)
 
         // The school server first, so that the agents ship their journals from the start.
         let serverDir = stateDir + "/server"
@@ -267,6 +267,7 @@ final class DemoSchool {
             let command = [
                 bin + "/vigie-agent", "--config", configPath, "--seat", seat.id, "--identity", seatDir + "/identity",
                 "--display", display, "--state", seatDir + "/state",
+                "--session-user", ProcessInfo.processInfo.userName,
             ]
             let agent = try Spawn.start(command, newSession: true, logPath: log)
             close(agent.stdout)

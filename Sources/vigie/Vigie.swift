@@ -28,7 +28,7 @@ struct Vigie: AsyncParsableCommand {
         subcommands: [
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
             PolicyCommand.self, RegisterCommand.self, ServerCommand.self, ConfigCommand.self, SignageCommand.self,
-            PKICommand.self, DemoCommand.self, BenchCommand.self,
+            PKICommand.self, DemoCommand.self, BenchCommand.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
         ]
     )
 }

@@ -32,12 +32,20 @@ final class TestSchool: @unchecked Sendable {
     var server: ChildProcess?
     var serverIdentity: String { dir + "/server/identity" }
     var storePath: String { dir + "/server/register.sqlite" }
+    /// TOML appended to the config; extra `vigie-agent` arguments; seat MACs.
+    let extraConfig: String
+    let agentArguments: [String]
+    let macs: [String: String]
 
     /// - Parameters:
     ///   - seats: (seat id, room) pairs; rooms are B204 (pedagogy) and CDI (surveillance).
     ///   - extraConfig: TOML appended to the config (grants, people…).
     init(seats layout: [(String, String)] = [("B204-01", "B204"), ("B204-02", "B204"), ("CDI-01", "CDI")], width: Int = 640, height: Int = 480,
-         fixedDisplays: Bool = false, withServer: Bool = false) throws {
+         fixedDisplays: Bool = false, withServer: Bool = false, extraConfig: String = "", agentArguments: [String] = [],
+         macs: [String: String] = [:]) throws {
+        self.extraConfig = extraConfig
+        self.agentArguments = agentArguments
+        self.macs = macs
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-it-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         ca = try SchoolCA.create(schoolID: Self.schoolID, schoolName: "Lycée d’intégration")
@@ -145,6 +153,7 @@ final class TestSchool: @unchecked Sendable {
             for id in order where seats[id]!.room == room {
                 let port = addressOverride[id] ?? seats[id]!.port
                 text += "\n[[rooms.\(room).seats]]\nid = \"\(id)\"\naddress = \"127.0.0.1:\(port)\"\n"
+                if let mac = macs[id] { text += "mac = \"\(mac)\"\n" }
             }
         }
         let rooms = Set(order.map { seats[$0]!.room })
@@ -161,14 +170,14 @@ final class TestSchool: @unchecked Sendable {
             features = ["screenshot", "thumbnail", "message", "lock", "unlock", "status"]
 
             """
-        return text
+        return text + extraConfig
     }
 
     /// The agent's exact command line for a seat.
     func agentCommand(_ id: String) -> [String] {
         let seat = seats[id]!
         return [product("vigie-agent"), "--config", configPath, "--seat", id, "--identity", seat.identityDir,
-                "--display", seat.display, "--state", seat.stateDir]
+                "--display", seat.display, "--state", seat.stateDir] + agentArguments
     }
 
     /// Starts a seat's agent; `clock` fakes its wall clock from that local
@@ -254,8 +263,11 @@ final class TestSchool: @unchecked Sendable {
 
     /// Runs the `vigie` console as `who` with `--json`; returns the parsed lines and the exit status.
     func vigie(_ args: [String], as who: String = "teacher", config: String? = nil, json: Bool = true) throws -> ConsoleRun {
-        var argv = [product("vigie")] + args + ["--config", config ?? configPath, "--identity", people[who]!]
-        if json { argv.append("--json") }
+        var common = ["--config", config ?? configPath, "--identity", people[who]!]
+        if json { common.append("--json") }
+        // Options go before `--` (what follows is a program's argv for `vigie run`).
+        let split = args.firstIndex(of: "--") ?? args.endIndex
+        let argv = [product("vigie")] + args[..<split] + common + args[split...]
         var env = ProcessInfo.processInfo.environment
         env["LANG"] = "fr_FR.UTF-8"
         let started = Date()
