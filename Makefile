@@ -5,7 +5,8 @@ STATE ?= demo-state
 SEATS ?= 8
 # Debian packages Vigie builds against or its tests and demo run.
 APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libpng-dev \
-               xvfb x11-utils x11-apps xfonts-base faketime chromium poppler-utils fonts-dejavu-core
+               xvfb x11-utils x11-apps xfonts-base faketime chromium poppler-utils fonts-dejavu-core \
+               libsqlite3-dev python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo demo-stop bench clean

@@ -27,6 +27,8 @@ final class PowerKeeper: @unchecked Sendable {
     private let sessionUser: String?
     private var pending: Pending?
     private var nextToken: UInt64 = 0
+    /// Told when a scheduled action runs at the end of its countdown (the journal).
+    var onFired: (@Sendable (PowerAction, Identity, SeatStatus, Reason) -> Void)?
 
     init(commands: PowerCommands, uiPath: String, display: String?, texts: SeatTexts, sessionUser: String?, logger: Logger) {
         self.commands = commands
@@ -95,6 +97,7 @@ final class PowerKeeper: @unchecked Sendable {
         pending = nil
         if let pid = p.helper { Spawn.stop(pid, mode: "countdown") }
         let (status, reason) = execute(p.action)
+        onFired?(p.action, p.by, status, reason)
         logger.notice("power action \(status.rawValue)", metadata: ["action": "\(p.action.rawValue)", "by": "\(p.by.uri)", "code": "\(reason.code)", "params": "\(reason.params)"])
     }
 

@@ -115,6 +115,15 @@ public final class SeatAgent: Sendable {
         signal(SIGPIPE, SIG_IGN)
         locks.start()
         defer { locks.stop() }
+        // A power action that runs at the end of its countdown is a decision of its own.
+        power.onFired = { [weak self] action, by, status, reason in
+            guard let self else { return }
+            do {
+                try self.journal.append(self.event(.power, ["action": action.rawValue], by: by, at: Date(), status: status, reason: reason))
+            } catch {
+                self.logger.error("journal write failed", metadata: ["error": "\(error)"])
+            }
+        }
         Task { await self.showLoginNotice() }
 
         let tls = self.tls
@@ -261,7 +270,7 @@ public final class SeatAgent: Sendable {
     /// The register event for one decision: who, what, where, the arguments that
     /// matter (never screenshot pixels), the outcome and its reason.
     func event(_ feature: Feature, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
-        let kept = args.filter { ["text", "for", "width"].contains($0.key) }
+        let kept = args.filter { ["text", "for", "width", "action", "delay", "argv", "timeout", "privileged"].contains($0.key) }
         let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
         return RegisterEvent(
             school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),

@@ -298,23 +298,34 @@ struct ScreenshotCommand: AsyncParsableCommand {
 }
 
 extension Console {
-    /// Saved screenshots go into the school's register (seat, time, who, where
-    /// the file went), so that purge can name them when they are past retention.
-    func reportSaved(_ saved: [(seat: String, file: String, params: [String: String])]) async {
-        guard let server = config.server, !saved.isEmpty else { return }
+    /// Reports to the school server's own chain what no seat can record (a
+    /// screenshot saved here, Wake-on-LAN sent from here). Without a server in the
+    /// config there is nothing to do; a server that does not answer is a warning.
+    func report(_ kind: String, _ entries: [[String: String]]) async {
+        guard let server = config.server, !entries.isEmpty else { return }
         do {
             let client = try RegisterClient(server: server, school: config.school.id, identity: identity)
-            for shot in saved {
-                let absolute = URL(fileURLWithPath: shot.file).standardizedFileURL.path
-                var args = ["kind": "screenshot.saved", "seat": shot.seat, "file": absolute, "host": ProcessInfo.processInfo.hostName]
-                args["width"] = shot.params["width"]
-                args["height"] = shot.params["height"]
+            for args in entries {
+                var args = args
+                args["kind"] = kind
+                args["host"] = ProcessInfo.processInfo.hostName
                 let answer = try await client.call("register.report", args: args, timeout: timeout)
                 if answer.status != .ok { throw WireErrorText(Catalog.text(answer.reason, language)) }
             }
         } catch {
-            FileHandle.standardError.write(Data("vigie: warning: the saved screenshots could not be reported to the register (\(error))\n".utf8))
+            FileHandle.standardError.write(Data("vigie: warning: \(kind) could not be reported to the register (\(error))\n".utf8))
         }
+    }
+
+    /// Saved screenshots go into the register (seat, time, who, where the file
+    /// went), so that purge can name them when they are past retention.
+    func reportSaved(_ saved: [(seat: String, file: String, params: [String: String])]) async {
+        await report("screenshot.saved", saved.map { shot in
+            var args = ["seat": shot.seat, "file": URL(fileURLWithPath: shot.file).standardizedFileURL.path]
+            args["width"] = shot.params["width"]
+            args["height"] = shot.params["height"]
+            return args
+        })
     }
 }
 

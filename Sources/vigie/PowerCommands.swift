@@ -88,9 +88,14 @@ struct PowerOnCommand: AsyncParsableCommand {
             let width = max(8, seats.map(\.id.count).max() ?? 0)
             let start = ContinuousClock.now
             var allOK = true
-            // Register hook: each outcome is what the server's own chain records for Wake-on-LAN.
+            // Each outcome goes to the server's own chain (the seats are off: none can record it).
+            var sent: [[String: String]] = []
             _ = WakeOnLAN.wake(seats, identity: console.identity.identity, serialHex: console.identity.serialHex, config: console.config) { outcome in
                 if outcome.status != .ok { allOK = false }
+                var entry = ["seat": outcome.seat.id, "outcome": outcome.status.rawValue, "code": outcome.reason.code]
+                entry["mac"] = outcome.seat.mac
+                if let t = outcome.target { entry["broadcast"] = "\(t.broadcast):\(t.port)" }
+                sent.append(entry)
                 let result = SeatResult(seat: outcome.seat, status: outcome.status, reason: outcome.reason, elapsed: ContinuousClock.now - start)
                 var extra: [String: Any] = ["mac": outcome.seat.mac ?? NSNull()]
                 if let t = outcome.target {
@@ -100,6 +105,7 @@ struct PowerOnCommand: AsyncParsableCommand {
                 if !outcome.packet.isEmpty { extra["packet"] = outcome.packet.map { String(format: "%02x", $0) }.joined() }
                 writeLine(console.json ? console.jsonLine(result, extra: extra) : console.line(result, extra: [:], width: width))
             }
+            await console.report("wake-on-lan", sent)
             return allOK ? Exit.ok : Exit.someSeatsDidNot
         }
     }
