@@ -90,6 +90,7 @@ let package = Package(
             name: "VigieServer",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -77,6 +77,16 @@ public enum Catalog {
         "register.wrong-seat": ("le journal de {seat} envoyé avec le certificat de {certificate}", "the journal of {seat} sent with the certificate of {certificate}"),
         "tls.wrong-server": ("le serveur a présenté le certificat de {got}", "the server presented the certificate of {got}"),
 
+        // Enrolment.
+        "enrol.done": ("poste {seat} inscrit (certificat {serial})", "seat {seat} enrolled (certificate {serial})"),
+        "enrol.disabled": ("ce serveur n’inscrit pas de postes (lancé sans --ca)", "this server does not enrol seats (started without --ca)"),
+        "enrol.bad-proof": ("la demande ne prouve pas la possession de la clé", "the request does not prove possession of the key"),
+        "enrol.token-unknown": ("jeton inconnu", "unknown token"),
+        "enrol.token-used": ("ce jeton a déjà servi", "this token was already used"),
+        "enrol.token-expired": ("ce jeton a expiré (24 h)", "this token has expired (24 h)"),
+        "enrol.token-other-seat": ("ce jeton n’est pas celui du poste {seat}", "this token is not the one of seat {seat}"),
+        "auth.no-certificate": ("un certificat de l’établissement est nécessaire", "a certificate of the school is needed"),
+
         // Console side.
         "net.refused": ("connexion refusée (agent arrêté ?)", "connection refused (agent stopped?)"),
         "net.timeout": ("pas de réponse en {seconds} s", "no answer within {seconds} s"),

@@ -18,9 +18,12 @@ public struct ServerOptions: Sendable {
     public var listenPort: Int
     /// How often the server signs a checkpoint on its own (besides every export).
     public var checkpointInterval: Duration
+    /// The school CA, when this server enrols new seats with one-time tokens.
+    public var enrolmentCA: SchoolCA?
 
     public init(config: SchoolConfig, identity: IdentityBundle, storePath: String, listenHost: String, listenPort: Int,
-                checkpointInterval: Duration = .seconds(86_400)) {
+                checkpointInterval: Duration = .seconds(86_400), enrolmentCA: SchoolCA? = nil) {
+        self.enrolmentCA = enrolmentCA
         self.config = config
         self.identity = identity
         self.storePath = storePath
@@ -36,6 +39,7 @@ public struct ServerOptions: Sendable {
 public final class RegisterServer: Sendable {
     let options: ServerOptions
     let store: SQLiteRegisterStore
+    let enrolment: EnrolmentStore
     let logger: Logger
     let tls: NIOSSLContext
     let school: String
@@ -58,7 +62,14 @@ public final class RegisterServer: Sendable {
         self.school = options.config.school.id
         self.logger = logger
         self.store = try SQLiteRegisterStore(path: options.storePath)
-        self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
+        self.enrolment = try EnrolmentStore(path: EnrolmentStore.path(forStore: options.storePath))
+        if let ca = options.enrolmentCA, ca.schoolID != options.config.school.id {
+            throw ServerStartError("the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
+        }
+        // Seats that enrol come without a certificate; everyone else must present one.
+        self.tls = options.enrolmentCA == nil
+            ? try VigieTLS.serverContext(options.identity.tlsMaterial)
+            : try VigieTLS.serverContextAllowingEnrolment(options.identity.tlsMaterial)
     }
 
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
@@ -118,14 +129,18 @@ public final class RegisterServer: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var peer: Peer?
+                var knowsPeer = false
+                let address = channel.remoteAddress?.ipAddress ?? "?"
                 do {
                     for try await frame in inbound {
-                        if peer == nil {
-                            guard let cert = try await channel.nioSSL_peerCertificate().get() else { return }
-                            let der = try cert.toDERBytes()
-                            let parsed = try CertificateIdentity.parse(der: der)
-                            peer = Peer(identity: parsed.identity, serial: parsed.serialHex, certificateDER: der,
-                                        address: channel.remoteAddress?.ipAddress ?? "?")
+                        if !knowsPeer {
+                            knowsPeer = true
+                            if let cert = try await channel.nioSSL_peerCertificate().get() {
+                                let der = try cert.toDERBytes()
+                                let parsed = try CertificateIdentity.parse(der: der)
+                                peer = Peer(identity: parsed.identity, serial: parsed.serialHex, certificateDER: der, address: address)
+                                noteSeat(peer!)
+                            }
                         }
                         let request: Request
                         do {
@@ -134,7 +149,16 @@ public final class RegisterServer: Sendable {
                             try await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
                             return
                         }
-                        try await handle(request, body: frame.body, from: peer!, outbound)
+                        guard let peer else {
+                            // No certificate: only a seat enrolling with its one-time token.
+                            if request.feature == "pki.enroll" {
+                                try await enrol(request, address: address, outbound)
+                            } else {
+                                try await reply(outbound, request.id, .refused, "auth.no-certificate")
+                            }
+                            return
+                        }
+                        try await handle(request, body: frame.body, from: peer, outbound)
                     }
                 } catch let error as WireError {
                     try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
@@ -143,6 +167,52 @@ public final class RegisterServer: Sendable {
         } catch {
             logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
         }
+    }
+
+    /// A seat seen from another address than last time is flagged in the register:
+    /// two machines may be presenting the same seat's certificate.
+    func noteSeat(_ peer: Peer) {
+        guard case .seat(let seat) = peer.identity.kind, peer.identity.schoolID == school else { return }
+        do {
+            if let previous = try enrolment.seen(school: school, seat: seat, address: peer.address) {
+                logger.warning("seat seen from another address", metadata: ["seat": "\(seat)", "previous": "\(previous)", "now": "\(peer.address)"])
+                try record("seat.address-changed", args: ["previous": previous, "address": peer.address], peer: peer,
+                           code: "seat.address-changed", seat: seat)
+            }
+        } catch {
+            logger.error("cannot record where a seat was seen", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A seat with no certificate yet: check its one-time token and its proof of
+    /// key possession, then sign a seat certificate for the key it made itself.
+    func enrol(_ request: Request, address: String, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
+        guard let ca = options.enrolmentCA else {
+            return try await reply(out, request.id, .refused, "enrol.disabled")
+        }
+        guard let asked = Enrolment.Request(args: request.args), asked.school == school, Identity.isValidToken(asked.seat) else {
+            return try await reply(out, request.id, .failed, "protocol.malformed", ["detail": "not an enrolment request of school \(school)"])
+        }
+        guard asked.proofHolds else {
+            return try await reply(out, request.id, .refused, "enrol.bad-proof")
+        }
+        let check = try enrolment.use(hash: Enrolment.tokenHash(asked.token), school: school, seat: asked.seat, from: address)
+        let code: String
+        switch check {
+        case .accepted: code = "enrol.done"
+        case .unknown: code = "enrol.token-unknown"
+        case .used: code = "enrol.token-used"
+        case .expired: code = "enrol.token-expired"
+        case .otherSeat: code = "enrol.token-other-seat"
+        }
+        guard check == .accepted else {
+            try recordAnonymous("pki.enrol", args: ["seat": asked.seat, "address": address], outcome: .refused, code: code)
+            return try await reply(out, request.id, .refused, code, ["seat": asked.seat])
+        }
+        let issued = try Enrolment.issue(asked, ca: ca)
+        try recordAnonymous("pki.enrol", args: ["seat": asked.seat, "address": address, "serial": issued.serialHex], outcome: .done, code: code)
+        _ = try enrolment.seen(school: school, seat: asked.seat, address: address)
+        try await reply(out, request.id, .ok, code, ["seat": asked.seat, "serial": issued.serialHex], body: Array(issued.certificatePEM.utf8))
     }
 
     func reply(_ out: NIOAsyncChannelOutboundWriter<Frame>, _ id: UInt32, _ status: SeatStatus, _ code: String, _ params: [String: String] = [:], body: [UInt8] = []) async throws {
@@ -211,6 +281,16 @@ public final class RegisterServer: Sendable {
             logger.error("journal batch refused", metadata: ["seat": "\(seat)", "error": "\(error)"])
             try await reply(out, request.id, .failed, "register.chain", ["detail": "\(error)"])
         }
+    }
+
+    /// Writes an act of the server's chain that no certificate stands behind (an enrolment).
+    func recordAnonymous(_ feature: String, args: [String: String], outcome: RegisterEvent.Outcome, code: String) throws {
+        let now = Date()
+        let event = RegisterEvent(
+            school: school, seat: RegisterEvent.serverSeat, timeUTC: RegisterTime.utc(now), timeLocal: RegisterTime.local(now, zone),
+            room: nil, actor: nil, actorName: nil, actorRole: nil, feature: feature, args: args, outcome: outcome, code: code,
+            params: [:], sessionUser: nil, configVersion: nil)
+        _ = try store.appendServer(event, school: school)
     }
 
     /// Writes an act of the server's own chain (an export, a purge, a report…).

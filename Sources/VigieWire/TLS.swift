@@ -21,6 +21,30 @@ public struct TLSMaterial: Sendable {
 /// read from the certificate's subjectAltName URI (no host names: seats are
 /// reached by address and named by their certificate).
 public enum VigieTLS {
+    /// The context of the school server when it also enrols new seats: a client
+    /// may come without a certificate (a seat with a one-time token); one that
+    /// presents a certificate must present a valid one of the school CA.
+    public static func serverContextAllowingEnrolment(_ m: TLSMaterial) throws -> NIOSSLContext {
+        var config = TLSConfiguration.makeServerConfigurationWithMTLS(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(m.certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(m.privateKeyPEM.utf8), format: .pem)),
+            trustRoots: .certificates(try NIOSSLCertificate.fromPEMBytes(Array(m.caPEM.utf8)))
+        )
+        config.minimumTLSVersion = .tlsv13
+        config.certificateVerification = .optionalVerification
+        return try NIOSSLContext(configuration: config)
+    }
+
+    /// The context of a seat that has no certificate yet (enrolment): it checks the
+    /// server against the school CA it was installed with, and presents nothing.
+    public static func enrolmentClientContext(caPEM: String) throws -> NIOSSLContext {
+        var config = TLSConfiguration.makeClientConfiguration()
+        config.minimumTLSVersion = .tlsv13
+        config.certificateVerification = .noHostnameVerification
+        config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        return try NIOSSLContext(configuration: config)
+    }
+
     /// The context of a seat's listener: client certificates are required.
     public static func serverContext(_ m: TLSMaterial) throws -> NIOSSLContext {
         var config = TLSConfiguration.makeServerConfigurationWithMTLS(

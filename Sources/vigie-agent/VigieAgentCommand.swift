@@ -11,7 +11,10 @@ struct VigieAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigie-agent",
         abstract: "The Vigie seat agent: carries out what the school's policy allows on this seat's display.",
-        discussion: "Exit status: 0 stopped; 64 bad command line; 78 bad configuration or identity; 1 other error."
+        discussion: """
+            Exit status: 0 stopped; 64 bad command line; 78 bad configuration or identity; 1 other error.
+            To get this seat its certificate first: vigie-agent enroll --server HOST:PORT --token T --seat ID
+            """
     )
 
     @Option(help: ArgumentHelp("School configuration file.", valueName: "file"))
@@ -48,6 +51,10 @@ struct VigieAgentCommand: AsyncParsableCommand {
         if arguments.isEmpty, let data = FileManager.default.contents(atPath: "/proc/self/cmdline") {
             arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             if arguments.last == "" { arguments.removeLast() }
+        }
+        if arguments.count > 1 && arguments[1] == "enroll" {
+            await EnrollCommand.main(Array(arguments.dropFirst(2)))
+            return
         }
         await main(Array(arguments.dropFirst()))
     }

@@ -225,7 +225,7 @@ final class DemoSchool {
             let identity = Identity(schoolID: Self.schoolID, kind: .server(name: "vigie-server"), displayName: "vigie-server")
             _ = try ca.issue(identity: identity, ipAddresses: ["127.0.0.1"]).save(to: serverDir + "/identity", caCertificatePEM: ca.certificatePEM)
         }
-        let serverCommand = [bin + "/vigie", "server", "--config", configPath, "--identity", serverDir + "/identity"]
+        let serverCommand = [bin + "/vigie", "server", "--config", configPath, "--identity", serverDir + "/identity", "--ca", caDir]
         let serverProcess = try Spawn.start(serverCommand, newSession: true, logPath: serverDir + "/server.log")
         close(serverProcess.stdout)
         server = DemoServer(address: "127.0.0.1:\(serverPort)", store: serverDir + "/register.sqlite", pid: serverProcess.pid,

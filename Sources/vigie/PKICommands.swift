@@ -15,7 +15,7 @@ struct PKICommand: ParsableCommand {
               vigie pki issue --ca /etc/vigie/ca --out ids/mmartin --person "Mme Martin" --login mmartin --role teacher
               vigie pki show ids/mmartin
             """,
-        subcommands: [PKIInit.self, PKIIssue.self, PKIShow.self]
+        subcommands: [PKIInit.self, PKIIssue.self, PKIShow.self, PKIEnrollToken.self]
     )
 }
 

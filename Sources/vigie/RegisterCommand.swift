@@ -22,6 +22,8 @@ struct ServerCommand: AsyncParsableCommand {
     var listen: String?
     @Option(help: ArgumentHelp("Register store instead of [server] store.", valueName: "file"))
     var store: String?
+    @Option(help: ArgumentHelp("The school CA folder (ca.pem, ca-key.pem): lets seats enrol with one-time tokens.", valueName: "dir"))
+    var ca: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -45,7 +47,8 @@ struct ServerCommand: AsyncParsableCommand {
                 host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
                 port = p
             }
-            options = ServerOptions(config: school, identity: bundle, storePath: store ?? settings.storePath, listenHost: host, listenPort: port)
+            options = ServerOptions(config: school, identity: bundle, storePath: store ?? settings.storePath, listenHost: host, listenPort: port,
+                                    enrolmentCA: try ca.map { try SchoolCA.load(from: $0) })
         } catch let failure as Failure {
             FileHandle.standardError.write(Data("vigie server: \(failure.description)\n".utf8))
             throw ExitCode(failure.exitCode)

@@ -204,7 +204,7 @@ final class TestSchool: @unchecked Sendable {
     }
 
     func startServer() throws {
-        let server = try ChildProcess([product("vigie"), "server", "--config", configPath, "--identity", serverIdentity])
+        let server = try ChildProcess([product("vigie"), "server", "--config", configPath, "--identity", serverIdentity, "--ca", dir + "/ca"])
         self.server = server
         let deadline = Date().addingTimeInterval(20)
         while !waitForPort(serverPort!, timeout: 0.1) {
