@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "vigie",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieController", "VigieAgent", "VigieSignage", "VigieRegister", "VigieServer",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieSignage", "VigieRegister", "VigieServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -69,6 +69,9 @@ public final class SeatAgent: Sendable {
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
     let shipper: JournalShipper?
+    /// The configuration in force (policy decisions read it on every request) and its follower.
+    let live: LiveConfig
+    let follower: ConfigFollower?
 
     public init(options: AgentOptions, logger: Logger) throws {
         guard let seat = options.config.seat(options.seatID), let room = options.config.room(seat.room) else {
@@ -96,11 +99,26 @@ public final class SeatAgent: Sendable {
         } catch {
             throw AgentStartError("cannot open the journal \(journalPath): \(error)")
         }
+        self.live = LiveConfig(options.config)
         if let server = options.config.server {
             self.shipper = try JournalShipper(journal: journal, server: server, identity: options.identity,
                                               school: options.config.school.id, seat: seat.id, logger: logger)
+            let journal = self.journal, live = self.live, texts = self.texts
+            let school = options.config.school.id, seatID = seat.id, roomID = room.id
+            self.follower = try ConfigFollower(
+                live: live, server: server, identity: options.identity, school: school, seat: seatID,
+                stateDir: options.stateDir, logger: logger
+            ) { feature, outcome, code, args in
+                let now = Date()
+                _ = try? journal.append(RegisterEvent(
+                    school: school, seat: seatID, timeUTC: RegisterTime.utc(now), timeLocal: RegisterTime.local(now, texts.timeZone),
+                    room: roomID, feature: feature, args: args, outcome: outcome, code: code,
+                    configVersion: String(live.current.version)))
+            }
+            follower?.loadLastGood()
         } else {
             self.shipper = nil
+            self.follower = nil
             logger.warning("no [server] in the configuration: the journal stays on this seat")
         }
     }
@@ -146,6 +164,7 @@ public final class SeatAgent: Sendable {
         onBound(bound)
         try await withThrowingDiscardingTaskGroup { group in
             if let shipper { group.addTask { await shipper.run() } }
+            if let follower { group.addTask { await follower.run() } }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
@@ -210,7 +229,8 @@ public final class SeatAgent: Sendable {
             school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(now),
             timeLocal: RegisterTime.local(now, texts.timeZone), room: room.id, actor: viewer?.uri, actorName: viewer?.displayName,
             actorRole: viewer?.role?.rawValue, feature: feature, args: ["text": text], outcome: shown == nil ? .failed : .done,
-            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: nil, configVersion: nil)
+            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: nil,
+            configVersion: String(live.current.version))
         do { try journal.append(event) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
     }
 
@@ -242,7 +262,7 @@ public final class SeatAgent: Sendable {
             return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
         }
         let now = Date()
-        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: options.config, at: now)
+        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: live.current.config, at: now)
         var status = SeatStatus.refused
         var reason: Reason
         var body: [UInt8] = []
@@ -276,7 +296,7 @@ public final class SeatAgent: Sendable {
             school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),
             timeLocal: RegisterTime.local(date, texts.timeZone), room: room.id, actor: identity.uri,
             actorName: identity.displayName, actorRole: identity.role?.rawValue, feature: feature.rawValue, args: kept,
-            outcome: outcome, code: reason.code, params: reason.params, sessionUser: nil, configVersion: nil)
+            outcome: outcome, code: reason.code, params: reason.params, sessionUser: nil, configVersion: String(live.current.version))
     }
 
     func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {

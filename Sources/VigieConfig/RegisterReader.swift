@@ -10,7 +10,7 @@ extension Reader {
             fail("server", "must be a table ([server])")
             return nil
         }
-        checkKeys(t, "server", allowed: ["address", "store"])
+        checkKeys(t, "server", allowed: ["address", "store", "config_poll_seconds"])
         guard let address = string(t, "address", "server") else { return nil }
         guard let (host, port) = Self.parseAddress(address) else {
             fail("server.address", "“\(address)” is not host:port (e.g. 10.20.0.5:7444)")
@@ -18,7 +18,13 @@ extension Reader {
         }
         let store = string(t, "store", "server", required: false) ?? "register.sqlite"
         let path = store.hasPrefix("/") ? store : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(store).path
-        return ServerSettings(host: host, port: port, storePath: path)
+        var poll = 60.0
+        if let v = t["config_poll_seconds"] {
+            if let d = v.double ?? v.int.map(Double.init), d >= 1, d <= 86_400 { poll = d } else {
+                fail("server.config_poll_seconds", "must be a number of seconds between 1 and 86400")
+            }
+        }
+        return ServerSettings(host: host, port: port, storePath: path, configPollSeconds: poll)
     }
 
     /// `[register]`: the art. 30 record.

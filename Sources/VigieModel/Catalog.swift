@@ -87,6 +87,12 @@ public enum Catalog {
         "enrol.token-other-seat": ("ce jeton n’est pas celui du poste {seat}", "this token is not the one of seat {seat}"),
         "auth.no-certificate": ("un certificat de l’établissement est nécessaire", "a certificate of the school is needed"),
 
+        // Configuration distribution.
+        "config.published": ("configuration version {version} publiée : les postes vont l’appliquer", "configuration version {version} published: the seats will apply it"),
+        "config.unsigned": ("configuration version {version} non signée par l’autorité de l’établissement", "configuration version {version} is not signed by the school’s authority"),
+        "config.older": ("configuration version {version} refusée : la version {current} est déjà en vigueur", "configuration version {version} refused: version {current} is already in force"),
+        "config.invalid": ("configuration invalide : {detail}", "invalid configuration: {detail}"),
+
         // Console side.
         "net.refused": ("connexion refusée (agent arrêté ?)", "connection refused (agent stopped?)"),
         "net.timeout": ("pas de réponse en {seconds} s", "no answer within {seconds} s"),

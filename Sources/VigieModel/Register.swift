@@ -61,11 +61,14 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     public var port: Int
     /// Absolute path of the register store (SQLite).
     public var storePath: String
+    /// How often seats ask the server for a newer signed configuration, in seconds.
+    public var configPollSeconds: Double
 
-    public init(host: String, port: Int, storePath: String) {
+    public init(host: String, port: Int, storePath: String, configPollSeconds: Double = 60) {
         self.host = host
         self.port = port
         self.storePath = storePath
+        self.configPollSeconds = configPollSeconds
     }
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

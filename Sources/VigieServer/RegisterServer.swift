@@ -52,6 +52,7 @@ public final class RegisterServer: Sendable {
         "register.verify": [.head, .admin],
         "register.checkpoint": [.head, .admin],
         "register.report": [.teacher, .librarian, .head, .admin],
+        "config.publish": [.admin],
     ]
 
     public init(options: ServerOptions, logger: Logger) throws {
@@ -227,6 +228,9 @@ public final class RegisterServer: Sendable {
         guard peer.identity.schoolID == school else {
             return try await reply(out, request.id, .refused, "auth.other-school", ["school": peer.identity.schoolID])
         }
+        if request.feature == "config.fetch" {
+            return try await fetchConfig(request, out)
+        }
         if request.feature == "register.append" {
             guard case .seat(let seatID) = peer.identity.kind else {
                 return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
@@ -249,6 +253,7 @@ public final class RegisterServer: Sendable {
             case "register.purge": try await purge(request, peer: peer, out)
             case "register.subject": try await subject(request, peer: peer, out)
             case "register.checkpoint": try await checkpoint(request, peer: peer, out)
+            case "config.publish": try await publishConfig(request, body: body, peer: peer, out)
             default: try await reply(out, request.id, .failed, "protocol.unknown-feature", ["feature": request.feature])
             }
         } catch let reason as Reason {

@@ -3,6 +3,7 @@ import Foundation
 import VigieConfig
 import VigieController
 import VigieModel
+import VigieWire
 import VigiePKI
 
 /// Options every seat command shares: who I am, which school, how to print.
@@ -304,7 +305,7 @@ extension Console {
     func report(_ kind: String, _ entries: [[String: String]]) async {
         guard let server = config.server, !entries.isEmpty else { return }
         do {
-            let client = try RegisterClient(server: server, school: config.school.id, identity: identity)
+            let client = try ServerClient(server: server, school: config.school.id, identity: identity)
             for args in entries {
                 var args = args
                 args["kind"] = kind

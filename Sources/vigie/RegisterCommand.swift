@@ -4,6 +4,7 @@ import Logging
 import VigieConfig
 import VigieController
 import VigieModel
+import VigieWire
 import VigiePKI
 import VigieRegister
 import VigieServer
@@ -81,7 +82,7 @@ struct RegisterCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Identity folder (default: $VIGIE_IDENTITY): the head's for most commands.", valueName: "dir"))
         var identity: String?
 
-        func client() throws -> (RegisterClient, SchoolConfig) {
+        func client() throws -> (ServerClient, SchoolConfig) {
             let env = ProcessInfo.processInfo.environment
             guard let path = config ?? env["VIGIE_CONFIG"] else { throw Failure.configuration("no configuration: pass --config FILE or set VIGIE_CONFIG") }
             guard let dir = identity ?? env["VIGIE_IDENTITY"] else { throw Failure.configuration("no identity: pass --identity DIR or set VIGIE_IDENTITY") }
@@ -89,7 +90,7 @@ struct RegisterCommand: AsyncParsableCommand {
             do { school = try ConfigLoader.load(path: path) } catch { throw Failure.configuration(error.description) }
             guard let server = school.server else { throw Failure.configuration("\(path): no [server] section: where is the school server?") }
             do {
-                return (try RegisterClient(server: server, school: school.school.id, identity: try IdentityBundle.load(from: dir)), school)
+                return (try ServerClient(server: server, school: school.school.id, identity: try IdentityBundle.load(from: dir)), school)
             } catch {
                 throw Failure.configuration("\(error)")
             }

@@ -113,6 +113,7 @@ final class TestSchool: @unchecked Sendable {
                 [server]
                 address = "127.0.0.1:\(serverPort)"
                 store = "server/register.sqlite"
+                config_poll_seconds = 1
 
                 [register]
                 controller = "Lycée d’intégration, représenté par sa proviseure"

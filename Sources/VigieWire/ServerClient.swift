@@ -4,7 +4,6 @@ import NIOPosix
 import NIOSSL
 import VigieModel
 import VigiePKI
-import VigieWire
 
 /// A register request's answer: the final response and the streamed body.
 public struct RegisterAnswer: Sendable {
@@ -17,7 +16,7 @@ public struct RegisterAnswer: Sendable {
 
 /// Talks to the school server with a person's (or a seat's) certificate: one
 /// connection per request, answers streamed to a file when they are big.
-public struct RegisterClient: Sendable {
+public struct ServerClient: Sendable {
     let server: ServerSettings
     let school: String
     let tls: NIOSSLContext
@@ -30,7 +29,8 @@ public struct RegisterClient: Sendable {
 
     /// Sends `feature` with `args`; the parts of a streamed answer go to `output`
     /// (a file opened by the caller) or are collected in `body`.
-    public func call(_ feature: String, args: [String: String] = [:], output: FileHandle? = nil, timeout: Duration = .seconds(600)) async throws -> RegisterAnswer {
+    public func call(_ feature: String, args: [String: String] = [:], body requestBody: [UInt8] = [], output: FileHandle? = nil,
+                     timeout: Duration = .seconds(600)) async throws -> RegisterAnswer {
         let tls = self.tls
         let (handshake, channel) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(5))
@@ -51,7 +51,7 @@ public struct RegisterClient: Sendable {
             guard case .server = peer.kind, peer.schoolID == school else {
                 throw WireError("tls.wrong-server", ["got": peer.uri])
             }
-            try await outbound.write(.request(Request(id: 1, feature: feature, args: args)))
+            try await outbound.write(.request(Request(id: 1, feature: feature, args: args), body: requestBody))
             var written = 0
             var body: [UInt8] = []
             for try await frame in inbound {

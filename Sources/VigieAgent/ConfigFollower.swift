@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import VigieConfig
+import VigieModel
+import VigiePKI
+import VigieRegister
+import VigieWire
+
+/// The configuration the seat enforces now, and its version (0: the local file
+/// it was started with). Policy decisions read it on every request.
+final class LiveConfig: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _config: SchoolConfig
+    private var _version: Int
+
+    init(_ config: SchoolConfig, version: Int = 0) {
+        _config = config
+        _version = version
+    }
+
+    var current: (config: SchoolConfig, version: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (_config, _version)
+    }
+
+    func set(_ config: SchoolConfig, version: Int) {
+        lock.lock()
+        _config = config
+        _version = version
+        lock.unlock()
+    }
+}
+
+/// Keeps the seat's policy in step with the school: fetches the signed config
+/// from the server at start and every `configPollSeconds`, accepts only one
+/// signed by the school CA, of this school, newer than the one in force, that
+/// still names this seat; keeps the last good one on disk and enforces it when
+/// the server is away. What it accepts or refuses goes into the journal.
+final class ConfigFollower: Sendable {
+    let live: LiveConfig
+    let server: ServerSettings
+    let client: ServerClient
+    let caPEM: String
+    let school: String
+    let seat: String
+    let lastGoodPath: String
+    let journal: @Sendable (_ feature: String, _ outcome: RegisterEvent.Outcome, _ code: String, _ args: [String: String]) -> Void
+    let logger: Logger
+    private let refused = RefusedVersions()
+
+    init(live: LiveConfig, server: ServerSettings, identity: IdentityBundle, school: String, seat: String, stateDir: String,
+         logger: Logger, journal: @escaping @Sendable (String, RegisterEvent.Outcome, String, [String: String]) -> Void) throws {
+        self.live = live
+        self.server = server
+        self.client = try ServerClient(server: server, school: school, identity: identity)
+        self.caPEM = identity.caCertificatePEM
+        self.school = school
+        self.seat = seat
+        self.lastGoodPath = URL(fileURLWithPath: stateDir).appendingPathComponent("config.signed.json").path
+        self.logger = logger
+        self.journal = journal
+    }
+
+    /// The last good signed config kept on disk, if it is newer than the local file.
+    func loadLastGood() {
+        guard FileManager.default.fileExists(atPath: lastGoodPath) else { return }
+        do {
+            let bundle = try SignedConfig.read(from: lastGoodPath)
+            if case .refused(let code) = consider(bundle, save: false) {
+                logger.error("the kept configuration is not usable", metadata: ["file": "\(lastGoodPath)", "code": "\(code)"])
+            }
+        } catch {
+            logger.error("the kept configuration is unreadable", metadata: ["file": "\(lastGoodPath)", "error": "\(error)"])
+        }
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            await fetchOnce()
+            try? await Task.sleep(for: .milliseconds(Int64(server.configPollSeconds * 1000)))
+        }
+    }
+
+    func fetchOnce() async {
+        do {
+            let answer = try await client.call("config.fetch", timeout: .seconds(10))
+            guard answer.status == .ok, answer.reason.code == "config.bundle" else { return }
+            let bundle = try JSONDecoder().decode(SignedConfig.self, from: Data(answer.body))
+            _ = consider(bundle, save: true)
+        } catch {
+            // The server is away: the seat keeps enforcing what it has.
+            logger.debug("config fetch failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    enum Verdict: Equatable {
+        case applied
+        case unchanged
+        case refused(String)
+    }
+
+    /// Checks and applies a signed config.
+    @discardableResult
+    func consider(_ bundle: SignedConfig, save: Bool) -> Verdict {
+        let current = live.current.version
+        if bundle.version == current { return .unchanged }
+        let verdict: Verdict
+        var parsed: SchoolConfig?
+        if bundle.school != school || !bundle.isSigned(byCA: caPEM) {
+            verdict = .refused("config.unsigned")
+        } else if bundle.version < current {
+            verdict = .refused("config.older")
+        } else {
+            do {
+                let config = try ConfigLoader.parse(text: bundle.toml, file: "config v\(bundle.version)")
+                if config.school.id != school {
+                    verdict = .refused("config.unsigned")
+                } else if config.seat(seat) == nil {
+                    verdict = .refused("config.seat-missing")
+                } else {
+                    parsed = config
+                    verdict = .applied
+                }
+            } catch {
+                verdict = .refused("config.invalid")
+            }
+        }
+        let args = ["version": String(bundle.version), "current": String(current)]
+        switch verdict {
+        case .applied:
+            live.set(parsed!, version: bundle.version)
+            if save {
+                do { try LockKeeper.writeDurably(try bundle.jsonData(), to: lastGoodPath) } catch {
+                    logger.error("cannot keep the configuration", metadata: ["file": "\(lastGoodPath)", "error": "\(error)"])
+                }
+            }
+            logger.notice("configuration applied", metadata: ["version": "\(bundle.version)"])
+            journal("config.apply", .done, "config.applied", args)
+        case .refused(let code):
+            if refused.firstTime(bundle.version, code) {
+                logger.warning("configuration refused", metadata: ["version": "\(bundle.version)", "code": "\(code)"])
+                journal("config.apply", .refused, code, args)
+            }
+        case .unchanged:
+            break
+        }
+        return verdict
+    }
+}
+
+/// Remembers refusals so a bad config on the server is journaled once, not every poll.
+final class RefusedVersions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen = Set<String>()
+    func firstTime(_ version: Int, _ code: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return seen.insert("\(version) \(code)").inserted
+    }
+}
