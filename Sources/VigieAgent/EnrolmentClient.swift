@@ -21,22 +21,10 @@ public enum EnrolmentClient {
                              identityDirectory: String) async throws -> IdentityBundle {
         let (request, privateKeyPEM) = try Enrolment.makeRequest(school: school, seat: seat, token: token)
         let tls = try VigieTLS.enrolmentClientContext(caPEM: caPEM)
-        let (handshake, channel) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let waiter = HandshakeWaiter(eventLoop: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(waiter)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return (waiter.done.futureResult, try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel))
-                }
-            }
-        let certificatePEM: String = try await channel.executeThenClose { inbound, outbound in
-            try await handshake.get()
+        let connection = try await FramedConnection.open(host: host, port: port, tls: tls, connectTimeout: .seconds(10))
+        let certificatePEM: String = try await connection.channel.executeThenClose { inbound, outbound in
             // The token goes only to a server of this school.
-            let peer = try await peerIdentity(of: channel.channel)
+            let peer = try await connection.peer()
             guard case .server = peer.kind, peer.schoolID == school else {
                 throw Failure(reason: Reason("tls.wrong-server", ["got": peer.uri]))
             }

@@ -53,23 +53,13 @@ final class JournalShipper: Sendable {
 
     /// One connection: ship while there is something to ship, then idle-poll.
     func session() async throws {
-        let tls = self.tls
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(5))
-            .connect(host: server.host, port: server.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let waiter = HandshakeWaiter(eventLoop: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(waiter)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return (waiter.done.futureResult, try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel))
-                }
-            }
-        try await channel.1.executeThenClose { inbound, outbound in
+        let connection = try await FramedConnection.open(host: server.host, port: server.port, tls: tls)
+        try await connection.channel.executeThenClose { inbound, outbound in
             // Nothing leaves the seat before the peer is known to be this school's server.
-            try await channel.0.get()
-            try await checkServer(channel.1.channel)
+            let peer = try await connection.peer()
+            guard case .server = peer.kind, peer.schoolID == school else {
+                throw ShipError(description: "\(peer.uri) is not a server of school \(school)")
+            }
             var responses = inbound.makeAsyncIterator()
             var id: UInt32 = 0
             while !Task.isCancelled {
@@ -93,14 +83,6 @@ final class JournalShipper: Sendable {
                     throw ShipError(description: "\(response.code) \(response.params)")
                 }
             }
-        }
-    }
-
-    /// The server must be a server of this school (not just any certificate of the CA).
-    func checkServer(_ channel: Channel) async throws {
-        let identity = try await peerIdentity(of: channel)
-        guard case .server = identity.kind, identity.schoolID == school else {
-            throw ShipError(description: "\(identity.uri) is not a server of school \(school)")
         }
     }
 }

@@ -31,23 +31,10 @@ public struct ServerClient: Sendable {
     /// (a file opened by the caller) or are collected in `body`.
     public func call(_ feature: String, args: [String: String] = [:], body requestBody: [UInt8] = [], output: FileHandle? = nil,
                      timeout: Duration = .seconds(600)) async throws -> RegisterAnswer {
-        let tls = self.tls
-        let (handshake, channel) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(5))
-            .connect(host: server.host, port: server.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let waiter = HandshakeWaiter(eventLoop: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(waiter)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return (waiter.done.futureResult, try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel))
-                }
-            }
+        let connection = try await FramedConnection.open(host: server.host, port: server.port, tls: tls)
         let school = self.school
-        return try await channel.executeThenClose { inbound, outbound in
-            try await handshake.get()
-            let peer = try await peerIdentity(of: channel.channel)
+        return try await connection.channel.executeThenClose { inbound, outbound in
+            let peer = try await connection.peer()
             guard case .server = peer.kind, peer.schoolID == school else {
                 throw WireError("tls.wrong-server", ["got": peer.uri])
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import NIOSSL
 import NIOTLS
 import VigieModel
@@ -114,4 +115,34 @@ public func peerIdentity(of channel: Channel) async throws -> Identity {
         throw WireError("tls.handshake", ["detail": "no peer certificate"])
     }
     return try CertificateIdentity.parse(der: try certificate.toDERBytes()).identity
+}
+
+/// A framed mutual-TLS connection to a Vigie peer, and the handshake to await
+/// before sending anything (so the peer's certificate can be checked first).
+public struct FramedConnection: Sendable {
+    public let handshake: EventLoopFuture<Void>
+    public let channel: NIOAsyncChannel<Frame, Frame>
+
+    /// Connects to `host:port` with `tls` (a client context).
+    public static func open(host: String, port: Int, tls: NIOSSLContext, connectTimeout: TimeAmount = .seconds(5)) async throws -> FramedConnection {
+        let (handshake, channel) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(connectTimeout)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let waiter = HandshakeWaiter(eventLoop: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(waiter)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    return (waiter.done.futureResult, try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel))
+                }
+            }
+        return FramedConnection(handshake: handshake, channel: channel)
+    }
+
+    /// The peer's identity, once the handshake is done.
+    public func peer() async throws -> Identity {
+        try await handshake.get()
+        return try await peerIdentity(of: channel.channel)
+    }
 }
