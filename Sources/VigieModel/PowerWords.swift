@@ -7,7 +7,7 @@ extension Catalog {
         "power.scheduled-unseen": ("{action} à {at}, demandé par {by} ; le compte à rebours n’a pas pu être affiché ({detail})",
                                    "{action} at {at}, asked by {by}; the countdown could not be shown ({detail})"),
         "power.done": ("{action} : commande lancée", "{action}: command started"),
-        "power.cancelled": ("compte à rebours annulé : pas de {action} à {at}", "countdown cancelled: no {action} at {at}"),
+        "power.cancelled": ("compte à rebours annulé ({action} à {at})", "countdown cancelled ({action} at {at})"),
         "power.nothing-pending": ("aucune action en attente sur ce poste", "nothing pending on this seat"),
         "power.failed": ("la commande de {action} a échoué ({detail})", "the {action} command failed ({detail})"),
         "power.no-session": ("aucune session graphique ouverte sur le poste ({detail})", "no graphical session on the seat ({detail})"),
