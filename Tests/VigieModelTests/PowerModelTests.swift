@@ -86,7 +86,8 @@ import VigieModel
 
     @Test func frenchWordsComeWithAccentsAndApostrophes() {
         #expect(Catalog.text(Reason("power.scheduled", ["action": "off", "at": "16:45:00", "by": "M. Dupont"]), .fr) == "extinction à 16:45:00, demandé par M. Dupont")
-        #expect(Catalog.text(Reason("power.cancelled", ["action": "reboot", "at": "16:45:00"]), .fr) == "compte à rebours annulé : pas de redémarrage à 16:45:00")
+        #expect(Catalog.text(Reason("power.cancelled", ["action": "reboot", "at": "16:45:00"]), .fr) == "compte à rebours annulé (redémarrage à 16:45:00)")
+        #expect(Catalog.text(Reason("power.cancelled", ["action": "off", "at": "16:45:00"]), .fr) == "compte à rebours annulé (extinction à 16:45:00)")
         #expect(Catalog.text(Reason("policy.program", ["program": "/usr/bin/yes", "why": "empty-allowlist"]), .fr)
                 == "programme refusé « /usr/bin/yes » : aucun programme n’est autorisé aux professeurs ([programs] allowed est vide)")
         #expect(Catalog.text(Reason("run.timeout", ["program": "/usr/bin/sleep", "seconds": "2"]), .en) == "/usr/bin/sleep killed after 2 s (timeout)")
