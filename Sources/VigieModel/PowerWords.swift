@@ -3,8 +3,8 @@
 extension Catalog {
     static let powerTemplates: [String: (fr: String, en: String)] = [
         // Power: scheduled, done, cancelled.
-        "power.scheduled": ("{action} à {at}, demandé par {by}", "{action} at {at}, asked by {by}"),
-        "power.scheduled-unseen": ("{action} à {at}, demandé par {by} ; le compte à rebours n’a pas pu être affiché ({detail})",
+        "power.scheduled": ("{action} à {at}, à la demande de {by}", "{action} at {at}, asked by {by}"),
+        "power.scheduled-unseen": ("{action} à {at}, à la demande de {by} ; le compte à rebours n’a pas pu être affiché ({detail})",
                                    "{action} at {at}, asked by {by}; the countdown could not be shown ({detail})"),
         "power.done": ("{action} : commande lancée", "{action}: command started"),
         "power.cancelled": ("compte à rebours annulé ({action} à {at})", "countdown cancelled ({action} at {at})"),

@@ -85,7 +85,7 @@ import VigieModel
     }
 
     @Test func frenchWordsComeWithAccentsAndApostrophes() {
-        #expect(Catalog.text(Reason("power.scheduled", ["action": "off", "at": "16:45:00", "by": "M. Dupont"]), .fr) == "extinction à 16:45:00, demandé par M. Dupont")
+        #expect(Catalog.text(Reason("power.scheduled", ["action": "off", "at": "16:45:00", "by": "M. Dupont"]), .fr) == "extinction à 16:45:00, à la demande de M. Dupont")
         #expect(Catalog.text(Reason("power.cancelled", ["action": "reboot", "at": "16:45:00"]), .fr) == "compte à rebours annulé (redémarrage à 16:45:00)")
         #expect(Catalog.text(Reason("power.cancelled", ["action": "off", "at": "16:45:00"]), .fr) == "compte à rebours annulé (extinction à 16:45:00)")
         #expect(Catalog.text(Reason("policy.program", ["program": "/usr/bin/yes", "why": "empty-allowlist"]), .fr)
