@@ -50,6 +50,7 @@ public final class SyntheticScreen: @unchecked Sendable {
     static func draw(width: Int, height: Int) -> Image {
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
         func fill(_ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ color: UInt32) {
+            guard x0 < width, y0 < height, x0 + w > 0, y0 + h > 0 else { return }
             for y in max(0, y0)..<min(height, y0 + h) {
                 var i = (y * width + max(0, x0)) * 3
                 for _ in max(0, x0)..<min(width, x0 + w) {
