@@ -457,10 +457,12 @@ final class SeatLink: @unchecked Sendable {
         }
     }
 
+    /// Records the connection's state; an event only when it changes kind (a seat
+    /// that stays offline for another reason is not announced again).
     private func publish(_ connection: SeatLinkState.Connection) {
-        guard state.connection != connection else { return }
+        let changed = connection.kind != state.connection.kind
         state.connection = connection
-        session.onEvent(SeatLinkEvent(seat: seat, connection: connection))
+        if changed { session.onEvent(SeatLinkEvent(seat: seat, connection: connection)) }
     }
 }
 
@@ -470,6 +472,17 @@ extension SeatLink.Pending {
         return Duration.milliseconds(Int64(ms)).secondsText
     }
     var timeoutReason: Reason { Reason("net.timeout", ["seconds": timeoutText]) }
+}
+
+extension SeatLinkState.Connection {
+    var kind: Int {
+        switch self {
+        case .connecting: return 0
+        case .online: return 1
+        case .offline: return 2
+        case .rejected: return 3
+        }
+    }
 }
 
 extension Feature {

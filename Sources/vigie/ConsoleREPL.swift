@@ -29,10 +29,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     func run() async throws {
         try await runConsole {
             let console = try Console(options)
-            var target = TargetOptions()
-            target.rooms = rooms
-            target.seats = seats
-            target.all = all || (rooms.isEmpty && seats.isEmpty)
+            let target = try targetOptions(rooms: rooms, seats: seats, all: all || (rooms.isEmpty && seats.isEmpty))
             let chosen = try console.seats(target)
             if let warning = OpenFileLimit.raise(needed: chosen.count + 64, what: "a console of \(chosen.count) seats") {
                 FileHandle.standardError.write(Data("vigie: \(warning)\n".utf8))
@@ -89,8 +86,7 @@ final class ConsoleREPL: @unchecked Sendable {
         await session.settle(timeout: console.timeout)
         // What the seats say about themselves (journaled on each seat, like `vigie status`).
         for await _ in session.send(.status, to: seats, timeout: console.timeout) {}
-        let who = console.identity.identity
-        terminal.print("vigie console — \(who.displayName)\(who.role.map { " (\($0.rawValue))" } ?? "") — " + ConsoleWords.help(console.language).first!)
+        terminal.print(header())
         await printTable(onlyTrouble: seats.count > 40)
         announcer.on = true
 
@@ -111,6 +107,15 @@ final class ConsoleREPL: @unchecked Sendable {
         return Exit.ok
     }
 
+    /// « vigie console — M. Dupont (teacher) — tapez help… » (a plain function: Swift 6.3.1's
+    /// optimizer crashes on this optional chain inside the async `run`).
+    func header() -> String {
+        let who = console.identity.identity
+        var text = "vigie console — " + who.displayName
+        if let role = who.role { text += " (" + role.rawValue + ")" }
+        return text + " — " + ConsoleWords.help(console.language)[0]
+    }
+
     var prompt: String {
         let what = label ?? (seats.count == 1 ? seats[0].id : "\(seats.count) \(console.language == .fr ? "postes" : "seats")")
         return "vigie \(what)> "
@@ -124,10 +129,9 @@ final class ConsoleREPL: @unchecked Sendable {
             case "seats" where rest.isEmpty:
                 await printTable(onlyTrouble: false)
             case "seats", "room", "all":
-                var target = TargetOptions()
-                if verb == "seats" { target.seats = rest }
-                if verb == "room" { target.rooms = rest.flatMap { $0.split(separator: ",").map(String.init) } }
-                target.all = verb == "all"
+                let rooms = verb == "room" ? rest.flatMap { $0.split(separator: ",").map(String.init) } : []
+                guard verb == "all" || !rest.isEmpty else { throw Failure.usage("\(verb): say which") }
+                let target = try targetOptions(rooms: rooms, seats: verb == "seats" ? rest : [], all: verb == "all")
                 let chosen = try console.seats(target)
                 guard !chosen.isEmpty else { throw Failure.usage(verb == "room" ? "room R: say which room" : "no seat") }
                 OpenFileLimit.raise(needed: chosen.count + 64, what: "\(chosen.count) seats").map { terminal.print("vigie: \($0)") }
@@ -217,6 +221,19 @@ final class ConsoleREPL: @unchecked Sendable {
             terminal.print("\(seat.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(word.padding(toLength: 11, withPad: " ", startingAt: 0))  \(detail)")
         }
         terminal.print(ConsoleWords.summary(seats.count, counts, console.language))
+    }
+}
+
+/// Targets as the one-shot commands parse them.
+func targetOptions(rooms: [String], seats: [String], all: Bool) throws -> TargetOptions {
+    var args: [String] = []
+    for room in rooms { args += ["--room", room] }
+    for seat in seats { args += ["--seat", seat] }
+    if all { args.append("--all") }
+    do {
+        return try TargetOptions.parse(args)
+    } catch {
+        throw Failure.usage(TargetOptions.message(for: error))
     }
 }
 
