@@ -72,6 +72,21 @@ public final class PtyProcess: @unchecked Sendable {
         }
     }
 
+    /// Reads until every one of `texts` appeared after the previous match, in any
+    /// order (seats answer in any order), or `timeout`; then the mark moves to the end.
+    @discardableResult
+    public func waitForAll(_ texts: [String], timeout: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if texts.allSatisfy({ find(Array($0.utf8), from: mark) != nil }) {
+                mark = bytes.count
+                return true
+            }
+            if Date() > deadline { return false }
+            pump(0.05)
+        }
+    }
+
     /// Waits for the process to exit; its status, or nil after `timeout`.
     public func wait(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
