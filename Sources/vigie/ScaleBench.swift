@@ -259,7 +259,7 @@ enum Memory {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
             var total = 0
             for line in text.split(separator: "\n") {
-                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 if let name = parts.first, names.contains(String(name.dropLast())), parts.count > 1, let v = Int(parts[1]) { total += v }
             }
             return total
