@@ -165,7 +165,8 @@ public struct HarnessError: Error, CustomStringConvertible {
 /// Many ``SimulatedSeat``s in one process, each on its own port with its own
 /// certificate. Start with ``start()``, stop with ``stop()``.
 public final class Harness: @unchecked Sendable {
-    public let files: HarnessFiles
+    /// The files; after ``start()`` the config names the ports actually bound.
+    public private(set) var files: HarnessFiles
     let group: any EventLoopGroup
     let logger: Logger
     public let screen = SyntheticScreen()
@@ -184,22 +185,39 @@ public final class Harness: @unchecked Sendable {
     /// Events journaled by all seats.
     public var journaled: Int64 { seats.reduce(0) { $0 + $1.journal.count } }
 
-    /// Binds every seat's listener and starts serving.
+    /// Binds every seat's listener and starts serving. A reserved port taken
+    /// meanwhile by another process is replaced by a free one, and the config rewritten.
     public func start() async throws {
+        var ports: [Int] = []
         for seat in files.config.seats {
             guard let material = files.seats[seat.id] else { throw HarnessError("no identity for seat \(seat.id)") }
             let tls = try VigieTLS.serverContext(material)
             let simulated = SimulatedSeat(seat: seat, config: files.config, screen: screen, logger: logger)
             let server: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
             do {
-                server = try await simulated.bind(tls: tls, group: group, host: seat.host, port: seat.port)
+                do {
+                    server = try await simulated.bind(tls: tls, group: group, host: seat.host, port: seat.port)
+                } catch let error as IOError where error.errnoCode == EADDRINUSE {
+                    server = try await simulated.bind(tls: tls, group: group, host: seat.host, port: 0)
+                }
             } catch {
                 await stop()
                 throw HarnessError("seat \(seat.id) cannot listen on \(seat.host):\(seat.port): \(error)")
             }
+            ports.append(server.channel.localAddress?.port ?? seat.port)
             seats.append(simulated)
             listeners.append(server.channel)
             tasks.append(Task { await simulated.run(server) })
+        }
+        if ports != files.config.seats.map(\.port) {
+            let plan = files.config.seats.map { (id: $0.id, room: $0.room) }
+            do {
+                try HarnessFiles.configText(plan: plan, ports: ports).write(toFile: files.configPath, atomically: true, encoding: .utf8)
+                files.config = try ConfigLoader.load(path: files.configPath)
+            } catch {
+                await stop()
+                throw HarnessError("cannot rewrite \(files.configPath): \(error)")
+            }
         }
     }
 
