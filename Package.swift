@@ -105,12 +105,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Scale: a line editor for the interactive console, and many simulated
+        // seats in one process (real TLS, frames, policy; a synthetic screen).
+        .target(name: "VigieTerminal"),
+        .target(
+            name: "VigieHarness",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieAgent",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Thin executables.
         .executableTarget(
             name: "vigie",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieSignage", "VigieRegister", "VigieServer",
+                "VigieTerminal", "VigieHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -157,6 +171,8 @@ let package = Package(
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
+        .testTarget(name: "VigieTerminalTests", dependencies: ["VigieTerminal"]),
+        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI"]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",

@@ -4,7 +4,7 @@ import VigieScreen
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Vigie's figures on this machine.", subcommands: [Screen.self])
+        commandName: "bench", abstract: "Measure Vigie's figures on this machine.", subcommands: [Screen.self, ScaleBench.self])
 
     struct Screen: ParsableCommand {
         static let configuration = CommandConfiguration(

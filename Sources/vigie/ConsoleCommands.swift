@@ -55,6 +55,8 @@ struct Console {
     let language: Language
     let json: Bool
     var timeout: Duration
+    /// Where requests go: a one-shot ``FanOut`` by default, the open connections of `vigie console`.
+    var sender: (any SeatSender)?
 
     init(_ options: ConsoleOptions) throws {
         let env = ProcessInfo.processInfo.environment
@@ -106,7 +108,7 @@ struct Console {
         _ feature: Feature, args: [String: String] = [:], to seats: [Seat],
         handle: (inout SeatResult) -> [String: String] = { _ in [:] }
     ) async throws -> Int32 {
-        let fanOut = try FanOut(identity: identity, schoolID: config.school.id)
+        let fanOut = try sender ?? FanOut(identity: identity, schoolID: config.school.id)
         let width = max(8, seats.map(\.id.count).max() ?? 0)
         var allOK = true
         for await var result in fanOut.send(feature, args: args, to: seats, timeout: timeout) {
@@ -177,12 +179,13 @@ struct LockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
-            var args: [String: String] = [:]
-            if let duration, let seconds = parseDuration(duration) { args["for"] = String(seconds) }
-            return try await console.run(.lock, args: args, to: try console.seats(target))
-        }
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        var args: [String: String] = [:]
+        if let duration, let seconds = parseDuration(duration) { args["for"] = String(seconds) }
+        return try await console.run(.lock, args: args, to: try console.seats(target))
     }
 }
 
@@ -211,10 +214,11 @@ struct UnlockCommand: AsyncParsableCommand {
     @OptionGroup var options: ConsoleOptions
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
-            return try await console.run(.unlock, to: try console.seats(target))
-        }
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        try await console.run(.unlock, to: try console.seats(target))
     }
 }
 
@@ -224,10 +228,11 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: ConsoleOptions
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
-            return try await console.run(.status, to: try console.seats(target))
-        }
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        try await console.run(.status, to: try console.seats(target))
     }
 }
 
@@ -244,10 +249,11 @@ struct MessageCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
-            return try await console.run(.message, args: ["text": text], to: try console.seats(target))
-        }
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        try await console.run(.message, args: ["text": text], to: try console.seats(target))
     }
 }
 
@@ -268,8 +274,11 @@ struct ScreenshotCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        do {
             let seats = try console.seats(target)
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

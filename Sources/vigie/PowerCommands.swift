@@ -35,11 +35,12 @@ struct DelayOptions: ParsableArguments {
 
 /// Sends a power action to the seats and prints each answer.
 func sendPower(_ action: PowerAction, _ delay: DelayOptions?, target: TargetOptions, options: ConsoleOptions) async throws {
-    try await runConsole {
-        let console = try Console(options)
-        let args = delay?.args(action) ?? ["action": action.rawValue]
-        return try await console.run(.power, args: args, to: try console.seats(target))
-    }
+    try await runConsole { try await sendPower(action, delay, target: target, console: try Console(options)) }
+}
+
+func sendPower(_ action: PowerAction, _ delay: DelayOptions?, target: TargetOptions, console: Console) async throws -> Int32 {
+    let args = delay?.args(action) ?? ["action": action.rawValue]
+    return try await console.run(.power, args: args, to: try console.seats(target))
 }
 
 struct PowerOffCommand: AsyncParsableCommand {
@@ -48,6 +49,7 @@ struct PowerOffCommand: AsyncParsableCommand {
     @OptionGroup var delay: DelayOptions
     @OptionGroup var options: ConsoleOptions
     func run() async throws { try await sendPower(.off, delay, target: target, options: options) }
+    func perform(_ console: Console) async throws -> Int32 { try await sendPower(.off, delay, target: target, console: console) }
 }
 
 struct PowerRebootCommand: AsyncParsableCommand {
@@ -56,6 +58,7 @@ struct PowerRebootCommand: AsyncParsableCommand {
     @OptionGroup var delay: DelayOptions
     @OptionGroup var options: ConsoleOptions
     func run() async throws { try await sendPower(.reboot, delay, target: target, options: options) }
+    func perform(_ console: Console) async throws -> Int32 { try await sendPower(.reboot, delay, target: target, console: console) }
 }
 
 struct PowerCancelCommand: AsyncParsableCommand {
@@ -63,6 +66,7 @@ struct PowerCancelCommand: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @OptionGroup var options: ConsoleOptions
     func run() async throws { try await sendPower(.cancel, nil, target: target, options: options) }
+    func perform(_ console: Console) async throws -> Int32 { try await sendPower(.cancel, nil, target: target, console: console) }
 }
 
 struct LogoffCommand: AsyncParsableCommand {
@@ -71,6 +75,7 @@ struct LogoffCommand: AsyncParsableCommand {
     @OptionGroup var delay: DelayOptions
     @OptionGroup var options: ConsoleOptions
     func run() async throws { try await sendPower(.logoff, delay, target: target, options: options) }
+    func perform(_ console: Console) async throws -> Int32 { try await sendPower(.logoff, delay, target: target, console: console) }
 }
 
 struct PowerOnCommand: AsyncParsableCommand {
@@ -82,8 +87,11 @@ struct PowerOnCommand: AsyncParsableCommand {
     @OptionGroup var options: ConsoleOptions
 
     func run() async throws {
-        try await runConsole {
-            let console = try Console(options)
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        do {
             let seats = try console.seats(target)
             let width = max(8, seats.map(\.id.count).max() ?? 0)
             let start = ContinuousClock.now
@@ -136,8 +144,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runConsole {
-            var console = try Console(options)
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        do {
+            var console = console
             let seconds = Int(options.timeout ?? 30)
             let argv = String(decoding: try JSONEncoder().encode(command), as: UTF8.self)
             var args = ["argv": argv, "timeout": String(max(1, seconds))]
@@ -145,7 +157,7 @@ struct RunCommand: AsyncParsableCommand {
             // Wait for the program, its kill grace, and the network.
             console.timeout = .seconds(max(1, seconds) + 10) + .milliseconds(Int64(console.config.consoleTimeout * 1000))
             let seats = try console.seats(target)
-            let fanOut = try FanOut(identity: console.identity, schoolID: console.config.school.id)
+            let fanOut = try console.sender ?? FanOut(identity: console.identity, schoolID: console.config.school.id)
             let width = max(8, seats.map(\.id.count).max() ?? 0)
             var allOK = true
             for await result in fanOut.send(.run, args: args, to: seats, timeout: console.timeout) {

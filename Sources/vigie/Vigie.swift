@@ -29,6 +29,7 @@ struct Vigie: AsyncParsableCommand {
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
             PolicyCommand.self, RegisterCommand.self, ServerCommand.self, ConfigCommand.self, SignageCommand.self,
             PKICommand.self, DemoCommand.self, BenchCommand.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
+            ConsoleCommand.self, HarnessCommand.self,
         ]
     )
 }

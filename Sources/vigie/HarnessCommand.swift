@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigieController
+import VigieHarness
+
+/// `vigie harness`: many simulated seats in this process, for scale tests.
+struct HarnessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harness",
+        abstract: "Simulate many seats in this process: real mutual TLS, frames and policy, a synthetic screen (scale tests only).",
+        discussion: """
+            Writes under --state a CA, a teacher and an admin (env, env.admin to source), every seat's \
+            certificate (seats.json) and school.toml with one loopback port per seat (rooms of 30: \
+            R01-01…), then serves until Ctrl-C. Simulated seats journal in memory and never lock a screen.
+            """
+    )
+    @Option(help: "Number of simulated seats (1 to 20000).")
+    var seats = 1000
+    @Option(help: ArgumentHelp("Folder for the harness's files.", valueName: "dir"))
+    var state = "harness-state"
+
+    func validate() throws {
+        guard (1...20_000).contains(seats) else { throw ValidationError("--seats must be between 1 and 20000") }
+    }
+
+    func run() async throws {
+        // A listener and a connection per seat, and a few for the runtime.
+        if let warning = OpenFileLimit.raise(needed: seats * 2 + 64, what: "a harness of \(seats) seats") {
+            FileHandle.standardError.write(Data("vigie harness: \(warning)\n".utf8))
+        }
+        let stateDir = URL(fileURLWithPath: state).standardizedFileURL.path
+        let files: HarnessFiles
+        do {
+            files = try HarnessFiles.prepare(stateDir: stateDir, seatCount: seats)
+        } catch {
+            FileHandle.standardError.write(Data("vigie harness: \(error)\n".utf8))
+            throw ExitCode(Exit.configuration)
+        }
+        var logger = Logger(label: "vigie.harness")
+        logger.logLevel = .warning
+        let harness = Harness(files: files, logger: logger)
+        do {
+            try await harness.start()
+        } catch {
+            FileHandle.standardError.write(Data("vigie harness: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        writeLine("ready: \(harness.seatCount) simulated seats; config \(files.configPath); as the teacher: source \(stateDir)/env (admin: env.admin)")
+        await waitForInterrupt()
+        let journaled = harness.journaled
+        await harness.stop()
+        writeLine("stopped: \(seats) seats, \(journaled) events journaled")
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import Testing
+import VigieController
+import VigieHarness
+import VigieModel
+import VigiePKI
+
+/// Open file descriptors of this process.
+func openDescriptors() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// This process's TCP sockets (listening or connected) with a local or remote port in `ports`:
+/// /proc/self/fd gives the socket inodes, /proc/self/net/tcp their addresses. Exact even
+/// while other test suites of this process open and close descriptors.
+func ownSockets(ports: Set<Int>) -> Int {
+    var inodes = Set<String>()
+    for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"), target.hasPrefix("socket:[") {
+            inodes.insert(String(target.dropFirst(8).dropLast()))
+        }
+    }
+    var count = 0
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        // procfs files have no size: read to the end, not one page.
+        guard let data = FileHandle(forReadingAtPath: table)?.readDataToEndOfFile() else { continue }
+        let text = String(decoding: data, as: UTF8.self)
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ")
+            guard f.count > 9, inodes.contains(String(f[9])) else { continue }
+            let local = Int(f[1].split(separator: ":").last ?? "", radix: 16) ?? -1
+            let remote = Int(f[2].split(separator: ":").last ?? "", radix: 16) ?? -1
+            if ports.contains(local) || ports.contains(remote) { count += 1 }
+        }
+    }
+    return count
+}
+
+@Suite(.serialized) struct HarnessTests {
+    func startHarness(_ seats: Int, in dir: String) async throws -> Harness {
+        let files = try HarnessFiles.prepare(stateDir: dir, seatCount: seats)
+        var logger = Logger(label: "test.harness")
+        logger.logLevel = .critical
+        let harness = Harness(files: files, logger: logger)
+        try await harness.start()
+        return harness
+    }
+
+    @Test func aThousandSimulatedSeatsStartAnswerAndStopWithoutLeakingDescriptors() async throws {
+        #expect(OpenFileLimit.raise(needed: 3100, what: "this test") == nil)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-harness-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        // Warm up the event loops, the thread pool and their descriptors first.
+        let small = try await startHarness(2, in: dir + "/warm")
+        let warmSession = try ConsoleSession(identity: try IdentityBundle.load(from: small.files.people["teacher"]!), schoolID: HarnessFiles.schoolID)
+        for await _ in warmSession.send(.status, to: small.files.config.seats, timeout: .seconds(10)) {}
+        await warmSession.close()
+        await small.stop()
+        try await Task.sleep(for: .milliseconds(300))
+        let before = openDescriptors()
+
+        let harness = try await startHarness(1000, in: dir + "/big")
+        #expect(harness.seatCount == 1000)
+        #expect(openDescriptors() >= before + 1000)  // one listener per seat
+        let teacher = try IdentityBundle.load(from: harness.files.people["teacher"]!)
+        let session = try ConsoleSession(identity: teacher, schoolID: HarnessFiles.schoolID)
+        let seats = harness.files.config.seats
+        var answers: [String: SeatResult] = [:]
+        for await result in session.send(.lock, to: seats, timeout: .seconds(60)) { answers[result.seat.id] = result }
+        #expect(answers.count == 1000)
+        #expect(answers.values.allSatisfy { $0.status == .ok && $0.reason.code == "lock.done" })
+        // Same connections, second request: the seats remember the lock.
+        var again: [SeatResult] = []
+        for await result in session.send(.status, to: seats, timeout: .seconds(60)) { again.append(result) }
+        #expect(again.allSatisfy { $0.reason.code == "status.locked" && $0.reason.params["by"] == "M. Charge" })
+        let ports = Set(harness.files.config.seats.map(\.port))
+        // A listener, the seat's end and the console's end of each connection.
+        #expect(ownSockets(ports: ports) == 3000)
+        let states = await session.states()
+        #expect(states.filter { $0.connection == .online }.count == 1000)
+        #expect(harness.journaled == 2000)
+
+        await session.close()
+        await harness.stop()
+        var left = ownSockets(ports: ports)
+        for _ in 0..<50 where left > 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            left = ownSockets(ports: ports)
+        }
+        #expect(left == 0, "sockets of the harness left open: \(left)")
+        // And in all: as many descriptors as before (other suites running alongside
+        // open and close a few of their own, hence the margin).
+        let after = openDescriptors()
+        #expect(after <= before + 8, "descriptors before \(before), after \(after)")
+    }
+
+    @Test func aSimulatedSeatAppliesThePolicyAndAThumbnailIsAPNG() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-harness-policy-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let harness = try await startHarness(3, in: dir)
+        defer { Task { await harness.stop() } }
+        let teacher = try IdentityBundle.load(from: harness.files.people["teacher"]!)
+        let session = try ConsoleSession(identity: teacher, schoolID: HarnessFiles.schoolID)
+        let seats = harness.files.config.seats
+        var shots: [SeatResult] = []
+        for await r in session.send(.thumbnail, args: ["width": "320"], to: seats, timeout: .seconds(10)) { shots.append(r) }
+        #expect(shots.count == 3)
+        #expect(shots.allSatisfy { $0.status == .ok && $0.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) && $0.reason.params["width"] == "320" })
+        // Teachers may not run programs or power off here (grants): refused by the seat itself.
+        for await r in session.send(.power, args: ["action": "off"], to: [seats[0]], timeout: .seconds(10)) {
+            #expect(r.status == .refused)
+            #expect(r.reason.code == "policy.feature")
+        }
+        await session.close()
+        await harness.stop()
+    }
+}
