@@ -166,7 +166,7 @@ let package = Package(
         // code, the polkit rules, the unit files and the Debian package.
         .testTarget(name: "VigieSeatTests", dependencies: [
             "VigieAgent", "VigieLogin", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
-            "VigieTestSupport", "vigie-agent", "vigie-ui",
+            "VigieScreen", "VigieTestSupport", "vigie-agent", "vigie-ui",
         ]),
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -94,7 +94,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         return argv[i + 1]
     }
 
-    func until(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    func until(_ seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigieScreen
 import VigieTestSupport
 
 /// The repository's root (this file is Tests/VigieSeatTests/SystemFilesTests.swift).
@@ -88,6 +89,10 @@ func read(_ relative: String) throws -> String {
         #expect(conf.contains("[Seat:*]") && conf.contains("display-setup-script=/usr/libexec/vigie/lightdm-display-setup"))
         let x = try Xvfb(width: 320, height: 200)
         defer { x.stop() }
+        // An X server resets its access list when its last client leaves: keep
+        // one connected, as the display manager and the greeter do.
+        let holder = try XConnection(display: x.display)
+        defer { holder.close() }
         var env = ProcessInfo.processInfo.environment
         env["DISPLAY"] = x.display
         // The X server resolves the name when granting: with no `vigie` account
