@@ -94,7 +94,7 @@ extension SeatAgent {
                     logger.notice("session started", metadata: ["session": "\(s.id)", "type": "\(s.kind.rawValue)", "class": "\(s.sessionClass)",
                                                                  "display": "\(s.display ?? "-")", "user": "\(s.user ?? String(s.uid))"])
                     if s.kind == .wayland {
-                        logger.warning("Wayland session: lock, messages, screenshots and notices answer failed session.wayland (use Xorg: Config/README-seat.md)",
+                        logger.warning("Wayland session: lock, messages, screenshots and notices answer failed session.wayland (use Xorg: docs/SEATS.md)",
                                        metadata: ["session": "\(s.id)"])
                     }
                     newUserSession = s.isUser && s.kind == .x11 && s.display != nil
