@@ -7,9 +7,11 @@ SEATS ?= 8
 APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libpng-dev \
                xvfb x11-utils x11-apps xfonts-base faketime chromium poppler-utils fonts-dejavu-core \
                libsqlite3-dev python3
+# Real seats: sd-login, and what checks the .deb, the units, the polkit rules and the LightDM script.
+APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo demo-stop bench clean
+.PHONY: all deps build release test demo demo-stop bench clean deb deb-check
 
 all: build
 
@@ -47,5 +49,17 @@ demo-stop:
 bench: release
 	scripts/bench.sh
 
+## deb: the seat's Debian package in dist/ (Swift runtime linked statically)
+deb: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	scripts/make-deb.sh "$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)" dist
+
+## deb-check: build the package, show it, lint it (fails on a lintian error), verify its units
+deb-check: deb
+	@deb=$$(ls -t dist/vigie-agent_*.deb | head -1); \
+	dpkg-deb --info "$$deb" && dpkg-deb --contents "$$deb" && \
+	node scripts/polkit-check.js Config/polkit/50-vigie.rules /usr/share/polkit-1/actions/org.freedesktop.login1.policy | tail -1 && \
+	lintian --tag-display-limit 0 --fail-on error "$$deb"
+
 clean:
-	rm -rf .build
+	rm -rf .build dist

@@ -28,6 +28,12 @@ let package = Package(
             pkgConfig: "xcb xcb-shm",
             providers: [.apt(["libxcb1-dev", "libxcb-shm0-dev"])]
         ),
+        // sd-login from libsystemd: the seat's active session (real seats).
+        .systemLibrary(
+            name: "CSystemdLogin",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "CPNG",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]
@@ -76,12 +82,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
+        // The seat's sessions from logind (sd-login), behind a protocol tests can fake.
+        .target(name: "VigieLogin", dependencies: ["CSystemdLogin"]),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
         .target(
             name: "VigieAgent",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieSignage",
+                "VigieLogin",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -132,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "vigie-agent",
             dependencies: [
-                "VigieAgent", "VigieSignage",
+                "VigieAgent", "VigieSignage", "VigieLogin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -168,6 +177,12 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
+        // Real seats: session following against a fake logind, the real sd-login
+        // code, the polkit rules, the unit files and the Debian package.
+        .testTarget(name: "VigieSeatTests", dependencies: [
+            "VigieAgent", "VigieLogin", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
+            "VigieScreen", "VigieTestSupport", "vigie-agent", "vigie-ui",
+        ]),
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -10,6 +10,8 @@ struct RememberedLock: Codable, Equatable {
     var until: Date?
     /// The lock helper's pid, when one is running.
     var pid: Int32?
+    /// The display that helper was started on (nil: `$DISPLAY`).
+    var display: String?
 }
 
 /// What happened to a lock request.
@@ -29,17 +31,18 @@ final class LockKeeper: @unchecked Sendable {
     /// The named pipe through which the lock process draws notices (see `vigie-ui lock --notice-pipe`).
     let noticePipe: String
     private let uiPath: String
-    private let display: String?
+    /// The display to lock: the seat's active session's, which may change.
+    private let target: SeatTarget
     private let texts: SeatTexts
     private let logger: Logger
     private var current: RememberedLock?
     private var timer: DispatchSourceTimer?
 
-    init(stateDir: String, uiPath: String, display: String?, texts: SeatTexts, logger: Logger) {
+    init(stateDir: String, uiPath: String, target: SeatTarget, texts: SeatTexts, logger: Logger) {
         self.stateFile = URL(fileURLWithPath: stateDir).appendingPathComponent("lock.json").path
         self.noticePipe = URL(fileURLWithPath: stateDir).appendingPathComponent("lock-notices.pipe").path
         self.uiPath = uiPath
-        self.display = display
+        self.target = target
         self.texts = texts
         self.logger = logger
     }
@@ -87,6 +90,17 @@ final class LockKeeper: @unchecked Sendable {
         }
     }
 
+    /// Applies the remembered lock to the display the agent drives now (a
+    /// session started or ended), without waiting for the next second.
+    func refresh() async {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                self.enforce()
+                continuation.resume()
+            }
+        }
+    }
+
     /// Asks the running lock to draw a notice; false when no lock reads the pipe.
     func postNotice(seconds: Double, text: String) -> Bool {
         let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
@@ -103,6 +117,7 @@ final class LockKeeper: @unchecked Sendable {
         if let held = current, let pid = held.pid, Spawn.isHelper(pid, mode: "lock") {
             return .alreadyLocked(by: held.by)
         }
+        if let why = target.unavailable { return .failed(why) }
         var lock = RememberedLock(by: identity, since: Date(), until: until, pid: nil)
         current = lock
         switch launch(&lock) {
@@ -126,6 +141,7 @@ final class LockKeeper: @unchecked Sendable {
     /// Starts a helper for `lock`; the lock is on disk before the helper is
     /// asked, so that a crash between the two still leaves the seat locked.
     private func launch(_ lock: inout RememberedLock) -> Result<Void, Reason> {
+        let display = target.display
         var argv = [uiPath, "lock"]
         if let display { argv += ["--display", display] }
         argv += ["--title", texts.lockTitle]
@@ -140,6 +156,7 @@ final class LockKeeper: @unchecked Sendable {
         }
         defer { close(process.stdout) }
         lock.pid = process.pid
+        lock.display = display
         current = lock
         save()
         guard let line = Spawn.readLine(process.stdout, timeout: 5) else {
@@ -170,8 +187,17 @@ final class LockKeeper: @unchecked Sendable {
             save()
             return
         }
-        if let pid = lock.pid, Spawn.isHelper(pid, mode: "lock") { return }
-        logger.warning("lock helper not running; locking the seat again", metadata: ["by": "\(lock.by.displayName)"])
+        let running = lock.pid.map { Spawn.isHelper($0, mode: "lock") } ?? false
+        if running && lock.display == target.display { return }
+        // No X session to lock (Wayland, text console, nobody): keep remembering.
+        if target.unavailable != nil { return }
+        if running, let pid = lock.pid {
+            // The seat's active session moved to another display: the lock follows it.
+            logger.notice("active session on another display; moving the lock", metadata: ["from": "\(lock.display ?? "$DISPLAY")", "to": "\(target.display ?? "$DISPLAY")"])
+            Spawn.stop(pid, mode: "lock")
+        } else {
+            logger.warning("lock helper not running; locking the seat again", metadata: ["by": "\(lock.by.displayName)"])
+        }
         if case .failure(let reason) = launch(&lock) {
             // Keep remembering: the display may come back (new session).
             current = lock

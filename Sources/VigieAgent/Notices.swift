@@ -8,7 +8,7 @@ import VigieModel
 /// lock for the top of the screen.
 struct NoticeShower: Sendable {
     let uiPath: String
-    let display: String?
+    let target: SeatTarget
     let locks: LockKeeper
     let settings: SignageSettings
     let logger: Logger
@@ -23,8 +23,9 @@ struct NoticeShower: Sendable {
         if locks.postNotice(seconds: max(settings.loginNoticeSeconds, 10), text: "\(title) — \(text.replacingOccurrences(of: "\n", with: " "))") {
             return .onLock
         }
+        if target.unavailable != nil { return nil }
         var argv = [uiPath, "notice"]
-        if let display { argv += ["--display", display] }
+        if let display = target.display { argv += ["--display", display] }
         argv += ["--title", title, "--text", text, "--timeout", String(Int(settings.loginNoticeSeconds))]
         return await start(argv) ? .window : nil
     }
@@ -33,8 +34,9 @@ struct NoticeShower: Sendable {
     /// for a few seconds, without taking the keyboard focus.
     func indicator(_ text: String) async -> Shown? {
         if locks.postNotice(seconds: settings.indicatorSeconds, text: text) { return .onLock }
+        if target.unavailable != nil { return nil }
         var argv = [uiPath, "indicator"]
-        if let display { argv += ["--display", display] }
+        if let display = target.display { argv += ["--display", display] }
         argv += ["--text", text, "--timeout", String(Int(settings.indicatorSeconds.rounded(.up)))]
         return await start(argv) ? .window : nil
     }

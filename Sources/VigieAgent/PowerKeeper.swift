@@ -21,21 +21,20 @@ final class PowerKeeper: @unchecked Sendable {
     private let queue = DispatchQueue(label: "vigie.power")
     private let commands: PowerCommands
     private let uiPath: String
-    private let display: String?
+    /// The display of the countdown, the session and user of `{session}` and `{user}`.
+    private let target: SeatTarget
     private let texts: SeatTexts
     private let logger: Logger
-    private let sessionUser: String?
     private var pending: Pending?
     private var nextToken: UInt64 = 0
     /// Told when a scheduled action runs at the end of its countdown (the journal).
     var onFired: (@Sendable (PowerAction, Identity, SeatStatus, Reason) -> Void)?
 
-    init(commands: PowerCommands, uiPath: String, display: String?, texts: SeatTexts, sessionUser: String?, logger: Logger) {
+    init(commands: PowerCommands, uiPath: String, target: SeatTarget, texts: SeatTexts, logger: Logger) {
         self.commands = commands
         self.uiPath = uiPath
-        self.display = display
+        self.target = target
         self.texts = texts
-        self.sessionUser = sessionUser
         self.logger = logger
     }
 
@@ -103,8 +102,9 @@ final class PowerKeeper: @unchecked Sendable {
 
     /// Starts `vigie-ui countdown` in its own session and waits for `ready`.
     private func showCountdown(_ action: PowerAction, at: Date, by identity: Identity, since: Date) -> Result<pid_t, Reason> {
+        if let why = target.unavailable { return .failure(why) }
         var argv = [uiPath, "countdown"]
-        if let display { argv += ["--display", display] }
+        if let display = target.display { argv += ["--display", display] }
         argv += ["--title", texts.countdownTitle(action, at: at), "--text", texts.countdownText(by: identity, at: since),
                  "--until", String(Int(at.timeIntervalSince1970.rounded(.up))), "--remaining", texts.countdownRemaining]
         let process: SpawnedProcess
@@ -126,13 +126,14 @@ final class PowerKeeper: @unchecked Sendable {
     private func execute(_ action: PowerAction) -> (SeatStatus, Reason) {
         guard var argv = commands.command(for: action) else { return (.ok, Reason("power.nothing-pending")) }
         if argv.contains(where: { $0.contains("{session}") }) {
-            switch Self.graphicalSession() {
+            let session: Result<String, Reason> = target.current.sessionID.map { .success($0) } ?? Self.graphicalSession()
+            switch session {
             case .success(let id): argv = argv.map { $0.replacingOccurrences(of: "{session}", with: id) }
             case .failure(let reason): return (.failed, reason)
             }
         }
         if argv.contains(where: { $0.contains("{user}") }) {
-            guard let user = sessionUser else { return (.failed, Reason("power.no-session", ["detail": "session user unknown"])) }
+            guard let user = target.sessionUser else { return (.failed, Reason("power.no-session", ["detail": "session user unknown"])) }
             argv = argv.map { $0.replacingOccurrences(of: "{user}", with: user) }
         }
         let environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]

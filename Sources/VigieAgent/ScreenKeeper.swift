@@ -14,11 +14,13 @@ struct Shot {
 /// one X connection open and reopening it after an error (a restarted display).
 final class ScreenKeeper: @unchecked Sendable {
     private let queue = DispatchQueue(label: "vigie.x11")
-    private let display: String?
+    private let target: SeatTarget
     private var connection: XConnection?
+    /// The display `connection` is open on.
+    private var connectedTo: String?
 
-    init(display: String?) {
-        self.display = display
+    init(target: SeatTarget) {
+        self.target = target
     }
 
     /// A capture of the root window; scaled to `width` pixels wide for a thumbnail.
@@ -30,8 +32,16 @@ final class ScreenKeeper: @unchecked Sendable {
     }
 
     private func doCapture(thumbnailWidth: Int?) -> Result<Shot, Reason> {
+        if let why = target.unavailable { return .failure(why) }
+        let display = target.display
+        if connection != nil && connectedTo != display {
+            connection = nil  // the active session moved to another display
+        }
         do {
-            if connection == nil { connection = try XConnection(display: display) }
+            if connection == nil {
+                connection = try XConnection(display: display)
+                connectedTo = display
+            }
             var image = try connection!.capture()
             if let w = thumbnailWidth, w < image.width { image = image.scaled(toWidth: w) }
             let png = try PNG.encode(image, level: thumbnailWidth == nil ? 6 : 1)
@@ -49,10 +59,12 @@ final class ScreenKeeper: @unchecked Sendable {
 /// Shows message windows through the `vigie-ui message` helper.
 struct MessageShower: Sendable {
     let uiPath: String
-    let display: String?
+    let target: SeatTarget
 
     func show(title: String, text: String) async -> Result<Void, Reason> {
-        await withCheckedContinuation { continuation in
+        if let why = target.unavailable { return .failure(why) }
+        let display = target.display
+        return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var argv = [uiPath, "message"]
                 if let display { argv += ["--display", display] }

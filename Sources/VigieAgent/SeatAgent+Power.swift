@@ -63,7 +63,7 @@ extension SeatAgent {
         // Who it runs as.
         var account: RunAccount?
         if !privileged {
-            guard let login = options.sessionUser else { return (.failed, Reason("run.no-session-user"), []) }
+            guard let login = target.sessionUser else { return (.failed, Reason("run.no-session-user"), []) }
             guard let a = RunAccount.lookup(login) else { return (.failed, Reason("run.unknown-user", ["user": login]), []) }
             if a.uid != geteuid() && geteuid() != 0 { return (.failed, Reason("run.cannot-switch-user", ["user": login]), []) }
             account = a
@@ -71,7 +71,7 @@ extension SeatAgent {
         let runAs = account ?? RunAccount.current
         var environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": runAs.home, "USER": runAs.login, "LOGNAME": runAs.login,
                            "LANG": ProcessInfo.processInfo.environment["LANG"] ?? "C.UTF-8"]
-        if let display = options.display ?? ProcessInfo.processInfo.environment["DISPLAY"] { environment["DISPLAY"] = display }
+        if let display = target.display ?? ProcessInfo.processInfo.environment["DISPLAY"] { environment["DISPLAY"] = display }
         let home = FileManager.default.fileExists(atPath: runAs.home) ? runAs.home : "/"
         let command = [path] + argv.dropFirst()
         let (runAccount, runEnvironment, runTimeout) = (account, environment, Double(timeout))

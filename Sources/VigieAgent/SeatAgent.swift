@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import VigieLogin
 import VigieModel
 import VigiePKI
 import VigieRegister
@@ -29,6 +30,10 @@ public struct AgentOptions: Sendable {
     /// The login of the seat's session user, for `vigie run` (tests and demo:
     /// `--session-user`; on real seats logind will provide it).
     public var sessionUser: String?
+    /// The seat's sessions from logind: the agent then follows the active
+    /// session's display and user (real seats). Nil: `display` and
+    /// `sessionUser` as given (tests and demo, `--display`).
+    public var loginSessions: (any LoginSessions)?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
@@ -65,6 +70,8 @@ public final class SeatAgent: Sendable {
     let messages: MessageShower
     let notices: NoticeShower
     let power: PowerKeeper
+    /// The display, session and user the agent drives now (see `follow`).
+    let target: SeatTarget
     let tls: NIOSSLContext
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
@@ -86,12 +93,14 @@ public final class SeatAgent: Sendable {
         self.room = room
         self.logger = logger
         self.texts = SeatTexts(language: options.config.school.language, timeZoneID: room.timeZone)
-        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, display: options.display, texts: texts, logger: logger)
-        self.screen = ScreenKeeper(display: options.display)
-        self.messages = MessageShower(uiPath: options.uiPath, display: options.display)
-        self.notices = NoticeShower(uiPath: options.uiPath, display: options.display, locks: locks,
+        let target = SeatTarget(SeatTarget.State(display: options.display, sessionUser: options.sessionUser))
+        self.target = target
+        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
+        self.screen = ScreenKeeper(target: target)
+        self.messages = MessageShower(uiPath: options.uiPath, target: target)
+        self.notices = NoticeShower(uiPath: options.uiPath, target: target, locks: locks,
                                     settings: options.config.signage, logger: logger)
-        self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, display: options.display, texts: texts, sessionUser: options.sessionUser, logger: logger)
+        self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
         let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
         do {
@@ -142,7 +151,10 @@ public final class SeatAgent: Sendable {
                 self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
         }
-        Task { await self.showLoginNotice() }
+        // Real seats follow logind's active session; with --display, the notice shows at start.
+        let sessions = options.loginSessions
+        let sessionTask = Task { if let sessions { await self.follow(sessions) } else { await self.showLoginNotice() } }
+        defer { sessionTask.cancel() }
 
         let tls = self.tls
         let host = options.listenHost ?? seat.host
@@ -160,7 +172,7 @@ public final class SeatAgent: Sendable {
                 }
             }
         let bound = server.channel.localAddress?.port ?? port
-        logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.display ?? "$DISPLAY")"])
+        logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.loginSessions == nil ? options.display ?? "$DISPLAY" : "logind")"])
         onBound(bound)
         try await withThrowingDiscardingTaskGroup { group in
             if let shipper { group.addTask { await shipper.run() } }
@@ -229,7 +241,7 @@ public final class SeatAgent: Sendable {
             school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(now),
             timeLocal: RegisterTime.local(now, texts.timeZone), room: room.id, actor: viewer?.uri, actorName: viewer?.displayName,
             actorRole: viewer?.role?.rawValue, feature: feature, args: ["text": text], outcome: shown == nil ? .failed : .done,
-            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: nil,
+            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: target.sessionUser,
             configVersion: String(live.current.version))
         do { try journal.append(event) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
     }
@@ -296,7 +308,8 @@ public final class SeatAgent: Sendable {
             school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),
             timeLocal: RegisterTime.local(date, texts.timeZone), room: room.id, actor: identity.uri,
             actorName: identity.displayName, actorRole: identity.role?.rawValue, feature: feature.rawValue, args: kept,
-            outcome: outcome, code: reason.code, params: reason.params, sessionUser: nil, configVersion: String(live.current.version))
+            outcome: outcome, code: reason.code, params: reason.params, sessionUser: target.sessionUser,
+            configVersion: String(live.current.version))
     }
 
     func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {

@@ -50,6 +50,8 @@ public enum Catalog {
         "x11.grab-keyboard": ("le clavier n’a pas pu être bloqué, poste NON verrouillé ({detail})", "the keyboard could not be grabbed, seat NOT locked ({detail})"),
         "x11.grab-pointer": ("la souris n’a pas pu être bloquée, poste NON verrouillé ({detail})", "the pointer could not be grabbed, seat NOT locked ({detail})"),
         "png.encode": ("l’image n’a pas pu être encodée ({detail})", "the image could not be encoded ({detail})"),
+        "session.wayland": ("le poste est dans une session Wayland : verrouillage, messages, captures et avis ne fonctionnent qu’avec Xorg (session {session})", "the seat runs a Wayland session: lock, messages, screenshots and notices work with Xorg only (session {session})"),
+        "session.none": ("aucune session graphique sur le poste ({detail})", "no graphical session on the seat ({detail})"),
         "ui.start": ("la fenêtre n’a pas pu être ouverte ({detail})", "the window could not be opened ({detail})"),
         "ui.timeout": ("la fenêtre ne s’est pas ouverte à temps", "the window did not open in time"),
         "agent.internal": ("erreur interne de l’agent ({detail})", "agent internal error ({detail})"),

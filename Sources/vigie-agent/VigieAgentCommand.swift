@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VigieAgent
 import VigieConfig
+import VigieLogin
 import VigiePKI
 import VigieSignage
 
@@ -26,7 +27,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The seat's identity folder (cert.pem, key.pem, ca.pem).", valueName: "dir"))
     var identity: String
 
-    @Option(help: ArgumentHelp("X display to drive (tests and demo; default $DISPLAY).", valueName: "display"))
+    @Option(help: ArgumentHelp("X display to drive (tests and demo). Without it, the agent follows the active session of logind's seat0 (its display and user), or $DISPLAY when logind does not run.", valueName: "display"))
     var display: String?
 
     @Option(help: ArgumentHelp("Folder for state that must survive a restart (default /var/lib/vigie).", valueName: "dir"))
@@ -85,6 +86,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
                 listenHost: host, listenPort: port,
                 signageDirectory: signage ?? SignageTemplates.find(environment: ProcessInfo.processInfo.environment, configPath: config))
             options.sessionUser = sessionUser
+            if display == nil { options.loginSessions = SDLoginSessions(seat: "seat0") }
         } catch let error as ValidationError {
             throw error
         } catch {
