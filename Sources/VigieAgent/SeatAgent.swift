@@ -188,36 +188,8 @@ public final class SeatAgent: Sendable {
     /// One console connection: requests are answered in order; a protocol error
     /// is answered, then the connection is closed. Errors stay in this connection.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        let channel = connection.channel
-        // A peer that never completes a request within 30 s is dropped.
-        var idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
-        defer { idle.cancel() }
-        var peer: (identity: Identity, serial: String)?
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                do {
-                    for try await frame in inbound {
-                        if peer == nil { peer = try await self.peerIdentity(channel) }
-                        idle.cancel()  // no idle limit while a request runs (`vigie run --timeout`)
-                        let (response, body) = await self.answer(frame, from: peer!)
-                        try await outbound.write(.response(response, body: body))
-                        idle = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
-                        if response.code.hasPrefix("protocol.") { return }
-                    }
-                } catch let error as WireError {
-                    logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
-                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
-                } catch let error as PeerError {
-                    try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
-                }
-            }
-        } catch {
-            // TLS failures and resets end here; the listener keeps serving others.
-            logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
-        }
+        await SeatConnection.serve(connection, logger: logger) { frame, peer in await self.answer(frame, from: peer) }
     }
-
-    struct PeerError: Error { let reason: Reason }
 
     /// The room's login notice (from the Signage templates), shown when the agent
     /// starts inside a session; the information of the persons is journaled.
@@ -236,42 +208,19 @@ public final class SeatAgent: Sendable {
 
     /// Journals a notice shown to the person at the seat (or that could not be shown).
     func journalNotice(_ feature: String, text: String, shown: NoticeShower.Shown?, viewer: Identity?) {
-        let now = Date()
-        let event = RegisterEvent(
-            school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(now),
-            timeLocal: RegisterTime.local(now, texts.timeZone), room: room.id, actor: viewer?.uri, actorName: viewer?.displayName,
-            actorRole: viewer?.role?.rawValue, feature: feature, args: ["text": text], outcome: shown == nil ? .failed : .done,
-            code: shown.map { "notice.\($0.rawValue)" } ?? "notice.failed", params: [:], sessionUser: target.sessionUser,
-            configVersion: String(live.current.version))
+        let event = SeatConnection.event(
+            school: options.config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature, args: ["text": text],
+            by: viewer, at: Date(), status: shown == nil ? .failed : .ok, reason: Reason(shown.map { "notice.\($0.rawValue)" } ?? "notice.failed"),
+            sessionUser: target.sessionUser, configVersion: live.current.version)
         do { try journal.append(event) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
-    }
-
-    /// The caller's identity from its (already CA-verified) certificate.
-    func peerIdentity(_ channel: Channel) async throws -> (identity: Identity, serial: String) {
-        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
-        }
-        do {
-            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
-            return (parsed.identity, parsed.serialHex)
-        } catch {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "\(error)"]))
-        }
     }
 
     /// Decides and, when allowed, does what a request frame asks.
     func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> (Response, [UInt8]) {
-        let request: Request
-        do {
-            guard frame.kind == .request else { throw WireError("protocol.malformed", ["detail": "a seat only accepts requests"]) }
-            request = try frame.decodeHeader(Request.self)
-        } catch let error as WireError {
-            return (Response(id: 0, status: .failed, reason: error.reason), [])
-        } catch {
-            return (Response(id: 0, status: .failed, reason: Reason("protocol.malformed")), [])
-        }
-        guard let feature = Feature(rawValue: request.feature) else {
-            return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
+        let (request, feature): (Request, Feature)
+        switch SeatConnection.decode(frame) {
+        case .answer(let response): return (response, [])
+        case .request(let r, let f): (request, feature) = (r, f)
         }
         let now = Date()
         let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: live.current.config, at: now)
@@ -302,14 +251,9 @@ public final class SeatAgent: Sendable {
     /// The register event for one decision: who, what, where, the arguments that
     /// matter (never screenshot pixels), the outcome and its reason.
     func event(_ feature: Feature, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
-        let kept = args.filter { ["text", "for", "width", "action", "delay", "argv", "timeout", "privileged"].contains($0.key) }
-        let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
-        return RegisterEvent(
-            school: options.config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),
-            timeLocal: RegisterTime.local(date, texts.timeZone), room: room.id, actor: identity.uri,
-            actorName: identity.displayName, actorRole: identity.role?.rawValue, feature: feature.rawValue, args: kept,
-            outcome: outcome, code: reason.code, params: reason.params, sessionUser: target.sessionUser,
-            configVersion: String(live.current.version))
+        SeatConnection.event(
+            school: options.config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature.rawValue, args: args,
+            by: identity, at: date, status: status, reason: reason, sessionUser: target.sessionUser, configVersion: live.current.version)
     }
 
     func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {

@@ -113,8 +113,10 @@ extension SeatAgent {
             await locks.refresh()
             if newUserSession { await showLoginNotice() }
         }
+        // Subscribe before the first look, so that a change while it runs is not missed.
+        let changes = sessions.changes()
         await look()
-        for await _ in sessions.changes() {
+        for await _ in changes {
             if Task.isCancelled { break }
             await look()
         }

@@ -77,61 +77,17 @@ public final class SimulatedSeat: @unchecked Sendable {
         }
     }
 
-    /// One console connection, as `SeatAgent.serve`.
+    /// One console connection, served exactly as the real agent serves one.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        let channel = connection.channel
-        var idle = channel.eventLoop.scheduleTask(in: Self.idleLimit) { channel.close(promise: nil) }
-        defer { idle.cancel() }
-        var peer: (identity: Identity, serial: String)?
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                do {
-                    for try await frame in inbound {
-                        if peer == nil { peer = try await self.peerIdentity(channel) }
-                        idle.cancel()
-                        let (response, body) = self.answer(frame, from: peer!)
-                        try await outbound.write(.response(response, body: body))
-                        idle = channel.eventLoop.scheduleTask(in: Self.idleLimit) { channel.close(promise: nil) }
-                        if response.code.hasPrefix("protocol.") { return }
-                    }
-                } catch let error as WireError {
-                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
-                } catch let error as PeerError {
-                    try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
-                }
-            }
-        } catch {
-            logger.debug("connection ended", metadata: ["seat": "\(seat.id)", "error": "\(error)"])
-        }
-    }
-
-    struct PeerError: Error { let reason: Reason }
-
-    func peerIdentity(_ channel: Channel) async throws -> (identity: Identity, serial: String) {
-        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
-        }
-        do {
-            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
-            return (parsed.identity, parsed.serialHex)
-        } catch {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "\(error)"]))
-        }
+        await SeatConnection.serve(connection, idleLimit: Self.idleLimit, logger: logger) { frame, peer in self.answer(frame, from: peer) }
     }
 
     /// Decides, does, journals, answers — as `SeatAgent.answer`.
     func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) -> (Response, [UInt8]) {
-        let request: Request
-        do {
-            guard frame.kind == .request else { throw WireError("protocol.malformed", ["detail": "a seat only accepts requests"]) }
-            request = try frame.decodeHeader(Request.self)
-        } catch let error as WireError {
-            return (Response(id: 0, status: .failed, reason: error.reason), [])
-        } catch {
-            return (Response(id: 0, status: .failed, reason: Reason("protocol.malformed")), [])
-        }
-        guard let feature = Feature(rawValue: request.feature) else {
-            return (Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])), [])
+        let (request, feature): (Request, Feature)
+        switch SeatConnection.decode(frame) {
+        case .answer(let response): return (response, [])
+        case .request(let r, let f): (request, feature) = (r, f)
         }
         let now = Date()
         let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: config, at: now)
@@ -153,13 +109,8 @@ public final class SimulatedSeat: @unchecked Sendable {
     }
 
     func event(_ feature: String, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
-        let kept = args.filter { ["text", "for", "width", "action", "delay", "argv", "timeout", "privileged"].contains($0.key) }
-        let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
-        return RegisterEvent(
-            school: config.school.id, seat: seat.id, timeUTC: RegisterTime.utc(date),
-            timeLocal: RegisterTime.local(date, texts.timeZone), room: room.id, actor: identity.uri,
-            actorName: identity.displayName, actorRole: identity.role?.rawValue, feature: feature, args: kept,
-            outcome: outcome, code: reason.code, params: reason.params, sessionUser: nil, configVersion: nil)
+        SeatConnection.event(school: config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature, args: args,
+                             by: identity, at: date, status: status, reason: reason, sessionUser: nil, configVersion: 0)
     }
 
     func perform(_ feature: Feature, _ args: [String: String], by identity: Identity, at now: Date) -> (SeatStatus, Reason, [UInt8]) {

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import VigieModel
+import VigiePKI
+import VigieRegister
+import VigieWire
+
+/// What a seat does with a console connection, shared by the real agent and the
+/// simulated seats of the scale harness, so that both speak exactly the same protocol.
+public enum SeatConnection {
+    /// A peer whose certificate cannot name anyone.
+    public struct PeerError: Error { public let reason: Reason }
+
+    /// A console's identity and certificate serial, from its CA-verified certificate.
+    public static func peer(of channel: Channel) async throws -> (identity: Identity, serial: String) {
+        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
+            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
+        }
+        do {
+            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
+            return (parsed.identity, parsed.serialHex)
+        } catch {
+            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "\(error)"]))
+        }
+    }
+
+    /// Serves one connection: requests are answered in order by `answer`; a
+    /// protocol error is answered, then the connection is closed; a peer idle for
+    /// `idleLimit` is dropped (but not while a request runs). Errors stay in this
+    /// connection: the listener keeps serving everyone else.
+    public static func serve(
+        _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), logger: Logger,
+        answer: @escaping (Frame, (identity: Identity, serial: String)) async -> (Response, [UInt8])
+    ) async {
+        let channel = connection.channel
+        var idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
+        defer { idle.cancel() }
+        var peer: (identity: Identity, serial: String)?
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                do {
+                    for try await frame in inbound {
+                        if peer == nil { peer = try await Self.peer(of: channel) }
+                        idle.cancel()
+                        let (response, body) = await answer(frame, peer!)
+                        try await outbound.write(.response(response, body: body))
+                        idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
+                        if response.code.hasPrefix("protocol.") { return }
+                    }
+                } catch let error as WireError {
+                    logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
+                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
+                } catch let error as PeerError {
+                    try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
+                }
+            }
+        } catch {
+            // TLS failures and resets end here.
+            logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
+        }
+    }
+
+    /// A request frame read: the request and its feature, or the answer it gets.
+    public enum Decoded {
+        case request(Request, Feature)
+        case answer(Response)
+    }
+
+    public static func decode(_ frame: Frame) -> Decoded {
+        let request: Request
+        do {
+            guard frame.kind == .request else { throw WireError("protocol.malformed", ["detail": "a seat only accepts requests"]) }
+            request = try frame.decodeHeader(Request.self)
+        } catch let error as WireError {
+            return .answer(Response(id: 0, status: .failed, reason: error.reason))
+        } catch {
+            return .answer(Response(id: 0, status: .failed, reason: Reason("protocol.malformed")))
+        }
+        guard let feature = Feature(rawValue: request.feature) else {
+            return .answer(Response(id: request.id, status: .failed, reason: Reason("protocol.unknown-feature", ["feature": request.feature])))
+        }
+        return .request(request, feature)
+    }
+
+    /// The request arguments that matter to the register (never screenshot pixels).
+    static let keptArguments: Set<String> = ["text", "for", "width", "action", "delay", "argv", "timeout", "privileged"]
+
+    /// The register event of one decision: who, what, where, the arguments that
+    /// matter, the outcome and its reason.
+    public static func event(
+        school: String, seat: String, room: String, zone: TimeZone, feature: String, args: [String: String],
+        by identity: Identity?, at date: Date, status: SeatStatus, reason: Reason, sessionUser: String?, configVersion: Int
+    ) -> RegisterEvent {
+        let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
+        return RegisterEvent(
+            school: school, seat: seat, timeUTC: RegisterTime.utc(date), timeLocal: RegisterTime.local(date, zone), room: room,
+            actor: identity?.uri, actorName: identity?.displayName, actorRole: identity?.role?.rawValue, feature: feature,
+            args: args.filter { keptArguments.contains($0.key) }, outcome: outcome, code: reason.code, params: reason.params,
+            sessionUser: sessionUser, configVersion: String(configVersion))
+    }
+}
