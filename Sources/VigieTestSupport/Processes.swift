@@ -96,13 +96,23 @@ public final class ChildProcess: @unchecked Sendable {
         if let stdin {
             let p = Pipe()
             process.standardInput = p
-            try process.run()
+            try Self.launch(process)
             p.fileHandleForWriting.write(stdin)
             try? p.fileHandleForWriting.close()
         } else {
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try Self.launch(process)
         }
+    }
+
+    /// Foundation's `Process.run()` on Linux crashed here (in its memcpy) when
+    /// tests running in parallel launched children at the same moment: launches
+    /// go one at a time.
+    private static let launching = NSLock()
+    private static func launch(_ process: Process) throws {
+        launching.lock()
+        defer { launching.unlock() }
+        try process.run()
     }
 
     deinit {

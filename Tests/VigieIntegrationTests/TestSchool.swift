@@ -293,21 +293,44 @@ struct ConsoleRun: CustomStringConvertible {
     var description: String { result.description }
 }
 
-func freePort(excluding taken: [Int] = []) throws -> Int {
-    for _ in 0..<50 {
+/// Ports handed out in this test process: never the same twice, so that two
+/// schools started by tests running in parallel never share a port (a console
+/// would then reach the other school's agent). They come from below Linux's
+/// ephemeral range, where the harness's and the clients' own ports live.
+final class PortAllocator: @unchecked Sendable {
+    static let shared = PortAllocator()
+    private let lock = NSLock()
+    private var next = Int.random(in: 15_000..<25_000)
+
+    func take() throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        for _ in 0..<200 {
+            let port = next
+            next = next >= 32_000 ? 15_000 : next + 1
+            if Self.bindable(port) { return port }
+        }
+        throw TestSupportError("no free port")
+    }
+
+    static func bindable(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        addr.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
-        if ok, port > 0, !taken.contains(port) { return port }
     }
-    throw TestSupportError("no free port")
+}
+
+func freePort(excluding taken: [Int] = []) throws -> Int {
+    while true {
+        let port = try PortAllocator.shared.take()
+        if !taken.contains(port) { return port }
+    }
 }
 
 func waitForPort(_ port: Int, timeout: Double) -> Bool {
