@@ -148,33 +148,15 @@ final class LockKeeper: @unchecked Sendable {
         for line in texts.lockLines(by: lock.by, at: lock.since, until: lock.until) { argv += ["--line", line] }
         if let until = lock.until { argv += ["--until", String(Int(until.timeIntervalSince1970))] }
         argv += ["--notice-pipe", noticePipe]
-        let process: SpawnedProcess
-        do {
-            process = try Spawn.start(argv, newSession: true)
-        } catch {
-            return .failure(Reason("ui.start", ["detail": "\(error)"]))
+        var started = lock
+        let result = Spawn.startHelper(argv) { pid in
+            started.pid = pid
+            started.display = display
+            current = started
+            save()
         }
-        defer { close(process.stdout) }
-        lock.pid = process.pid
-        lock.display = display
-        current = lock
-        save()
-        guard let line = Spawn.readLine(process.stdout, timeout: 5) else {
-            Spawn.stop(process.pid, mode: "lock")
-            return .failure(Reason("ui.timeout"))
-        }
-        if line == "ready" { return .success(()) }
-        Spawn.stop(process.pid, mode: "lock")
-        return .failure(Self.reason(fromHelperLine: line))
-    }
-
-    /// `error x11.grab-keyboard detail…` → Reason.
-    static func reason(fromHelperLine line: String) -> Reason {
-        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
-        if parts.count >= 2, parts[0] == "error" {
-            return Reason(parts[1], ["detail": parts.count > 2 ? parts[2] : ""])
-        }
-        return Reason("ui.start", ["detail": line])
+        lock = started
+        return result.map { _ in () }
     }
 
     /// Called every second: expire, or bring back a helper that is gone.

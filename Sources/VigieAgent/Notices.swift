@@ -45,17 +45,13 @@ struct NoticeShower: Sendable {
     func start(_ argv: [String]) async -> Bool {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                guard let process = try? Spawn.start(argv, newSession: true) else {
+                switch Spawn.startHelper(argv) {
+                case .success:
+                    continuation.resume(returning: true)
+                case .failure(let reason):
+                    logger.warning("notice window did not open", metadata: ["helper": "\(argv[1])", "code": "\(reason.code)"])
                     continuation.resume(returning: false)
-                    return
                 }
-                defer { close(process.stdout) }
-                let line = Spawn.readLine(process.stdout, timeout: 5)
-                if line != "ready" {
-                    logger.warning("notice window did not open", metadata: ["helper": "\(argv[1])", "said": "\(line ?? "nothing")"])
-                    Spawn.stop(process.pid, mode: argv[1])
-                }
-                continuation.resume(returning: line == "ready")
             }
         }
     }

@@ -107,19 +107,7 @@ final class PowerKeeper: @unchecked Sendable {
         if let display = target.display { argv += ["--display", display] }
         argv += ["--title", texts.countdownTitle(action, at: at), "--text", texts.countdownText(by: identity, at: since),
                  "--until", String(Int(at.timeIntervalSince1970.rounded(.up))), "--remaining", texts.countdownRemaining]
-        let process: SpawnedProcess
-        do {
-            process = try Spawn.start(argv, newSession: true)
-        } catch {
-            return .failure(Reason("ui.start", ["detail": "\(error)"]))
-        }
-        defer { close(process.stdout) }
-        guard let line = Spawn.readLine(process.stdout, timeout: 5) else {
-            Spawn.stop(process.pid, mode: "countdown")
-            return .failure(Reason("ui.timeout"))
-        }
-        if line == "ready" { return .success(process.pid) }
-        return .failure(LockKeeper.reason(fromHelperLine: line))
+        return Spawn.startHelper(argv)
     }
 
     /// Runs the configured command of `action` now (blocking, at most 30 s).

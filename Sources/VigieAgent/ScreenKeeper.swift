@@ -69,20 +69,7 @@ struct MessageShower: Sendable {
                 var argv = [uiPath, "message"]
                 if let display { argv += ["--display", display] }
                 argv += ["--title", title, "--text", text]
-                let process: SpawnedProcess
-                do {
-                    process = try Spawn.start(argv, newSession: true)
-                } catch {
-                    continuation.resume(returning: .failure(Reason("ui.start", ["detail": "\(error)"])))
-                    return
-                }
-                defer { close(process.stdout) }
-                guard let line = Spawn.readLine(process.stdout, timeout: 5) else {
-                    Spawn.stop(process.pid, mode: "message")
-                    continuation.resume(returning: .failure(Reason("ui.timeout")))
-                    return
-                }
-                continuation.resume(returning: line == "ready" ? .success(()) : .failure(LockKeeper.reason(fromHelperLine: line)))
+                continuation.resume(returning: Spawn.startHelper(argv).map { _ in () })
             }
         }
     }

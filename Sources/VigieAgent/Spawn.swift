@@ -1,4 +1,5 @@
 import Foundation
+import VigieModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,6 +97,35 @@ public enum Spawn {
             }
             if bytes.count > 4096 { return String(decoding: bytes, as: UTF8.self) }
         }
+    }
+
+    /// Starts a `vigie-ui` helper (`argv[1]` is its mode) in its own session and
+    /// waits until it says `ready`; a helper that says anything else, or nothing
+    /// within `timeout`, is stopped and its words become the reason.
+    /// `started` runs once the pid is known, before the wait (the lock keeper
+    /// remembers the pid on disk first, so a crash in between leaves the seat locked).
+    public static func startHelper(_ argv: [String], timeout: Double = 5, started: (pid_t) -> Void = { _ in }) -> Result<pid_t, Reason> {
+        let process: SpawnedProcess
+        do {
+            process = try start(argv, newSession: true)
+        } catch {
+            return .failure(Reason("ui.start", ["detail": "\(error)"]))
+        }
+        defer { close(process.stdout) }
+        started(process.pid)
+        let line = readLine(process.stdout, timeout: timeout)
+        if line == "ready" { return .success(process.pid) }
+        stop(process.pid, mode: argv[1])
+        return .failure(line.map(reason(fromHelperLine:)) ?? Reason("ui.timeout"))
+    }
+
+    /// `error x11.grab-keyboard detail…` → Reason.
+    public static func reason(fromHelperLine line: String) -> Reason {
+        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+        if parts.count >= 2, parts[0] == "error" {
+            return Reason(parts[1], ["detail": parts.count > 2 ? parts[2] : ""])
+        }
+        return Reason("ui.start", ["detail": line])
     }
 
     /// The command line of a running process (nil if it is gone or a zombie).
