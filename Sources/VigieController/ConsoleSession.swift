@@ -236,7 +236,7 @@ final class SeatLink: @unchecked Sendable {
         let timeout = session.options.connectTimeout
         ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))

@@ -69,7 +69,7 @@ public final class FanOut: Sendable {
         let tls = self.tls
         let connect = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(Int64(timeout.nanoseconds)))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))

@@ -167,8 +167,10 @@ func lockCovers(_ xvfb: Xvfb) throws -> Bool { try xvfb.screenshot().isCovered(b
 
     @Test func theLibraryMayBeWatchedOnlyInItsPostedHoursByTheSeatsOwnClock() throws {
         let school = try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")])
-        // Monday 23 November 2026, 12:30 in Paris: between the two windows.
-        try school.restartAgent("CDI-01", clock: "2026-11-23 12:30:00")
+        // Next Monday, 12:30 in Paris: between the two windows. The instant is chosen from
+        // today (never a fixed date), so the certificates issued by this run are valid then.
+        let monday = parisDateOfNextMonday()
+        try school.restartAgent("CDI-01", clock: "\(monday) 12:30:00")
         let noon = try school.vigie(["screenshot", "--seat", "CDI-01", "--out", school.dir + "/noon"], as: "librarian")
         #expect(noon.status == 1, "\(noon)")
         #expect(noon.status(of: "CDI-01") == "refused")
@@ -181,7 +183,7 @@ func lockCovers(_ xvfb: Xvfb) throws -> Bool { try xvfb.screenshot().isCovered(b
         #expect(try school.vigie(["lock", "--seat", "CDI-01", "--for", "5s"], as: "librarian").status == 0)
 
         // The same seat at 10:00 the same day.
-        try school.restartAgent("CDI-01", clock: "2026-11-23 10:00:00")
+        try school.restartAgent("CDI-01", clock: "\(monday) 10:00:00")
         let ten = try school.vigie(["screenshot", "--seat", "CDI-01", "--out", school.dir + "/ten"], as: "librarian")
         #expect(ten.status == 0, "\(ten)")
         #expect(ten.status(of: "CDI-01") == "ok")

@@ -356,3 +356,17 @@ func connectTo(_ port: Int) -> Int32? {
     close(fd)
     return nil
 }
+
+/// The date (`yyyy-MM-dd`, in Paris) of the first Monday strictly after today.
+/// Tests that fake a seat's clock start from it, never from a fixed date: the
+/// certificates a test issues are valid from the day it runs.
+func parisDateOfNextMonday(after now: Date = Date()) -> String {
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "Europe/Paris")!
+    var day = calendar.startOfDay(for: now)
+    repeat {
+        day = calendar.date(byAdding: .day, value: 1, to: day)!
+    } while calendar.component(.weekday, from: day) != 2
+    let c = calendar.dateComponents([.year, .month, .day], from: day)
+    return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+}
