@@ -32,10 +32,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## test: every test (unit, then integration on Xvfb with real agents and TLS)
+## test: every test (unit, then integration on Xvfb with real agents and TLS),
+## run unprivileged: as the invoking user, or as the user vigie-test when root
 test: build
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	SWIFT=$(SWIFT) scripts/run-tests.sh
 
 ## demo: a demo school on this machine; Ctrl-C stops it
 demo: release

@@ -63,6 +63,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Posters and notice texts from the Mustache templates in Signage/.
@@ -92,6 +93,7 @@ let package = Package(
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieSignage",
                 "VigieLogin",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The school server: journals from the seats, the register for the head.
@@ -103,6 +105,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -187,7 +190,7 @@ let package = Package(
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "VigieTerminalTests", dependencies: ["VigieTerminal"]),
-        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI"]),
+        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire"]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",

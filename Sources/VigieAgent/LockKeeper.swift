@@ -37,6 +37,8 @@ final class LockKeeper: @unchecked Sendable {
     private let logger: Logger
     private var current: RememberedLock?
     private var timer: DispatchSourceTimer?
+    /// A helper that could not be looked at was reported (once, until it can be again).
+    private var reportedUnknown = false
 
     init(stateDir: String, uiPath: String, target: SeatTarget, texts: SeatTexts, logger: Logger) {
         self.stateFile = URL(fileURLWithPath: stateDir).appendingPathComponent("lock.json").path
@@ -47,19 +49,22 @@ final class LockKeeper: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Loads the remembered lock and starts watching it (every second).
+    /// Loads the remembered lock, adopts the lock helpers of this seat left by a
+    /// previous agent, and starts watching the lock (every second).
     func start() {
         queue.sync {
-            if let data = FileManager.default.contents(atPath: stateFile) {
-                do {
-                    current = try JSONDecoder().decode(RememberedLock.self, from: data)
-                    logger.notice("remembered lock found", metadata: ["by": "\(current!.by.displayName)"])
-                } catch {
-                    // A damaged state file must not unlock the seat: keep a lock with what we know.
-                    logger.error("lock state unreadable; locking anyway", metadata: ["file": "\(stateFile)"])
-                    current = RememberedLock(by: Identity(schoolID: "-", kind: .server(name: "vigie"), displayName: "Vigie"), since: Date(), until: nil, pid: nil)
-                }
+            switch Self.readRecord(stateFile) {
+            case .absent:
+                current = nil
+            case .found(let lock):
+                current = lock
+                logger.notice("remembered lock found", metadata: ["by": "\(lock.by.displayName)"])
+            case .unreadable(let why):
+                // A record that exists but cannot be read must not unlock the seat: keep a lock with what we know.
+                logger.error("lock state unreadable; locking anyway", metadata: ["file": "\(stateFile)", "error": "\(why)"])
+                current = RememberedLock(by: Self.unknownLocker, since: Date(), until: nil, pid: nil)
             }
+            adoptHelpers()
             enforce()
         }
         let t = DispatchSource.makeTimerSource(queue: queue)
@@ -114,32 +119,98 @@ final class LockKeeper: @unchecked Sendable {
     }
 
     private func doLock(by identity: Identity, until: Date?) -> LockOutcome {
-        if let held = current, let pid = held.pid, Spawn.isHelper(pid, mode: "lock") {
+        if let held = current, let pid = held.pid, Spawn.helperState(pid, mode: "lock") != false {
             return .alreadyLocked(by: held.by)
         }
         if let why = target.unavailable { return .failed(why) }
+        let previous = current
         var lock = RememberedLock(by: identity, since: Date(), until: until, pid: nil)
+        // On disk before the helper is asked: a crash in between still leaves the
+        // seat locked after a restart, never a lock window nobody knows of.
         current = lock
+        do {
+            try save()
+        } catch {
+            current = previous
+            return .failed(Reason("lock.state", ["detail": "\(error)"]))
+        }
         switch launch(&lock) {
         case .success:
             return .locked(until: until)
         case .failure(let reason):
-            current = nil
-            save()
+            current = previous
+            try? save()
             return .failed(reason)
         }
     }
 
+    /// Unlocks, and makes sure the screen is free: the helper it knows and any
+    /// other lock helper of this seat are stopped. False if nothing was locked.
     private func doUnlock() -> Bool {
-        guard let held = current else { return false }
+        let held = current
         current = nil
-        save()  // forget first: the watchdog must not bring it back
-        if let pid = held.pid { Spawn.stop(pid, mode: "lock") }
-        return true
+        do {
+            try save()  // forget first: the watchdog must not bring it back
+        } catch {
+            logger.error("cannot record the unlock; a restarted agent would lock again", metadata: ["error": "\(error)"])
+        }
+        var stopped = false
+        if let pid = held?.pid { stopped = Spawn.stop(pid, mode: "lock") }
+        // Helpers this agent does not know of (an earlier crash): found by their notice pipe.
+        for _ in 0..<3 {
+            guard let orphans = Spawn.findHelpers(mode: "lock", option: "--notice-pipe", value: noticePipe) else {
+                usleep(100_000)
+                continue
+            }
+            for pid in orphans.keys {
+                logger.warning("stopping a lock helper this agent did not know of", metadata: ["pid": "\(pid)"])
+                Spawn.stop(pid, mode: "lock")
+                stopped = true
+            }
+            break
+        }
+        return held != nil || stopped
     }
 
-    /// Starts a helper for `lock`; the lock is on disk before the helper is
-    /// asked, so that a crash between the two still leaves the seat locked.
+    /// The person who locked, for a lock whose record is lost: read from a running helper's command line.
+    static let unknownLocker = Identity(schoolID: "-", kind: .server(name: "vigie"), displayName: "Vigie")
+
+    /// Adopts the lock helpers of this seat that are running (left by an agent
+    /// that crashed or was restarted): kept when the record says locked, stopped
+    /// when it says unlocked. Nothing is decided when /proc cannot be read.
+    private func adoptHelpers() {
+        guard let found = Spawn.findHelpers(mode: "lock", option: "--notice-pipe", value: noticePipe) else {
+            logger.warning("cannot list the running lock helpers now; will look again")
+            return
+        }
+        guard var lock = current else {
+            for pid in found.keys {
+                logger.notice("stopping a lock helper: the record says unlocked", metadata: ["pid": "\(pid)"])
+                Spawn.stop(pid, mode: "lock")
+            }
+            return
+        }
+        if let pid = lock.pid, found[pid] != nil { return }
+        // Prefer the helper on the display the seat shows now.
+        guard let (pid, args) = found.first(where: { Self.option("--display", in: $0.value) == target.display }) ?? found.first else { return }
+        lock.pid = pid
+        lock.display = Self.option("--display", in: args)
+        if lock.by == Self.unknownLocker, let uri = Self.option("--by", in: args), let name = Self.option("--by-name", in: args),
+           let who = Identity.parse(uri: uri, displayName: name) {
+            lock.by = who
+        }
+        logger.notice("adopted a running lock helper", metadata: ["pid": "\(pid)", "by": "\(lock.by.displayName)"])
+        current = lock
+        try? save()
+        for other in found.keys where other != pid { Spawn.stop(other, mode: "lock") }
+    }
+
+    static func option(_ name: String, in args: [String]) -> String? {
+        guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+
+    /// Starts a helper for `lock` (already on disk); remembers its pid once known.
     private func launch(_ lock: inout RememberedLock) -> Result<Void, Reason> {
         let display = target.display
         var argv = [uiPath, "lock"]
@@ -147,13 +218,14 @@ final class LockKeeper: @unchecked Sendable {
         argv += ["--title", texts.lockTitle]
         for line in texts.lockLines(by: lock.by, at: lock.since, until: lock.until) { argv += ["--line", line] }
         if let until = lock.until { argv += ["--until", String(Int(until.timeIntervalSince1970))] }
-        argv += ["--notice-pipe", noticePipe]
+        argv += ["--notice-pipe", noticePipe, "--by", lock.by.uri, "--by-name", lock.by.displayName]
         var started = lock
         let result = Spawn.startHelper(argv) { pid in
             started.pid = pid
             started.display = display
             current = started
-            save()
+            // The pid is a convenience (helpers are also found by their notice pipe).
+            try? save()
         }
         lock = started
         return result.map { _ in () }
@@ -164,12 +236,29 @@ final class LockKeeper: @unchecked Sendable {
         guard var lock = current else { return }
         if let until = lock.until, until <= Date() {
             logger.info("lock expired", metadata: ["by": "\(lock.by.displayName)"])
-            if let pid = lock.pid { Spawn.stop(pid, mode: "lock") }
-            current = nil
-            save()
+            _ = doUnlock()
             return
         }
-        let running = lock.pid.map { Spawn.isHelper($0, mode: "lock") } ?? false
+        var running: Bool
+        switch lock.pid.map({ Spawn.helperState($0, mode: "lock") }) ?? false {
+        case nil:
+            // Cannot tell (out of descriptors, /proc unreadable): never taken for gone.
+            if !reportedUnknown {
+                logger.warning("cannot look at the lock helper now; keeping the lock as it is", metadata: ["pid": "\(lock.pid ?? 0)"])
+                reportedUnknown = true
+            }
+            return
+        case let state?:
+            reportedUnknown = false
+            running = state
+        }
+        if !running {
+            // A helper of ours may run without its pid on record (a crash right after it started).
+            adoptHelpers()
+            guard let adopted = current else { return }
+            lock = adopted
+            running = lock.pid.map { Spawn.helperState($0, mode: "lock") == true } ?? false
+        }
         if running && lock.display == target.display { return }
         // No X session to lock (Wayland, text console, nobody): keep remembering.
         if target.unavailable != nil { return }
@@ -184,21 +273,53 @@ final class LockKeeper: @unchecked Sendable {
             // Keep remembering: the display may come back (new session).
             current = lock
             current?.pid = nil
-            save()
+            try? save()
             logger.warning("relock failed; will retry", metadata: ["code": "\(reason.code)"])
         }
     }
 
-    private func save() {
+    /// Writes the lock record (or removes it when unlocked); throws when it cannot.
+    private func save() throws {
         do {
             if let lock = current {
-                let data = try JSONEncoder().encode(lock)
-                try Self.writeDurably(data, to: stateFile)
-            } else if FileManager.default.fileExists(atPath: stateFile) {
-                try FileManager.default.removeItem(atPath: stateFile)
+                try Self.writeDurably(try JSONEncoder().encode(lock), to: stateFile)
+            } else if unlink(stateFile) != 0 && errno != ENOENT {
+                throw SpawnError(description: "\(stateFile): \(String(cString: strerror(errno)))")
             }
         } catch {
             logger.error("cannot save lock state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    enum Record {
+        case absent
+        case found(RememberedLock)
+        case unreadable(String)
+    }
+
+    /// The lock record on disk: absent (unlocked), a lock, or unreadable (never taken for absent).
+    static func readRecord(_ path: String) -> Record {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            return errno == ENOENT ? .absent : .unreadable(String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while data.count < 1 << 20 {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .unreadable(String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        do {
+            return .found(try JSONDecoder().decode(RememberedLock.self, from: data))
+        } catch {
+            return .unreadable("\(error)")
         }
     }
 
@@ -208,9 +329,13 @@ final class LockKeeper: @unchecked Sendable {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpawnError(description: "\(tmp): \(String(cString: strerror(errno)))") }
         let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
-        fsync(fd)
+        let synced = fsync(fd) == 0
         close(fd)
-        guard ok, rename(tmp, path) == 0 else { throw SpawnError(description: "\(path): \(String(cString: strerror(errno)))") }
+        guard ok, synced, rename(tmp, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(tmp)
+            throw SpawnError(description: "\(path): \(why)")
+        }
         let dir = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
         if dir >= 0 {
             fsync(dir)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -73,6 +74,10 @@ public final class SeatAgent: Sendable {
     /// The display, session and user the agent drives now (see `follow`).
     let target: SeatTarget
     let tls: NIOSSLContext
+    /// Counts and caps the connections of peers (``PeerLimits/seat``, fitted to the descriptor limit).
+    let gate: PeerGate
+    /// Refusals of certificates at the handshake, journaled at most once a minute per certificate.
+    let refusals = RefusalThrottle()
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
     let shipper: JournalShipper?
@@ -102,6 +107,10 @@ public final class SeatAgent: Sendable {
                                     settings: options.config.signage, logger: logger)
         self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
+        if let warning = OpenFileLimit.raise(needed: PeerLimits.seat.descriptorsNeeded, what: "the agent") {
+            logger.warning("\(warning); connection caps lowered to fit")
+        }
+        self.gate = PeerGate(limits: PeerLimits.seat.fitting(descriptors: OpenFileLimit.current().soft))
         let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
         do {
             self.journal = try SeatJournal(path: journalPath, school: options.config.school.id, seat: seat.id)
@@ -156,21 +165,30 @@ public final class SeatAgent: Sendable {
         let sessionTask = Task { if let sessions { await self.follow(sessions) } else { await self.showLoginNotice() } }
         defer { sessionTask.cancel() }
 
-        let tls = self.tls
+        let live = self.live, refusals = self.refusals, logger = self.logger
+        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, authorize: { identity, serial in
+            Policy.admit(identity: identity, serialHex: serial, config: live.current.config)
+        }, refused: { [weak self] reason, identity, address in
+            logger.notice("certificate refused at the handshake", metadata: ["code": "\(reason.code)", "peer": "\(address)", "actor": "\(identity?.uri ?? "-")"])
+            // A refused person is a decision of the seat: journaled, at most once a minute per certificate or address.
+            guard let self, refusals.allow(identity?.uri ?? address) else { return }
+            var params = reason.params
+            params["address"] = address
+            if let detail = params["detail"] { params["detail"] = String(detail.prefix(200)) }
+            do {
+                try self.journal.append(SeatConnection.event(
+                    school: self.options.config.school.id, seat: self.seat.id, room: self.room.id, zone: self.texts.timeZone,
+                    feature: "connect", args: [:], by: identity, at: Date(), status: .refused, reason: Reason(reason.code, params),
+                    sessionUser: self.target.sessionUser, configVersion: live.current.version))
+            } catch {
+                logger.error("journal write failed", metadata: ["error": "\(error)"])
+            }
+        })
         let host = options.listenHost ?? seat.host
         let port = options.listenPort ?? seat.port
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
-                }
-            }
+        // Bounded before trusted: caps and a handshake deadline for every peer, the
+        // certificate checked (chain, school, person, revocation) inside the handshake.
+        let server = try await GuardedListener.bind(host: host, port: port, tls: tls, gate: gate, verifier: verifier)
         let bound = server.channel.localAddress?.port ?? port
         logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.loginSessions == nil ? options.display ?? "$DISPLAY" : "logind")"])
         onBound(bound)

@@ -128,17 +128,88 @@ public enum Spawn {
         return Reason("ui.start", ["detail": line])
     }
 
-    /// The command line of a running process (nil if it is gone or a zombie).
+    /// What can be told of a process: its command line, that it is gone, or
+    /// nothing (the agent is out of descriptors, /proc cannot be read). "Cannot
+    /// tell" is never "gone": a lock whose helper cannot be looked at still holds.
+    public enum ProcessState: Equatable, Sendable {
+        case running([String])
+        case gone
+        case unknown(errno: Int32)
+    }
+
+    /// Looks at `pid` through /proc without Foundation (no hidden allocation of descriptors).
+    public static func probe(_ pid: pid_t) -> ProcessState {
+        guard pid > 0 else { return .gone }
+        if kill(pid, 0) != 0 && errno == ESRCH { return .gone }
+        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = errno
+            return e == ENOENT || e == ESRCH ? .gone : .unknown(errno: e)
+        }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while data.count < 1 << 20 {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno == ESRCH ? .gone : .unknown(errno: errno)
+            }
+            if n == 0 { break }
+            data += buffer[0..<n]
+        }
+        // A zombie (or a kernel thread) has an empty command line: not a running helper.
+        if data.isEmpty { return .gone }
+        return .running(data.split(separator: 0, omittingEmptySubsequences: false).dropLast(data.last == 0 ? 1 : 0).map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// The command line of a running process (nil if it is gone, a zombie, or cannot be read).
     public static func commandLine(of pid: pid_t) -> [String]? {
-        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return nil }
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
-        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        if case .running(let args) = probe(pid) { return args }
+        return nil
     }
 
     /// True when `pid` runs a `vigie-ui` helper in `mode` (guards against pid reuse).
     public static func isHelper(_ pid: pid_t, mode: String) -> Bool {
         guard let args = commandLine(of: pid), args.count >= 2 else { return false }
         return args[0].hasSuffix("vigie-ui") && args[1] == mode
+    }
+
+    /// Whether `pid` runs a `vigie-ui` helper in `mode`: yes, no, or nil (cannot tell).
+    public static func helperState(_ pid: pid_t, mode: String) -> Bool? {
+        switch probe(pid) {
+        case .running(let args): return args.count >= 2 && args[0].hasSuffix("vigie-ui") && args[1] == mode
+        case .gone: return false
+        case .unknown: return nil
+        }
+    }
+
+    /// Every running `vigie-ui` helper in `mode` whose command line has `option value`
+    /// (a lock's `--notice-pipe`, unique to its seat), with its command line; nil
+    /// when /proc cannot be read (cannot tell). Processes of other users that
+    /// cannot be read are not ours and are skipped.
+    public static func findHelpers(mode: String, option: String, value: String) -> [pid_t: [String]]? {
+        guard let dir = opendir("/proc") else { return nil }
+        defer { closedir(dir) }
+        var found: [pid_t: [String]] = [:]
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let pid = pid_t(name) else { continue }
+            switch probe(pid) {
+            case .running(let args):
+                guard args.count >= 2, args[0].hasSuffix("vigie-ui"), args[1] == mode,
+                      let i = args.firstIndex(of: option), i + 1 < args.count, args[i + 1] == value else { continue }
+                found[pid] = args
+            case .gone:
+                continue
+            case .unknown(let e):
+                if e == EACCES || e == EPERM { continue }
+                return nil
+            }
+        }
+        return found
     }
 
     /// Stops a `vigie-ui` helper; true when it is gone.
@@ -151,7 +222,14 @@ public enum Spawn {
     /// line still matches `expected` (pids are reused); true when it is gone.
     @discardableResult
     public static func stop(_ pid: pid_t, grace: Double = 2, expected: ([String]) -> Bool) -> Bool {
-        func running() -> Bool { commandLine(of: pid).map(expected) ?? false }
+        // A pid we started that cannot be looked at (no descriptors left) is taken as still ours.
+        func running() -> Bool {
+            switch probe(pid) {
+            case .running(let args): return expected(args)
+            case .gone: return false
+            case .unknown: return true
+            }
+        }
         guard running() else { return true }
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)

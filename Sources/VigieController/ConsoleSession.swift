@@ -279,7 +279,7 @@ final class SeatLink: @unchecked Sendable {
         channel = nil
         phase = .down
         publish(rejected ? .rejected(reason) : .offline(reason))
-        let status: SeatStatus = rejected ? .failed : .unreachable
+        let status: SeatStatus = reason.code.hasPrefix("auth.") ? .refused : rejected ? .failed : .unreachable
         for pending in waiting { finish(pending, SeatResult(seat: seat, status: status, reason: reason)) }
         waiting = []
         // Exponential backoff with ±20 % jitter, so that a room's seats do not retry in step.
@@ -296,7 +296,7 @@ final class SeatLink: @unchecked Sendable {
         idle?.cancel()
         switch phase {
         case .connecting:
-            connectFailed(lastError ?? Reason("net.closed"), rejected: lastError.map { $0.code.hasPrefix("tls.") } ?? false)
+            connectFailed(lastError ?? Reason("net.closed"), rejected: lastError.map { $0.code.hasPrefix("tls.") || $0.code.hasPrefix("auth.") } ?? false)
         case .recycling:
             connect()
         case .online:
@@ -308,7 +308,9 @@ final class SeatLink: @unchecked Sendable {
                     waiting.append(again)
                 } else {
                     pending.deadline?.cancel()
-                    finish(pending, SeatResult(seat: seat, status: .unreachable, reason: lastError ?? Reason("net.closed")))
+                    // A seat that refused our certificate (TLS alert after a TLS 1.3 handshake) refused the request.
+                    let refused = lastError?.code.hasPrefix("auth.") ?? false
+                    finish(pending, SeatResult(seat: seat, status: refused ? .refused : .unreachable, reason: lastError ?? Reason("net.closed")))
                 }
             }
             inFlight = [:]
@@ -535,8 +537,8 @@ final class SeatLinkHandler: ChannelInboundHandler, @unchecked Sendable {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let wire = error as? WireError {
             link.lastError = wire.reason
-        } else if let tls = error as? NIOSSLError {
-            link.lastError = Reason("tls.handshake", ["detail": "\(tls)"])
+        } else if let failure = TLSFailure.reason(error) {
+            link.lastError = failure.reason
         } else if link.lastError == nil {
             link.lastError = Reason("net.error", ["detail": "\(error)"])
         }

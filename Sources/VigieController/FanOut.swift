@@ -163,8 +163,8 @@ final class SeatRequestHandler: ChannelInboundHandler, @unchecked Sendable {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let wire = error as? WireError {
             complete(.failed, wire.reason, context: context)
-        } else if let tls = error as? NIOSSLError {
-            complete(.unreachable, Reason("tls.handshake", ["detail": "\(tls)"]), context: context)
+        } else if let failure = TLSFailure.reason(error) {
+            complete(failure.status, failure.reason, context: context)
         } else {
             complete(.unreachable, Reason("net.error", ["detail": "\(error)"]), context: context)
         }

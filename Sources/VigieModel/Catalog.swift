@@ -22,6 +22,7 @@ public enum Catalog {
         "done": ("fait", "done"),
         "lock.done": ("poste verrouillé", "seat locked"),
         "lock.done-until": ("poste verrouillé jusqu’à {until}", "seat locked until {until}"),
+        "lock.state": ("verrouillage refusé : le poste ne peut pas l’enregistrer ({detail})", "lock refused: the seat cannot record it ({detail})"),
         "lock.already": ("déjà verrouillé par {by}", "already locked by {by}"),
         "unlock.done": ("poste déverrouillé", "seat unlocked"),
         "unlock.not-locked": ("le poste n’était pas verrouillé", "the seat was not locked"),
@@ -36,6 +37,8 @@ public enum Catalog {
         "auth.other-school": ("certificat d’un autre établissement ({school})", "certificate from another school ({school})"),
         "auth.not-a-person": ("ce certificat n’identifie pas une personne ({identity})", "this certificate does not name a person ({identity})"),
         "auth.bad-certificate": ("certificat illisible : {detail}", "unreadable certificate: {detail}"),
+        "auth.certificate-refused": ("le poste a refusé votre certificat (révoqué, d’un autre établissement ou n’identifiant pas une personne) ; voyez avec l’administrateur",
+                                     "the seat refused your certificate (revoked, from another school, or not a person’s); see your administrator"),
         "policy.role": ("le rôle {role} n’a aucune action sur les postes", "the {role} role has no action on seats"),
         "policy.room": ("le rôle {role} n’a pas accès à la salle {room}", "the {role} role has no access to room {room}"),
         "policy.person-room": ("{login} n’a pas accès à la salle {room}", "{login} has no access to room {room}"),
@@ -81,6 +84,7 @@ public enum Catalog {
 
         // Enrolment.
         "enrol.done": ("poste {seat} inscrit (certificat {serial})", "seat {seat} enrolled (certificate {serial})"),
+        "enrol.rate-limited": ("trop de demandes d’inscription depuis cette adresse ; réessayez dans une minute", "too many enrolment requests from this address; try again in a minute"),
         "enrol.disabled": ("ce serveur n’inscrit pas de postes (lancé sans --ca)", "this server does not enrol seats (started without --ca)"),
         "enrol.bad-proof": ("la demande ne prouve pas la possession de la clé", "the request does not prove possession of the key"),
         "enrol.token-unknown": ("jeton inconnu", "unknown token"),

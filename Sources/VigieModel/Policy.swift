@@ -20,6 +20,22 @@ public enum Decision: Sendable, Hashable {
 
 /// The seat's policy rules (pure): certificate → role → room → feature → time window.
 public enum Policy {
+    /// Whether a certificate may talk to a seat at all (checked inside the TLS
+    /// handshake, before any frame): not revoked, of this school, a person.
+    /// Nil when it may; the reason otherwise.
+    public static func admit(identity: Identity, serialHex: String, config: SchoolConfig) -> Reason? {
+        if config.revokedSerials.contains(CertificateSerial.normalized(serialHex) ?? serialHex) {
+            return Reason("auth.revoked", ["serial": serialHex])
+        }
+        guard identity.schoolID == config.school.id else {
+            return Reason("auth.other-school", ["school": identity.schoolID])
+        }
+        guard case .person = identity.kind else {
+            return Reason("auth.not-a-person", ["identity": identity.uri])
+        }
+        return nil
+    }
+
     /// Decides whether `identity` may use `feature` on `seat` at instant `now`.
     /// - Parameters:
     ///   - serialHex: the caller's certificate serial, lowercase hex, to check against revocation.
@@ -27,12 +43,7 @@ public enum Policy {
     public static func decide(
         identity: Identity, serialHex: String, feature: Feature, seat: Seat, config: SchoolConfig, at now: Date = Date()
     ) -> Decision {
-        if config.revokedSerials.contains(CertificateSerial.normalized(serialHex) ?? serialHex) {
-            return .refuse(Reason("auth.revoked", ["serial": serialHex]))
-        }
-        guard identity.schoolID == config.school.id else {
-            return .refuse(Reason("auth.other-school", ["school": identity.schoolID]))
-        }
+        if let refused = admit(identity: identity, serialHex: serialHex, config: config) { return .refuse(refused) }
         guard case .person(let login, let role) = identity.kind else {
             return .refuse(Reason("auth.not-a-person", ["identity": identity.uri]))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -43,6 +44,12 @@ public final class RegisterServer: Sendable {
     let logger: Logger
     let tls: NIOSSLContext
     let school: String
+    /// Counts and caps the connections of peers (``PeerLimits/server``, fitted to the descriptor limit).
+    let gate: PeerGate
+    /// Anonymous enrolment requests, rate-limited per address.
+    let enrolments = EnrolmentThrottle()
+    /// Certificates refused at the handshake, recorded at most once a minute each.
+    let refusals = RefusalThrottle()
 
     /// Register requests and the roles that may make them.
     static let roles: [String: Set<Role>] = [
@@ -67,6 +74,10 @@ public final class RegisterServer: Sendable {
         if let ca = options.enrolmentCA, ca.schoolID != options.config.school.id {
             throw ServerStartError("the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
         }
+        if let warning = OpenFileLimit.raise(needed: PeerLimits.server.descriptorsNeeded, what: "the school server") {
+            logger.warning("\(warning); connection caps lowered to fit")
+        }
+        self.gate = PeerGate(limits: PeerLimits.server.fitting(descriptors: OpenFileLimit.current().soft))
         // Seats that enrol come without a certificate; everyone else must present one.
         self.tls = options.enrolmentCA == nil
             ? try VigieTLS.serverContext(options.identity.tlsMaterial)
@@ -74,28 +85,54 @@ public final class RegisterServer: Sendable {
     }
 
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
-        let tls = self.tls
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: options.listenHost, port: options.listenPort) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let config = options.config, school = self.school, logger = self.logger, refusals = self.refusals
+        // Bounded before trusted: certificates are checked inside the handshake
+        // (chain, school, revocation); anonymous peers (enrolment) get one small frame.
+        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, authorize: { identity, serial in
+            if config.revokedSerials.contains(CertificateSerial.normalized(serial) ?? serial) { return Reason("auth.revoked", ["serial": serial]) }
+            guard identity.schoolID == school else { return Reason("auth.other-school", ["school": identity.schoolID]) }
+            if case .server = identity.kind { return Reason("auth.not-a-person", ["identity": identity.uri]) }
+            return nil
+        }, refused: { [weak self] reason, identity, address in
+            logger.notice("certificate refused at the handshake", metadata: ["code": "\(reason.code)", "peer": "\(address)", "actor": "\(identity?.uri ?? "-")"])
+            guard let self, refusals.allow(identity?.uri ?? address) else { return }
+            var params = reason.params
+            params["address"] = address
+            if let detail = params["detail"] { params["detail"] = String(detail.prefix(200)) }
+            try? self.recordAnonymous("connect", args: [:], outcome: .refused, code: reason.code, params: params, actor: identity)
+        })
+        let server = try await GuardedListener.bind(host: options.listenHost, port: options.listenPort, backlog: 1024, tls: tls, gate: gate, verifier: verifier)
         let port = server.channel.localAddress?.port ?? options.listenPort
         logger.notice("register server listening", metadata: ["address": "\(options.listenHost):\(port)", "store": "\(options.storePath)"])
         onBound(port)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.checkpointLoop() }
+            group.addTask { await self.enrolmentThrottleLoop() }
             try await server.executeThenClose { inbound in
                 for try await connection in inbound {
                     group.addTask { await self.serve(connection) }
                 }
             }
+        }
+    }
+
+    /// Anonymous requests over the enrolment rate limit: one counted event a minute.
+    func enrolmentThrottleLoop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(60)) } catch { return }
+            flushEnrolmentRefusals()
+        }
+    }
+
+    func flushEnrolmentRefusals() {
+        let (count, addresses) = enrolments.takeRefused()
+        guard count > 0 else { return }
+        logger.warning("anonymous requests over the enrolment rate limit", metadata: ["count": "\(count)", "addresses": "\(addresses.count)"])
+        do {
+            try recordAnonymous("pki.enrol", args: [:], outcome: .refused, code: "enrol.rate-limited",
+                                params: ["count": String(count), "addresses": addresses.sorted().prefix(20).joined(separator: " ")])
+        } catch {
+            logger.error("cannot record refused enrolments", metadata: ["error": "\(error)"])
         }
     }
 
@@ -151,7 +188,11 @@ public final class RegisterServer: Sendable {
                             return
                         }
                         guard let peer else {
-                            // No certificate: only a seat enrolling with its one-time token.
+                            // No certificate: only a seat enrolling with its one-time token, a few times a minute per address.
+                            guard enrolments.allow(address) else {
+                                try await reply(outbound, request.id, .refused, "enrol.rate-limited")
+                                return
+                            }
                             if request.feature == "pki.enroll" {
                                 try await enrol(request, address: address, outbound)
                             } else {
@@ -289,12 +330,13 @@ public final class RegisterServer: Sendable {
     }
 
     /// Writes an act of the server's chain that no certificate stands behind (an enrolment).
-    func recordAnonymous(_ feature: String, args: [String: String], outcome: RegisterEvent.Outcome, code: String) throws {
+    func recordAnonymous(_ feature: String, args: [String: String], outcome: RegisterEvent.Outcome, code: String,
+                         params: [String: String] = [:], actor: Identity? = nil) throws {
         let now = Date()
         let event = RegisterEvent(
             school: school, seat: RegisterEvent.serverSeat, timeUTC: RegisterTime.utc(now), timeLocal: RegisterTime.local(now, zone),
-            room: nil, actor: nil, actorName: nil, actorRole: nil, feature: feature, args: args, outcome: outcome, code: code,
-            params: [:], sessionUser: nil, configVersion: nil)
+            room: nil, actor: actor?.uri, actorName: actor?.displayName, actorRole: actor?.role?.rawValue, feature: feature, args: args,
+            outcome: outcome, code: code, params: params, sessionUser: nil, configVersion: nil)
         _ = try store.appendServer(event, school: school)
     }
 
@@ -318,4 +360,50 @@ public final class RegisterServer: Sendable {
 public struct ServerStartError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Anonymous (certificate-less) requests per address: a bucket of `burst`
+/// refilled at `perMinute`. Requests over it are refused and counted; the count
+/// is recorded once a minute (``RegisterServer/flushEnrolmentRefusals()``).
+final class EnrolmentThrottle: Sendable {
+    struct State {
+        var buckets: [String: (tokens: Double, at: Date)] = [:]
+        var refused = 0
+        var refusedFrom: Set<String> = []
+    }
+    let burst: Double
+    let perMinute: Double
+    private let state = NIOLockedValueBox(State())
+
+    init(burst: Int = 5, perMinute: Int = 10) {
+        self.burst = Double(burst)
+        self.perMinute = Double(perMinute)
+    }
+
+    func allow(_ address: String, now: Date = Date()) -> Bool {
+        let burst = self.burst, rate = perMinute / 60
+        return state.withLockedValue { s in
+            var bucket = s.buckets[address] ?? (burst, now)
+            bucket.tokens = min(burst, bucket.tokens + now.timeIntervalSince(bucket.at) * rate)
+            bucket.at = now
+            if s.buckets.count > 50_000 { s.buckets = s.buckets.filter { now.timeIntervalSince($0.value.at) < 600 } }
+            guard bucket.tokens >= 1 else {
+                s.buckets[address] = bucket
+                s.refused += 1
+                if s.refusedFrom.count < 1000 { s.refusedFrom.insert(address) }
+                return false
+            }
+            bucket.tokens -= 1
+            s.buckets[address] = bucket
+            return true
+        }
+    }
+
+    /// The refusals counted since the last call, and from where.
+    func takeRefused() -> (Int, Set<String>) {
+        state.withLockedValue { s in
+            defer { s.refused = 0; s.refusedFrom = [] }
+            return (s.refused, s.refusedFrom)
+        }
+    }
 }

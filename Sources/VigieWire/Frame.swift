@@ -53,11 +53,22 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct FrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = Frame
     let maxLength: Int
+    /// When set, the limit in force now (it grows once the peer is authenticated).
+    let limit: FrameLimit?
 
-    public init(maxLength: Int = vigieMaxFrameLength) { self.maxLength = maxLength }
+    public init(maxLength: Int = vigieMaxFrameLength) {
+        self.maxLength = maxLength
+        self.limit = nil
+    }
+
+    /// A decoder whose limit is read from `limit` at every frame.
+    public init(limit: FrameLimit) {
+        self.maxLength = vigieMaxFrameLength
+        self.limit = limit
+    }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.decode(&buffer, maxLength: maxLength) else { return .needMoreData }
+        guard let frame = try Self.decode(&buffer, maxLength: limit?.bytes ?? maxLength) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }

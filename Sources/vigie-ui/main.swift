@@ -28,6 +28,7 @@ import VigieScreen
 let usage = """
     usage:
       vigie-ui lock      [--display :N] --title TEXT [--line TEXT]... [--until UNIX_SECONDS] [--notice-pipe PATH]
+                         [--by URI --by-name NAME]
       vigie-ui message   [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui notice    [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS]   (default 8 s)
@@ -91,6 +92,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
         case "--remaining": args.remaining = v
+        case "--by", "--by-name": break  // who locked: read back from the command line by a restarted agent
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
             args.iterations = n
@@ -125,7 +127,7 @@ let rest = argv.dropFirst()
 
 switch command {
 case "lock":
-    let a = parse(rest, allowed: ["--display", "--title", "--line", "--until", "--notice-pipe"])
+    let a = parse(rest, allowed: ["--display", "--title", "--line", "--until", "--notice-pipe", "--by", "--by-name"])
     guard let title = a.title else { badUsage("lock needs --title") }
     let signalFD = Signals.install()
     do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigieController
+import VigieWire
 import VigieModel
 import VigieTerminal
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VigieController
+import VigieWire
 import VigieHarness
 
 /// `vigie harness`: many simulated seats in this process, for scale tests.

@@ -3,6 +3,7 @@ import Foundation
 import VigieAgent
 import VigieConfig
 import VigieController
+import VigieWire
 import VigieModel
 import VigiePKI
 

@@ -22,11 +22,12 @@ import VigieTestSupport
         // Every seat fetches it and refuses the teacher from then on (the console's own config is unchanged).
         #expect(eventually(10) {
             let r = try? school.vigie(["status", "--room", "B204"])
-            return r?.code(of: "B204-01") == "auth.revoked" && r?.code(of: "B204-02") == "auth.revoked"
+            return r?.code(of: "B204-01") == "auth.certificate-refused" && r?.code(of: "B204-02") == "auth.certificate-refused"
         })
         #expect(try school.vigie(["status", "--room", "B204"], as: "admin").status == 0)
 
-        // Every event names the config version it was decided under.
+        // Every event names the config version it was decided under; the seat journals why it
+        // refused the certificate in the handshake (the console only hears that it was refused).
         var seat: [[String: Any]] = []
         #expect(eventually(10) { seat = decisions((try? school.registerEvents()) ?? [], seat: "B204-01"); return seat.contains { $0["code"] as? String == "auth.revoked" } })
         #expect(seat.first { $0["code"] as? String == "auth.revoked" }?["configVersion"] as? String == "1")
@@ -47,12 +48,12 @@ import VigieTestSupport
         #expect(eventually(10) {
             events((try? school.registerEvents()) ?? [], seat: "B204-02").contains { $0["code"] as? String == "config.unsigned" }
         })
-        #expect(try school.vigie(["status", "--seat", "B204-02"]).code(of: "B204-02") == "auth.revoked", "v1 still in force")
+        #expect(try school.vigie(["status", "--seat", "B204-02"]).code(of: "B204-02") == "auth.certificate-refused", "v1 still in force")
 
         // The server goes away; a restarted seat still enforces the last good config it kept.
         school.stopServer()
         school.killAgent("B204-01")
         try school.startAgent("B204-01")
-        #expect(try school.vigie(["status", "--seat", "B204-01"]).code(of: "B204-01") == "auth.revoked")
+        #expect(try school.vigie(["status", "--seat", "B204-01"]).code(of: "B204-01") == "auth.certificate-refused")
     }
 }

@@ -58,6 +58,26 @@ import VigieWire
         #expect(events.filter { $0["feature"] as? String == "pki.enroll-token" }.count == 2)
     }
 
+    @Test func anonymousEnrolmentsAreRateLimitedPerAddressAndDoNotFloodTheRegister() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        var refusedByRate = 0, unknown = 0
+        for i in 0..<30 {
+            let r = try enrol(school, seat: "B204-01", token: String(repeating: "b", count: 31) + String(i % 10), into: school.dir + "/x\(i)")
+            #expect(r.status == 1)
+            if r.stderr.contains("too many enrolment requests") { refusedByRate += 1 }
+            if r.stderr.contains("unknown token") { unknown += 1 }
+        }
+        // A burst of 5 per address, then about 10 a minute: the rest is refused without a look at the token.
+        #expect(unknown >= 5 && unknown <= 8, "\(unknown) tokens looked at")
+        #expect(refusedByRate == 30 - unknown)
+        // Each look at a well-formed token is its own event; the refusals by rate are not (one counted event a minute).
+        let events = try school.registerEvents().filter { $0["seat"] as? String == "@server" && $0["feature"] as? String == "pki.enrol" }
+        #expect(events.filter { $0["code"] as? String == "enrol.token-unknown" }.count == unknown)
+        #expect(events.count <= unknown + 1, "\(events.count) register events for 30 anonymous requests")
+        // A seat's certificate is still served on the same address.
+        #expect(try school.vigie(["register", "verify"], as: "head", json: false).status == 0)
+    }
+
     @Test func anExpiredTokenIsRefused() throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
         let t = try token(school, seat: "B204-01", hours: "0.0003")  // about one second

@@ -67,7 +67,7 @@ func countdownShown(_ display: String) throws -> Bool {
         let dir = try traceDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let trace = dir + "/trace"
-        let school = try TestSchool(seats: [("B204-01", "B204")], extraConfig: harmlessPower(trace), agentArguments: ["--session-user", "nobody"])
+        let school = try TestSchool(seats: [("B204-01", "B204")], extraConfig: harmlessPower(trace), agentArguments: ["--session-user", testSessionUser])
         let display = school.seats["B204-01"]!.display
         let reboot = try school.vigie(["power", "reboot", "--seat", "B204-01", "--delay", "3"])
         #expect(reboot.code(of: "B204-01") == "power.scheduled", "\(reboot)")
@@ -85,12 +85,12 @@ func countdownShown(_ display: String) throws -> Bool {
         // --now: no countdown, the command has run when the answer comes; {user} is the session user.
         let logoff = try school.vigie(["logoff", "--seat", "B204-01", "--now"])
         #expect(logoff.code(of: "B204-01") == "power.done", "\(logoff)")
-        #expect(traceLines(trace) == ["logoff nobody"])
+        #expect(traceLines(trace) == ["logoff \(testSessionUser)"])
 
         // Librarians never get power by default; a head has nothing on seats.
         let librarian = try school.vigie(["power", "off", "--seat", "B204-01", "--now"], as: "librarian")
         #expect(librarian.status(of: "B204-01") == "refused")
-        #expect(traceLines(trace) == ["logoff nobody"])
+        #expect(traceLines(trace) == ["logoff \(testSessionUser)"])
     }
 
     @Test func wakeOnLANSendsTheExactMagicPacketForEachMAC() throws {
@@ -143,7 +143,7 @@ func countdownShown(_ display: String) throws -> Bool {
         let dir = try traceDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let school = try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")],
-                                    extraConfig: harmlessPower(dir + "/trace", allowed: Self.allowed), agentArguments: ["--session-user", "nobody"])
+                                    extraConfig: harmlessPower(dir + "/trace", allowed: Self.allowed), agentArguments: ["--session-user", testSessionUser])
         // /bin/echo resolves to the allowlisted /usr/bin/echo (usrmerge symlink).
         let echo = try school.vigie(["run", "--room", "B204", "--", "/bin/echo", "bonjour", "à tous", "$HOME;`x`"])
         #expect(echo.status == 0, "\(echo)")
@@ -155,7 +155,7 @@ func countdownShown(_ display: String) throws -> Bool {
             #expect(echo.seat(id)?["timed_out"] as? Bool == false)
         }
         let id = try school.vigie(["run", "--seat", "B204-01", "--", "/usr/bin/id", "-un"])
-        #expect(id.seat("B204-01")?["stdout"] as? String == "nobody\n", "\(id)")
+        #expect(id.seat("B204-01")?["stdout"] as? String == "\(testSessionUser)\n", "\(id)")
 
         let ls = try school.vigie(["run", "--seat", "B204-01", "--", "/usr/bin/ls", "/nonexistent-vigie"])
         #expect(ls.status == 1)
@@ -173,7 +173,7 @@ func countdownShown(_ display: String) throws -> Bool {
         let dir = try traceDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let school = try TestSchool(seats: [("B204-01", "B204")],
-                                    extraConfig: harmlessPower(dir + "/trace", allowed: Self.allowed), agentArguments: ["--session-user", "nobody"])
+                                    extraConfig: harmlessPower(dir + "/trace", allowed: Self.allowed), agentArguments: ["--session-user", testSessionUser])
         let yes = try school.vigie(["run", "--seat", "B204-01", "--", "/usr/bin/yes"])
         #expect(yes.status(of: "B204-01") == "refused", "\(yes)")
         #expect(yes.code(of: "B204-01") == "policy.program")
@@ -193,18 +193,18 @@ func countdownShown(_ display: String) throws -> Bool {
 
         // Admins run anything, as the session user, or as the agent with --privileged.
         let admin = try school.vigie(["run", "--seat", "B204-01", "--", "/usr/bin/whoami"], as: "admin")
-        #expect(admin.seat("B204-01")?["stdout"] as? String == "nobody\n", "\(admin)")
+        #expect(admin.seat("B204-01")?["stdout"] as? String == "\(testSessionUser)\n", "\(admin)")
         let root = try school.vigie(["run", "--seat", "B204-01", "--privileged", "--", "/usr/bin/id", "-u"], as: "admin")
         #expect(root.seat("B204-01")?["stdout"] as? String == "\(geteuid())\n", "\(root)")
     }
 
     @Test func aTimeoutKillsTheProgramAndAFloodStaysBounded() throws {
-        let school = try TestSchool(seats: [("B204-01", "B204")], agentArguments: ["--session-user", "nobody"])
+        let school = try TestSchool(seats: [("B204-01", "B204")], agentArguments: ["--session-user", testSessionUser])
         let sleep = try school.vigie(["run", "--seat", "B204-01", "--timeout", "2", "--", "/usr/bin/sleep", "60"], as: "admin")
         #expect(sleep.code(of: "B204-01") == "run.timeout", "\(sleep)")
         #expect(sleep.seat("B204-01")?["timed_out"] as? Bool == true)
         #expect(sleep.seconds < 8)
-        #expect(try run(["pgrep", "-x", "sleep", "-u", "nobody"]).stdout.isEmpty, "the timed-out program is still running")
+        #expect(try run(["pgrep", "-x", "sleep", "-u", testSessionUser]).stdout.isEmpty, "the timed-out program is still running")
 
         let agent = try #require(school.seats["B204-01"]!.agent)
         // More than a pipe's worth of JSON: read it while the console runs.

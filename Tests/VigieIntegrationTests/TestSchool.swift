@@ -35,6 +35,8 @@ final class TestSchool: @unchecked Sendable {
     /// TOML appended to the config; extra `vigie-agent` arguments; seat MACs.
     let extraConfig: String
     let agentArguments: [String]
+    /// A command the agent runs under (`prlimit --nofile=… --`), if any.
+    let agentWrapper: [String]
     let macs: [String: String]
 
     /// - Parameters:
@@ -42,7 +44,8 @@ final class TestSchool: @unchecked Sendable {
     ///   - extraConfig: TOML appended to the config (grants, people…).
     init(seats layout: [(String, String)] = [("B204-01", "B204"), ("B204-02", "B204"), ("CDI-01", "CDI")], width: Int = 640, height: Int = 480,
          fixedDisplays: Bool = false, withServer: Bool = false, extraConfig: String = "", agentArguments: [String] = [],
-         macs: [String: String] = [:]) throws {
+         macs: [String: String] = [:], agentWrapper: [String] = []) throws {
+        self.agentWrapper = agentWrapper
         self.extraConfig = extraConfig
         self.agentArguments = agentArguments
         self.macs = macs
@@ -177,7 +180,7 @@ final class TestSchool: @unchecked Sendable {
     /// The agent's exact command line for a seat.
     func agentCommand(_ id: String) -> [String] {
         let seat = seats[id]!
-        return [product("vigie-agent"), "--config", configPath, "--seat", id, "--identity", seat.identityDir,
+        return agentWrapper + [product("vigie-agent"), "--config", configPath, "--seat", id, "--identity", seat.identityDir,
                 "--display", seat.display, "--state", seat.stateDir] + agentArguments
     }
 
@@ -370,3 +373,8 @@ func parisDateOfNextMonday(after now: Date = Date()) -> String {
     let c = calendar.dateComponents([.year, .month, .day], from: day)
     return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
 }
+
+/// The seat's session user in tests: `nobody` when the tests run as root (the
+/// agent then switches to it to run programs), else the user running the tests:
+/// an unprivileged agent, as on a real seat, cannot become anyone else.
+let testSessionUser: String = geteuid() == 0 ? "nobody" : String(cString: getpwuid(geteuid())!.pointee.pw_name)

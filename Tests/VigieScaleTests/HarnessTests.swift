@@ -5,6 +5,7 @@ import VigieController
 import VigieHarness
 import VigieModel
 import VigiePKI
+import VigieWire
 
 /// Open file descriptors of this process.
 func openDescriptors() -> Int {

@@ -128,7 +128,10 @@ func render(_ config: SchoolConfig, room: String = "CDI", _ kind: SignageKind = 
     /// A copy of `Signage/` where `file` is replaced by `text`.
     func brokenCopy(_ file: String, _ text: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-signage-\(UUID().uuidString)")
-        try FileManager.default.copyItem(atPath: signageDir, toPath: dir.path)
+        // cp, not FileManager.copyItem: Foundation also copies the owner, which an
+        // unprivileged test user may not do with the checkout's files.
+        let copied = try run(["cp", "-R", signageDir, dir.path])
+        guard copied.status == 0 else { throw TestSupportError("cp: \(copied)") }
         try text.write(to: dir.appendingPathComponent(file), atomically: true, encoding: .utf8)
         return dir.path
     }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the test suite the way a school runs Vigie: unprivileged. The agents,
+# the server and the consoles the tests start all run as the user running the
+# tests; when that is root (CI, a fresh machine), an unprivileged test user is
+# created and the tests run as that user, so that no privilege assumption can
+# hide (an agent that needs CAP_NET_ADMIN, a key only root can read...).
+# Building stays with the caller (root may install packages and build).
+#
+#   scripts/run-tests.sh [swift test arguments...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift=${SWIFT:-swift}
+swift_path=$(command -v "$swift")
+
+bin=$("$swift_path" build --show-bin-path)
+tests="$bin/VigiePackageTests.xctest"
+[ -x "$tests" ] || { echo "run-tests: $tests is missing; build first: $swift build --build-tests" >&2; exit 1; }
+
+if [ "$(id -u)" != 0 ]; then
+  exec "$swift_path" test --skip-build "$@"
+fi
+
+user=${VIGIE_TEST_USER:-vigie-test}
+home=/var/lib/$user
+if ! id "$user" >/dev/null 2>&1; then
+  echo "run-tests: creating the unprivileged test user $user"
+  useradd --system --create-home --home-dir "$home" --shell /usr/sbin/nologin "$user"
+fi
+mkdir -p "$home" && chown "$user:" "$home"
+
+# The test user reads the sources and the built products and writes its
+# temporary folders under /tmp. Every folder above the checkout must let it
+# through (a checkout under /root would not).
+dir=$(pwd)
+while [ "$dir" != / ]; do
+  if ! runuser -u "$user" -- test -x "$dir"; then
+    echo "run-tests: letting $user traverse $dir (o+x)"
+    chmod o+x "$dir"
+  fi
+  dir=$(dirname "$dir")
+done
+if ! runuser -u "$user" -- test -x "$swift_path"; then
+  echo "run-tests: $user cannot run $swift_path; install Swift where every user can run it" >&2
+  exit 1
+fi
+# The suite is Swift Testing's: run the built test binary itself (what
+# `swift test` runs), so that SwiftPM's lock files, made by root's build, stay root's.
+echo "run-tests: running the tests as $user (uid $(id -u "$user")), not as root"
+exec runuser -u "$user" -- env HOME="$home" PATH="$PATH" LANG="${LANG:-C.UTF-8}" NO_COLOR=1 \
+  "$tests" --testing-library swift-testing "$@"
