@@ -76,8 +76,6 @@ public final class SeatAgent: Sendable {
     let tls: NIOSSLContext
     /// Counts and caps the connections of peers (``PeerLimits/seat``, fitted to the descriptor limit).
     let gate: PeerGate
-    /// Refusals of certificates at the handshake, journaled at most once a minute per certificate.
-    let refusals = RefusalThrottle()
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
     let shipper: JournalShipper?
@@ -165,23 +163,19 @@ public final class SeatAgent: Sendable {
         let sessionTask = Task { if let sessions { await self.follow(sessions) } else { await self.showLoginNotice() } }
         defer { sessionTask.cancel() }
 
-        let live = self.live, refusals = self.refusals, logger = self.logger
-        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, authorize: { identity, serial in
+        let live = self.live
+        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, logger: logger, authorize: { identity, serial in
             Policy.admit(identity: identity, serialHex: serial, config: live.current.config)
-        }, refused: { [weak self] reason, identity, address in
-            logger.notice("certificate refused at the handshake", metadata: ["code": "\(reason.code)", "peer": "\(address)", "actor": "\(identity?.uri ?? "-")"])
-            // A refused person is a decision of the seat: journaled, at most once a minute per certificate or address.
-            guard let self, refusals.allow(identity?.uri ?? address) else { return }
-            var params = reason.params
-            params["address"] = address
-            if let detail = params["detail"] { params["detail"] = String(detail.prefix(200)) }
+        }, record: { [weak self] reason, identity in
+            // A refused person is a decision of the seat: journaled.
+            guard let self else { return }
             do {
                 try self.journal.append(SeatConnection.event(
                     school: self.options.config.school.id, seat: self.seat.id, room: self.room.id, zone: self.texts.timeZone,
-                    feature: "connect", args: [:], by: identity, at: Date(), status: .refused, reason: Reason(reason.code, params),
+                    feature: "connect", args: [:], by: identity, at: Date(), status: .refused, reason: reason,
                     sessionUser: self.target.sessionUser, configVersion: live.current.version))
             } catch {
-                logger.error("journal write failed", metadata: ["error": "\(error)"])
+                self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
         })
         let host = options.listenHost ?? seat.host

@@ -20,20 +20,21 @@ public enum Decision: Sendable, Hashable {
 
 /// The seat's policy rules (pure): certificate → role → room → feature → time window.
 public enum Policy {
-    /// Whether a certificate may talk to a seat at all (checked inside the TLS
-    /// handshake, before any frame): not revoked, of this school, a person.
-    /// Nil when it may; the reason otherwise.
-    public static func admit(identity: Identity, serialHex: String, config: SchoolConfig) -> Reason? {
+    /// Whether a certificate may talk to a seat (or, with `seats`, to the school
+    /// server) at all, checked inside the TLS handshake before any frame: not
+    /// revoked, of this school, a person (or a seat). Nil when it may.
+    public static func admit(identity: Identity, serialHex: String, config: SchoolConfig, seats: Bool = false) -> Reason? {
         if config.revokedSerials.contains(CertificateSerial.normalized(serialHex) ?? serialHex) {
             return Reason("auth.revoked", ["serial": serialHex])
         }
         guard identity.schoolID == config.school.id else {
             return Reason("auth.other-school", ["school": identity.schoolID])
         }
-        guard case .person = identity.kind else {
-            return Reason("auth.not-a-person", ["identity": identity.uri])
+        switch identity.kind {
+        case .person: return nil
+        case .seat where seats: return nil
+        default: return Reason("auth.not-a-person", ["identity": identity.uri])
         }
-        return nil
     }
 
     /// Decides whether `identity` may use `feature` on `seat` at instant `now`.

@@ -48,8 +48,6 @@ public final class RegisterServer: Sendable {
     let gate: PeerGate
     /// Anonymous enrolment requests, rate-limited per address.
     let enrolments = EnrolmentThrottle()
-    /// Certificates refused at the handshake, recorded at most once a minute each.
-    let refusals = RefusalThrottle()
 
     /// Register requests and the roles that may make them.
     static let roles: [String: Set<Role>] = [
@@ -85,21 +83,13 @@ public final class RegisterServer: Sendable {
     }
 
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
-        let config = options.config, school = self.school, logger = self.logger, refusals = self.refusals
+        let config = options.config
         // Bounded before trusted: certificates are checked inside the handshake
         // (chain, school, revocation); anonymous peers (enrolment) get one small frame.
-        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, authorize: { identity, serial in
-            if config.revokedSerials.contains(CertificateSerial.normalized(serial) ?? serial) { return Reason("auth.revoked", ["serial": serial]) }
-            guard identity.schoolID == school else { return Reason("auth.other-school", ["school": identity.schoolID]) }
-            if case .server = identity.kind { return Reason("auth.not-a-person", ["identity": identity.uri]) }
-            return nil
-        }, refused: { [weak self] reason, identity, address in
-            logger.notice("certificate refused at the handshake", metadata: ["code": "\(reason.code)", "peer": "\(address)", "actor": "\(identity?.uri ?? "-")"])
-            guard let self, refusals.allow(identity?.uri ?? address) else { return }
-            var params = reason.params
-            params["address"] = address
-            if let detail = params["detail"] { params["detail"] = String(detail.prefix(200)) }
-            try? self.recordAnonymous("connect", args: [:], outcome: .refused, code: reason.code, params: params, actor: identity)
+        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, logger: logger, authorize: { identity, serial in
+            Policy.admit(identity: identity, serialHex: serial, config: config, seats: true)
+        }, record: { [weak self] reason, identity in
+            try? self?.recordAnonymous("connect", args: [:], outcome: .refused, code: reason.code, params: reason.params, actor: identity)
         })
         let server = try await GuardedListener.bind(host: options.listenHost, port: options.listenPort, backlog: 1024, tls: tls, gate: gate, verifier: verifier)
         let port = server.channel.localAddress?.port ?? options.listenPort

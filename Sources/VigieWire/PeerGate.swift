@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -197,7 +198,9 @@ public final class PeerRecord: Sendable {
 /// Checks a client certificate inside the TLS handshake: the chain against the
 /// school CA (swift-certificates' RFC 5280 verifier), then who it names
 /// (`authorize`: school, kind, revocation). A certificate that fails never gets
-/// to send a frame; `refused` hears why (for the register and the logs).
+/// to send a frame; the refusal is logged, and `record` hears of it (for the
+/// register) at most once a minute per certificate, or per address when the
+/// certificate names no one.
 public struct PeerVerifier: Sendable {
     let caDER: [UInt8]
     let authorize: @Sendable (Identity, String) -> Reason?
@@ -206,15 +209,25 @@ public struct PeerVerifier: Sendable {
     /// - Parameters:
     ///   - caPEM: the school CA, the only root trusted.
     ///   - authorize: nil to accept the identity (with its serial), or the reason to refuse it.
-    ///   - refused: told of every refused certificate, with the identity when it could be read and the peer's address.
-    public init(caPEM: String, authorize: @escaping @Sendable (Identity, String) -> Reason?,
-                refused: @escaping @Sendable (Reason, Identity?, String) -> Void = { _, _, _ in }) throws {
+    ///   - record: a refusal worth a register event: the reason (its parameters name the
+    ///     peer's `address`) and the identity when the certificate could be read.
+    public init(caPEM: String, logger: Logger, authorize: @escaping @Sendable (Identity, String) -> Reason?,
+                record: @escaping @Sendable (Reason, Identity?) -> Void) throws {
         guard let ca = try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)).first else {
             throw WireError("tls.config", ["detail": "no CA certificate"])
         }
         self.caDER = try ca.toDERBytes()
         self.authorize = authorize
-        self.refused = refused
+        let throttle = RefusalThrottle()
+        self.refused = { reason, identity, address in
+            logger.notice("certificate refused at the handshake", metadata: [
+                "code": "\(reason.code)", "peer": "\(address)", "actor": "\(identity?.uri ?? "-")"])
+            guard throttle.allow(identity?.uri ?? address) else { return }
+            var params = reason.params
+            params["address"] = address
+            if let detail = params["detail"] { params["detail"] = String(detail.prefix(200)) }
+            record(Reason(reason.code, params), identity)
+        }
     }
 
     /// The NIOSSL callback for one connection, recording the accepted peer in `record`.
