@@ -36,7 +36,7 @@ func writeNotice(_ path: String, _ line: String) -> Int32 {
 
         let p = try ChildProcess([ui, "indicator", "--display", x.display,
                                   "--text", "Écran consulté par Mme Martin (professeur documentaliste) à 10:02",
-                                  "--timeout", "3"])
+                                  "--timeout", "6"])
         #expect(p.readLine(timeout: 10) == "ready", "\(p.readAllStderr())")
         let shot = try x.screenshot()
         saveArtifact(shot, "indicator")
@@ -61,8 +61,8 @@ func writeNotice(_ path: String, _ line: String) -> Int32 {
         #expect(other.grabPointer() == 0, "the indicator holds the pointer")
         other.ungrabPointer()
 
-        // Gone after its timeout, exit 0.
-        #expect(p.wait(timeout: 6) == 0)
+        // Gone after its timeout (long enough for the checks above on a loaded machine), exit 0.
+        #expect(p.wait(timeout: 10) == 0)
         #expect(rows(of: Indicator.backgroundRGB, in: try x.screenshot()).isEmpty)
         other.close()
         backdrop.signal(SIGTERM)
