@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import VigieLogin
 import VigieModel
 import VigiePKI
@@ -60,7 +61,7 @@ public struct AgentStartError: Error, CustomStringConvertible {
 
 /// The seat daemon: a mutual-TLS listener that checks every request against the
 /// school's policy and carries it out on the seat's display.
-public final class SeatAgent: Sendable {
+public final class SeatAgent: Service, Sendable {
     let options: AgentOptions
     let seat: Seat
     let room: Room
@@ -76,6 +77,8 @@ public final class SeatAgent: Sendable {
     let tls: NIOSSLContext
     /// Counts and caps the connections of peers (``PeerLimits/seat``, fitted to the descriptor limit).
     let gate: PeerGate
+    /// The connections being served, for a graceful shutdown.
+    let drain = ConnectionDrain()
     /// Every decision, durable before the console hears of it.
     let journal: SeatJournal
     let shipper: JournalShipper?
@@ -141,7 +144,7 @@ public final class SeatAgent: Sendable {
 
     /// Listens and serves until the task is cancelled. `onBound` receives the
     /// port actually bound (useful with port 0).
-    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(onBound: @Sendable (Int) -> Void) async throws {
         // Default SIGCHLD (SIG_IGN would make exit statuses unreadable); the
         // reaper thread reaps every child, so helpers never stay zombies.
         signal(SIGCHLD, SIG_DFL)
@@ -186,21 +189,24 @@ public final class SeatAgent: Sendable {
         let bound = server.channel.localAddress?.port ?? port
         logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.loginSessions == nil ? options.display ?? "$DISPLAY" : "logind")"])
         onBound(bound)
-        try await withThrowingDiscardingTaskGroup { group in
-            if let shipper { group.addTask { await shipper.run() } }
-            if let follower { group.addTask { await follower.run() } }
-            try await server.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await self.serve(connection) }
-                }
-            }
+        var background: [@Sendable () async -> Void] = []
+        if let shipper { background.append { await shipper.run() } }
+        if let follower { background.append { await follower.run() } }
+        // Until SIGTERM (a ServiceGroup's graceful shutdown): then requests in flight are
+        // answered and journaled, and the agent returns. The lock is never lifted by a stop.
+        try await GuardedListener.serve(server, drain: drain, logger: logger, background: background) { connection in
+            await self.serve(connection)
         }
+        logger.notice("agent stopped", metadata: ["seat": "\(seat.id)", "locked": "\(locks.lockedBy != nil)"])
     }
+
+    /// Runs until a graceful shutdown (the agent as a swift-service-lifecycle service).
+    public func run() async throws { try await run(onBound: { _ in }) }
 
     /// One console connection: requests are answered in order; a protocol error
     /// is answered, then the connection is closed. Errors stay in this connection.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        await SeatConnection.serve(connection, logger: logger) { frame, peer in await self.answer(frame, from: peer) }
+        await SeatConnection.serve(connection, drain: drain, logger: logger) { frame, peer in await self.answer(frame, from: peer) }
     }
 
     /// The room's login notice (from the Signage templates), shown when the agent

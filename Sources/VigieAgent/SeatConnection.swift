@@ -33,12 +33,16 @@ public enum SeatConnection {
     /// `idleLimit` is dropped (but not while a request runs). Errors stay in this
     /// connection: the listener keeps serving everyone else.
     public static func serve(
-        _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), logger: Logger,
+        _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), drain: ConnectionDrain? = nil, logger: Logger,
         answer: @escaping (Frame, (identity: Identity, serial: String)) async -> (Response, [UInt8])
     ) async {
         let channel = connection.channel
         var idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
-        defer { idle.cancel() }
+        drain?.opened(channel)
+        defer {
+            idle.cancel()
+            drain?.closed(channel)
+        }
         var peer: (identity: Identity, serial: String)?
         do {
             try await connection.executeThenClose { inbound, outbound in
@@ -46,8 +50,11 @@ public enum SeatConnection {
                     for try await frame in inbound {
                         if peer == nil { peer = try await Self.peer(of: channel) }
                         idle.cancel()
+                        // Shutting down: a request not yet started is not started.
+                        if let drain, !drain.begin(channel) { return }
                         let (response, body) = await answer(frame, peer!)
                         try await outbound.write(.response(response, body: body))
+                        drain?.end(channel)
                         idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
                         if response.code.hasPrefix("protocol.") { return }
                     }

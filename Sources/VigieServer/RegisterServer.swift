@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import VigieModel
 import VigiePKI
 import VigieRegister
@@ -37,7 +38,7 @@ public struct ServerOptions: Sendable {
 /// The school server: receives the seats' journals over mutual TLS, keeps its own
 /// chain for what no seat can record, and answers the head of school's register
 /// requests. Everything it is asked is decided by the caller's certificate.
-public final class RegisterServer: Sendable {
+public final class RegisterServer: Service, Sendable {
     let options: ServerOptions
     let store: SQLiteRegisterStore
     let enrolment: EnrolmentStore
@@ -46,6 +47,8 @@ public final class RegisterServer: Sendable {
     let school: String
     /// Counts and caps the connections of peers (``PeerLimits/server``, fitted to the descriptor limit).
     let gate: PeerGate
+    /// The connections being served, for a graceful shutdown.
+    let drain = ConnectionDrain()
     /// Anonymous enrolment requests, rate-limited per address.
     let enrolments = EnrolmentThrottle()
 
@@ -82,7 +85,7 @@ public final class RegisterServer: Sendable {
             : try VigieTLS.serverContextAllowingEnrolment(options.identity.tlsMaterial)
     }
 
-    public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(onBound: @Sendable (Int) -> Void) async throws {
         let config = options.config
         // Bounded before trusted: certificates are checked inside the handshake
         // (chain, school, revocation); anonymous peers (enrolment) get one small frame.
@@ -95,16 +98,19 @@ public final class RegisterServer: Sendable {
         let port = server.channel.localAddress?.port ?? options.listenPort
         logger.notice("register server listening", metadata: ["address": "\(options.listenHost):\(port)", "store": "\(options.storePath)"])
         onBound(port)
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.checkpointLoop() }
-            group.addTask { await self.enrolmentThrottleLoop() }
-            try await server.executeThenClose { inbound in
-                for try await connection in inbound {
-                    group.addTask { await self.serve(connection) }
-                }
-            }
+        // Until SIGTERM (a ServiceGroup's graceful shutdown): requests in flight are answered, then it returns.
+        try await GuardedListener.serve(server, drain: drain, logger: logger, background: [
+            { await self.checkpointLoop() },
+            { await self.enrolmentThrottleLoop() },
+        ]) { connection in
+            await self.serve(connection)
         }
+        flushEnrolmentRefusals()
+        logger.notice("register server stopped")
     }
+
+    /// Runs until a graceful shutdown (the server as a swift-service-lifecycle service).
+    public func run() async throws { try await run(onBound: { _ in }) }
 
     /// Anonymous requests over the enrolment rate limit: one counted event a minute.
     func enrolmentThrottleLoop() async {
@@ -152,8 +158,17 @@ public final class RegisterServer: Sendable {
         let address: String
     }
 
+    /// A connection idle this long is closed (a seat's shipper connects again when it has events).
+    static let idleLimit: TimeAmount = .seconds(120)
+
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let channel = connection.channel
+        var idle = channel.eventLoop.scheduleTask(in: Self.idleLimit) { channel.close(promise: nil) }
+        drain.opened(channel)
+        defer {
+            idle.cancel()
+            drain.closed(channel)
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var peer: Peer?
@@ -161,6 +176,13 @@ public final class RegisterServer: Sendable {
                 let address = channel.remoteAddress?.ipAddress ?? "?"
                 do {
                     for try await frame in inbound {
+                        idle.cancel()
+                        // Shutting down: a request not yet started is not started.
+                        guard drain.begin(channel) else { return }
+                        defer {
+                            drain.end(channel)
+                            idle = channel.eventLoop.scheduleTask(in: Self.idleLimit) { channel.close(promise: nil) }
+                        }
                         if !knowsPeer {
                             knowsPeer = true
                             if let cert = try await channel.nioSSL_peerCertificate().get() {

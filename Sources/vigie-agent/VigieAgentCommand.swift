@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VigieAgent
+import VigieWire
 import VigieConfig
 import VigieLogin
 import VigiePKI
@@ -100,6 +101,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("vigie-agent: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        try await agent.run()
+        // SIGTERM (systemctl stop) drains and exits 0; the lock stays on screen.
+        try await ServiceRunner.run(agent, logger: logger)
     }
 }

@@ -58,13 +58,15 @@ struct ServerCommand: AsyncParsableCommand {
             throw ExitCode(Exit.configuration)
         }
         let server: RegisterServer
+        let logger = Logger(label: "vigie-server")
         do {
-            server = try RegisterServer(options: options, logger: Logger(label: "vigie-server"))
+            server = try RegisterServer(options: options, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("vigie server: \(error)\n".utf8))
             throw ExitCode(Exit.configuration)
         }
-        try await server.run()
+        // SIGTERM (systemctl stop) drains the requests in flight and exits 0.
+        try await ServiceRunner.run(server, logger: logger)
     }
 }
 
