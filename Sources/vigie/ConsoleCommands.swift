@@ -40,10 +40,10 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("room"), help: ArgumentHelp("Every seat of this room (repeatable).", valueName: "room"))
     var rooms: [String] = []
 
-    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable).", valueName: "seat,…"))
+    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable); with --room, seats of those rooms only.", valueName: "seat,…"))
     var seats: [String] = []
 
-    @Flag(help: "Every seat your identity may reach.")
+    @Flag(help: "Every seat your identity may reach (alone, without --room or --seat).")
     var all = false
 
     func validate() throws {

@@ -20,7 +20,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     )
     @Option(name: .customLong("room"), help: ArgumentHelp("Every seat of this room (repeatable).", valueName: "room"))
     var rooms: [String] = []
-    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable).", valueName: "seat,…"))
+    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable); with --room, seats of those rooms only.", valueName: "seat,…"))
     var seats: [String] = []
     @Flag(help: "Every seat your identity may reach (the default).")
     var all = false
