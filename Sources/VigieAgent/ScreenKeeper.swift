@@ -56,21 +56,49 @@ final class ScreenKeeper: @unchecked Sendable {
     }
 }
 
-/// Shows message windows through the `vigie-ui message` helper.
+/// Shows message windows through the `vigie-ui message` helper: at most
+/// `maxOpen` at once on the seat (a new one closes the oldest), each closing by
+/// itself after `expireAfter` seconds, so that a flood of messages never piles
+/// up windows and processes on a seat.
 struct MessageShower: Sendable {
     let uiPath: String
     let target: SeatTarget
+    /// The message windows open now, oldest first; one message at a time.
+    let windows = OpenWindows()
 
-    func show(title: String, text: String) async -> Result<Void, Reason> {
+    func show(title: String, text: String, expireAfter seconds: Double = 1800, maxOpen: Int = 5) async -> Result<Void, Reason> {
         if let why = target.unavailable { return .failure(why) }
         let display = target.display
+        let windows = self.windows
+        let uiPath = self.uiPath
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            windows.queue.async {
+                for pid in windows.makeRoom(keeping: max(0, maxOpen - 1)) { Spawn.stop(pid, mode: "message") }
                 var argv = [uiPath, "message"]
                 if let display { argv += ["--display", display] }
-                argv += ["--title", title, "--text", text]
-                continuation.resume(returning: Spawn.startHelper(argv).map { _ in () })
+                argv += ["--title", title, "--text", text, "--timeout", String(max(1, seconds))]
+                let result = Spawn.startHelper(argv)
+                if case .success(let pid) = result { windows.add(pid) }
+                continuation.resume(returning: result.map { _ in () })
             }
+        }
+    }
+
+    /// The pids of the message windows a seat shows, oldest first.
+    final class OpenWindows: @unchecked Sendable {
+        /// Shows and closes run one at a time on this queue.
+        let queue = DispatchQueue(label: "vigie.messages")
+        private var pids: [pid_t] = []
+
+        func add(_ pid: pid_t) { pids.append(pid) }
+
+        /// Forgets windows already closed; returns the oldest ones beyond `keeping`, to close.
+        func makeRoom(keeping: Int) -> [pid_t] {
+            pids.removeAll { !Spawn.isHelper($0, mode: "message") }
+            guard pids.count > keeping else { return [] }
+            let oldest = Array(pids.prefix(pids.count - keeping))
+            pids.removeFirst(oldest.count)
+            return oldest
         }
     }
 }

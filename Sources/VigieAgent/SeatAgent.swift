@@ -296,10 +296,17 @@ public final class SeatAgent: Service, Sendable {
         case .unlock:
             return await locks.unlock() ? (.ok, Reason("unlock.done"), []) : (.ok, Reason("unlock.not-locked"), [])
         case .message:
-            guard let text = args["text"], !text.isEmpty, text.count <= 2000 else {
-                return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "1 to 2000 characters"]), [])
+            // Bytes, not characters: the seat is the enforcement point, whatever the console checked.
+            let text = args["text"] ?? ""
+            if let problem = MessageLimits.problem(text) {
+                if problem.code == "input.message.empty" {
+                    return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "empty"]), [])
+                }
+                return (.failed, Reason("message.too-long", problem.params), [])
             }
-            switch await messages.show(title: texts.messageTitle(from: identity, at: Date()), text: text) {
+            let settings = live.current.config.messages
+            switch await messages.show(title: texts.messageTitle(from: identity, at: Date()), text: text,
+                                       expireAfter: settings.expireMinutes * 60, maxOpen: settings.maxOpen) {
             case .success: return (.ok, Reason("message.shown"), [])
             case .failure(let reason): return (.failed, reason, [])
             }

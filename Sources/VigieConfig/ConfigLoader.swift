@@ -139,7 +139,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs", "messages"])
 
         // [school]
         var school: School?
@@ -233,11 +233,13 @@ struct Reader {
         let server = readServer(root)
         let record = readRecord(root)
         let (power, programs) = readPower(root, rooms: roomIDs)
+        let messages = readMessages(root)
         guard let school else { return nil }
         var config = SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
                                   consoleTimeout: timeout, signage: signage, server: server, register: record)
         config.power = power
         config.programs = programs
+        config.messages = messages
         return config
     }
 

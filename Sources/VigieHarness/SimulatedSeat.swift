@@ -144,8 +144,12 @@ public final class SimulatedSeat: @unchecked Sendable {
                 return (.ok, Reason("status.unlocked"), [])
             }
         case .message:
-            guard let text = args["text"], !text.isEmpty, text.count <= 2000 else {
-                return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "1 to 2000 characters"]), [])
+            // The same rule as the agent's: UTF-8 bytes, not characters.
+            if let problem = MessageLimits.problem(args["text"] ?? "") {
+                if problem.code == "input.message.empty" {
+                    return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "empty"]), [])
+                }
+                return (.failed, Reason("message.too-long", problem.params), [])
             }
             return (.ok, Reason("message.shown"), [])
         case .screenshot, .thumbnail:

@@ -120,7 +120,7 @@ public enum Catalog {
 
     /// The words for `reason` in `language`; an unknown code is shown as is, with its parameters.
     public static func text(_ reason: Reason, _ language: Language) -> String {
-        guard let pair = templates[reason.code] ?? powerTemplates[reason.code] else {
+        guard let pair = templates[reason.code] ?? powerTemplates[reason.code] ?? inputTemplates[reason.code] else {
             let params = reason.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
             return params.isEmpty ? reason.code : "\(reason.code) (\(params))"
         }

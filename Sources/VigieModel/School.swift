@@ -133,6 +133,8 @@ public struct SchoolConfig: Sendable, Codable {
     public var power = PowerSettings()
     /// `[programs]`: what teachers may start with `vigie run`.
     public var programs = ProgramSettings()
+    /// `[messages]`: message windows open at once and their expiry.
+    public var messages = MessageSettings()
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],

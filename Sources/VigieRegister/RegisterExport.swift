@@ -96,8 +96,10 @@ public enum RegisterExport {
     static let formulaStarts: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
 
     static func appendCSVCell(_ cell: String, to out: inout [UInt8], separator: [UInt8], protectFormulas: Bool) {
-        var bytes = Array(cell.utf8)
-        if protectFormulas, let first = bytes.first, formulaStarts.contains(first) {
+        // Texts are stored as received; here they are neutralised: no control
+        // character or bidi override reaches the spreadsheet, and no formula runs.
+        var bytes = Array(visible(cell).utf8)
+        if protectFormulas, let first = cell.utf8.first, formulaStarts.contains(first) {
             bytes.insert(UInt8(ascii: "'"), at: 0)
         }
         let needsQuotes = bytes.contains { $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D || $0 == separator.first }
@@ -112,6 +114,36 @@ public enum RegisterExport {
             out.append(b)
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// `text` with what a reader must not receive raw made visible: C0 controls
+    /// (but the line feed) and DEL become their symbols of the U+2400 block (␛, ␇,
+    /// ␉, ␍, ␡), and C1 controls and bidirectional marks, embeddings, overrides and
+    /// isolates (U+061C, U+200E–200F, U+202A–202E, U+2066–2069) become `\u{202E}`.
+    /// Register texts are stored as received; exports show them this way.
+    public static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            let v = scalar.value
+            switch v {
+            case 0x0A: out.append(scalar)
+            case 0x00...0x1F: out.append(Unicode.Scalar(0x2400 + v)!)
+            case 0x7F: out.append(Unicode.Scalar(0x2421)!)
+            case _ where needsEscape(scalar):
+                out.append(contentsOf: "\\u{\(String(format: "%04X", v))}".unicodeScalars)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A: return false
+        case 0x00...0x1F, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 
     /// Writes JSON Lines: one object per event, the content fields of the canonical

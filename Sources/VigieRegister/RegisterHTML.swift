@@ -175,11 +175,13 @@ extension RegisterExport {
         }
     }
 
-    /// HTML-escapes `&`, `<`, `>`, `"` and `'`.
+    /// HTML-escapes `&`, `<`, `>`, `"` and `'`, after making control characters and
+    /// bidi overrides visible (``RegisterExport/visible(_:)``): the report shows what
+    /// was sent, and no text can reorder or hide its neighbours.
     static func h(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
+        for c in RegisterExport.visible(s).unicodeScalars {
             switch c {
             case "&": out += "&amp;"
             case "<": out += "&lt;"

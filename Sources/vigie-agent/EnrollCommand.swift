@@ -31,6 +31,11 @@ struct EnrollCommand: AsyncParsableCommand {
             throw ValidationError("--server: “\(server)” is not host:port")
         }
         let host = String(server[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let lang = InputError.language()
+        if let problem = InputError.unreadableFile(ca, option: "--ca", language: lang) {
+            FileHandle.standardError.write(Data("vigie-agent enroll: \(problem)\n".utf8))
+            throw ExitCode(78)
+        }
         let caPEM: String
         let school: String
         do {
@@ -38,7 +43,8 @@ struct EnrollCommand: AsyncParsableCommand {
             guard let id = try CertificateSummary.read(path: ca).schoolID else { throw ValidationError("\(ca): not a Vigie school CA") }
             school = id
         } catch {
-            FileHandle.standardError.write(Data("vigie-agent enroll: \(ca): \(error)\n".utf8))
+            let words = error is CocoaError ? error.localizedDescription : "\(error)"
+            FileHandle.standardError.write(Data("vigie-agent enroll: \(ca): \(words.split(separator: "\n").first ?? "")\n".utf8))
             throw ExitCode(78)
         }
         do {
@@ -46,7 +52,6 @@ struct EnrollCommand: AsyncParsableCommand {
                                                          caPEM: caPEM, identityDirectory: identity)
             print("Enrolled \(bundle.identity.uri) (serial \(bundle.serialHex)); identity written to \(identity).")
         } catch let failure as EnrolmentClient.Failure {
-            let lang = Language.fromLocale(ProcessInfo.processInfo.environment["LANG"]) ?? .fr
             FileHandle.standardError.write(Data("vigie-agent enroll: \(Catalog.text(failure.reason, lang))\n".utf8))
             throw ExitCode(1)
         } catch {

@@ -143,7 +143,8 @@ case "message":
     guard let text = a.text else { badUsage("message needs --text") }
     let signalFD = Signals.install()
     do {
-        _ = try MessageWindow(title: title, text: text, timeout: a.timeout ?? 0)
+        // Control characters and bidi overrides are drawn as visible symbols.
+        _ = try MessageWindow(title: visibleText(title), text: visibleText(text), timeout: a.timeout ?? 0)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)

@@ -17,33 +17,41 @@ struct ConsoleOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per seat (JSON Lines) as each answers.")
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds to wait for each seat (default: the config's console.timeout, 5).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for each seat, 0.1 to 600 (default: the config's console.timeout, 5).", valueName: "seconds"))
     var timeout: Double?
 
     @Option(help: ArgumentHelp("Language of the messages: fr or en (default: $LANG, then the school's).", valueName: "lang"))
     var lang: Language?
 
     func validate() throws {
-        if let timeout, !(timeout > 0 && timeout <= 600) { throw ValidationError("--timeout must be between 0 and 600 seconds") }
+        if let timeout, !(timeout >= 0.1 && timeout <= 600) {
+            let value = timeout.isFinite && timeout == timeout.rounded() && abs(timeout) < 1e15 ? String(Int64(timeout)) : String(timeout)
+            throw ValidationError(InputError("input.timeout.range", ["value": value], language: InputError.language(lang)).description)
+        }
     }
 }
 
 extension Language: ExpressibleByArgument {}
 
-/// Which seats a command goes to: the union of `--room`, `--seat` and `--all`.
+/// Which seats a command goes to. `--room` values add up, so do `--seat` values;
+/// `--seat` with `--room` picks those seats within those rooms (a teacher who names
+/// a room and a seat means that seat of that room); `--all` stands alone.
 struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("room"), help: ArgumentHelp("Every seat of this room (repeatable).", valueName: "room"))
     var rooms: [String] = []
 
-    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable).", valueName: "seat,…"))
+    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable); with --room, seats of those rooms only.", valueName: "seat,…"))
     var seats: [String] = []
 
-    @Flag(help: "Every seat your identity may reach.")
+    @Flag(help: "Every seat your identity may reach (alone, without --room or --seat).")
     var all = false
 
     func validate() throws {
         if rooms.isEmpty && seats.isEmpty && !all {
-            throw ValidationError("say which seats: --room R, --seat S,… or --all")
+            throw ValidationError(InputError("input.target.none", language: InputError.language()).description)
+        }
+        if all && !(rooms.isEmpty && seats.isEmpty) {
+            throw ValidationError(InputError("input.target.all-alone", language: InputError.language()).description)
         }
     }
 }
@@ -82,25 +90,11 @@ struct Console {
         timeout = .milliseconds(Int64((options.timeout ?? config.consoleTimeout) * 1000))
     }
 
-    /// The targeted seats in config order, or a usage error naming what is unknown.
+    /// The targeted seats in config order, or a usage error naming what is unknown or
+    /// outside the named rooms (see ``TargetOptions``).
     func seats(_ target: TargetOptions) throws -> [Seat] {
-        var wanted = Set<String>()
-        for room in target.rooms {
-            guard let r = config.room(room) else {
-                throw Failure.usage("unknown room “\(room)” (rooms: \(config.rooms.map(\.id).joined(separator: ", ")))")
-            }
-            wanted.formUnion(r.seats.map(\.id))
-        }
-        for list in target.seats {
-            for id in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !id.isEmpty {
-                guard config.seat(id) != nil else { throw Failure.usage("unknown seat “\(id)”") }
-                wanted.insert(id)
-            }
-        }
-        if target.all {
-            wanted.formUnion(Policy.reachableSeats(for: identity.identity, in: config).map(\.id))
-        }
-        return config.seats.filter { wanted.contains($0.id) }
+        try Targets.resolve(rooms: target.rooms, seats: target.seats, all: target.all, config: config,
+                            reachable: { Policy.reachableSeats(for: identity.identity, in: config) }, language: language)
     }
 
     /// Sends and prints each seat's answer as it arrives; returns the exit status.
@@ -171,11 +165,14 @@ struct LockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "lock", abstract: "Lock the seats: screen covered, keyboard and mouse held.")
     @OptionGroup var target: TargetOptions
     @OptionGroup var options: ConsoleOptions
-    @Option(name: .customLong("for"), help: ArgumentHelp("Lift the lock by itself after this long (e.g. 20m, 1h, 90s).", valueName: "duration"))
+    @Option(name: .customLong("for"), parsing: .unconditional,
+            help: ArgumentHelp("Lift the lock by itself after this long (e.g. 20m, 1h30m, 90s; at most 7 days).", valueName: "duration"))
     var duration: String?
 
     func validate() throws {
-        if let duration, parseDuration(duration) == nil { throw ValidationError("--for: “\(duration)” is not a duration like 90s, 20m or 1h") }
+        if let duration, let problem = DurationText.problem(duration, option: "--for", language: InputError.language(options.lang)) {
+            throw ValidationError(problem.description)
+        }
     }
 
     func run() async throws {
@@ -184,28 +181,47 @@ struct LockCommand: AsyncParsableCommand {
 
     func perform(_ console: Console) async throws -> Int32 {
         var args: [String: String] = [:]
-        if let duration, let seconds = parseDuration(duration) { args["for"] = String(seconds) }
+        if let duration, case .seconds(let seconds) = DurationText.parse(duration) { args["for"] = String(seconds) }
         return try await console.run(.lock, args: args, to: try console.seats(target))
     }
 }
 
-/// `90s`, `20m`, `1h`, `1h30m`, or plain seconds.
-func parseDuration(_ text: String) -> Int? {
-    if let n = Int(text), n > 0 { return n }
-    var total = 0
-    var number = ""
-    for c in text {
-        if c.isNumber { number.append(c); continue }
-        guard let n = Int(number) else { return nil }
-        switch c {
-        case "s": total += n
-        case "m": total += n * 60
-        case "h": total += n * 3600
-        default: return nil
+/// Resolving targets to seats (shared by the one-shot commands and `vigie console`).
+enum Targets {
+    /// `rooms` add up, `seats` add up; both given: the seats, each of which must be in
+    /// one of the rooms; `all`: every reachable seat. Config order; usage errors name
+    /// the unknown room or seat, or the seat outside the rooms.
+    static func resolve(rooms: [String], seats: [String], all: Bool, config: SchoolConfig,
+                        reachable: () -> [Seat], language: Language) throws -> [Seat] {
+        func usage(_ code: String, _ params: [String: String] = [:]) -> Failure {
+            Failure.usage(InputError(code, params, language: language).description)
         }
-        number = ""
+        if all && !(rooms.isEmpty && seats.isEmpty) { throw usage("input.target.all-alone") }
+        if all { return reachable() }
+        var roomIDs: [String] = []
+        var inRooms = Set<String>()
+        for list in rooms {
+            for room in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !room.isEmpty {
+                guard let r = config.room(room) else {
+                    throw usage("input.target.unknown-room", ["room": room, "rooms": config.rooms.map(\.id).joined(separator: ", ")])
+                }
+                if !roomIDs.contains(room) { roomIDs.append(room) }
+                inRooms.formUnion(r.seats.map(\.id))
+            }
+        }
+        var named = Set<String>()
+        for list in seats {
+            for id in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !id.isEmpty {
+                guard let seat = config.seat(id) else { throw usage("input.target.unknown-seat", ["seat": id]) }
+                if !roomIDs.isEmpty && !inRooms.contains(id) {
+                    throw usage("input.target.seat-outside-room", ["seat": id, "rooms": roomIDs.joined(separator: ", "), "room": seat.room])
+                }
+                named.insert(id)
+            }
+        }
+        let wanted = named.isEmpty ? inRooms : named
+        return config.seats.filter { wanted.contains($0.id) }
     }
-    return number.isEmpty && total > 0 ? total : nil
 }
 
 struct UnlockCommand: AsyncParsableCommand {
@@ -240,12 +256,13 @@ struct MessageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "message", abstract: "Show a message on the seats, signed with your name.")
     @OptionGroup var target: TargetOptions
     @OptionGroup var options: ConsoleOptions
-    @Argument(help: "The text to show (up to 2,000 characters).")
+    @Argument(help: "The text to show (at most 2,000 bytes of UTF-8: accented letters and symbols take several).")
     var text: String
 
     func validate() throws {
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("the message is empty") }
-        if text.count > 2000 { throw ValidationError("the message is longer than 2,000 characters") }
+        if let problem = MessageLimits.problem(text) {
+            throw ValidationError(InputError(problem.code, problem.params, language: InputError.language(options.lang)).description)
+        }
     }
 
     func run() async throws {
@@ -280,10 +297,10 @@ struct ScreenshotCommand: AsyncParsableCommand {
     func perform(_ console: Console) async throws -> Int32 {
         do {
             let seats = try console.seats(target)
-            do {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw Failure.usage("cannot create \(out): \(error.localizedDescription)")
+            // Before any request: a seat must not be captured (and its pupil shown the
+            // indicator) for a picture that cannot be kept.
+            if let problem = ScreenshotFiles.unwritable(out) {
+                throw Failure.usage(InputError("input.folder.not-writable", ["folder": out, "detail": problem], language: console.language).description)
             }
             let feature: Feature = thumbnail == nil ? .screenshot : .thumbnail
             let args = thumbnail.map { ["width": String($0)] } ?? [:]
@@ -297,7 +314,7 @@ struct ScreenshotCommand: AsyncParsableCommand {
                     return ["file": path]
                 } catch {
                     result.status = .failed
-                    result.reason = Reason("save.failed", ["detail": "\(error)"])
+                    result.reason = Reason("save.failed", ["detail": (error as? SaveError)?.description ?? error.localizedDescription])
                     return [:]
                 }
             }
@@ -344,8 +361,39 @@ struct WireErrorText: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// A screenshot that could not be written: the file and the system's words.
+struct SaveError: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// Where screenshots go: pupils' screens are personal data, so files are 0600.
 enum ScreenshotFiles {
+    /// Creates `dir` (0700) when missing and proves it writable by creating and
+    /// removing a file in it; nil when it is, else the reason (the system's words).
+    static func unwritable(_ dir: String) -> String? {
+        var info = stat()
+        if stat(dir, &info) == 0 {
+            if (info.st_mode & S_IFMT) != S_IFDIR { return String(cString: strerror(ENOTDIR)) }
+        } else if errno == ENOENT {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                let ns = error as NSError
+                let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+                if let underlying, underlying.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(underlying.code))) }
+                return ns.localizedDescription
+            }
+        } else {
+            return String(cString: strerror(errno))
+        }
+        var template = Array((dir.hasSuffix("/") ? dir : dir + "/").utf8CString.dropLast()) + Array(".vigie-probe-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        close(fd)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        return nil
+    }
+
     static func save(_ png: [UInt8], seat: String, in dir: String, now: Date = Date()) throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -358,12 +406,12 @@ enum ScreenshotFiles {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd < 0 {
                 if errno == EEXIST { n += 1; continue }
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(path): \(String(cString: strerror(errno)))"])
+                throw SaveError(description: "\(path): \(String(cString: strerror(errno)))")
             }
             defer { close(fd) }
             let written = png.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == png.count else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(path): short write"])
+                throw SaveError(description: "\(path): short write")
             }
             return path
         }

@@ -21,7 +21,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     )
     @Option(name: .customLong("room"), help: ArgumentHelp("Every seat of this room (repeatable).", valueName: "room"))
     var rooms: [String] = []
-    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable).", valueName: "seat,…"))
+    @Option(name: .customLong("seat"), help: ArgumentHelp("These seats, comma-separated (repeatable); with --room, seats of those rooms only.", valueName: "seat,…"))
     var seats: [String] = []
     @Flag(help: "Every seat your identity may reach (the default).")
     var all = false
@@ -343,6 +343,7 @@ enum ConsoleWords {
                 "  power off|reboot [--delay S|--now] · power cancel · power on · logoff [--delay S|--now]",
                 "  run [--timeout S] -- /usr/bin/PROGRAMME ARGS…",
                 "  room R[,R…] · seats S,… · all   changer de postes (ou --room/--seat sur une ligne)",
+                "  --room R --seat S : le poste S de la salle R ; plusieurs --room (ou --seat) s’ajoutent ; --all seul",
                 "  Flèches, Ctrl-A/E, Ctrl-K/U/W, historique ↑/↓ ; Ctrl-C efface la ligne.",
             ]
         }
@@ -355,6 +356,7 @@ enum ConsoleWords {
             "  power off|reboot [--delay S|--now] · power cancel · power on · logoff [--delay S|--now]",
             "  run [--timeout S] -- /usr/bin/PROGRAM ARGS…",
             "  room R[,R…] · seats S,… · all   change seats (or --room/--seat on one line)",
+            "  --room R --seat S: seat S of room R; repeated --room (or --seat) add up; --all alone",
             "  Arrows, Ctrl-A/E, Ctrl-K/U/W, history ↑/↓; Ctrl-C drops the line.",
         ]
     }

@@ -31,6 +31,9 @@ struct DemoCommand: AsyncParsableCommand {
         var detach = false
         @Option(help: ArgumentHelp("Size of each seat's display.", valueName: "WxH"))
         var screen = "1280x800"
+        /// Internal: this process is the detached demo's keeper (see ``DemoKeeper``).
+        @Flag(help: .hidden)
+        var keeper = false
 
         func validate() throws {
             guard (2...64).contains(seats) else { throw ValidationError("--seats must be between 2 and 64") }
@@ -38,24 +41,42 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let demo = DemoSchool(stateDir: URL(fileURLWithPath: state).standardizedFileURL.path, seatCount: seats, screen: screen)
+            let stateDir = URL(fileURLWithPath: state).standardizedFileURL.path
+            let demo = DemoSchool(stateDir: stateDir, seatCount: seats, screen: screen)
             if demo.isRunning() {
                 FileHandle.standardError.write(Data("vigie: a demo is already running in \(state); stop it with: vigie demo stop --state \(state)\n".utf8))
                 throw ExitCode(Exit.usage)
             }
+            if detach && !keeper {
+                // The detached demo runs under a keeper process of its own, the parent of
+                // every part, which reaps them all (see DemoKeeper).
+                let (code, text) = DemoKeeper.launch(stateDir: stateDir, seats: seats, screen: screen, stateArgument: state)
+                if code == 0 { print(text) } else { FileHandle.standardError.write(Data(text.utf8)) }
+                if code != 0 { throw ExitCode(code) }
+                return
+            }
+            // Whatever the demo's parts leave behind (helpers of a stopped agent) is
+            // adopted and reaped here, so that stopping leaves no zombie.
+            DemoKeeper.adoptAndReap()
+            if keeper { demo.keeper = getpid() }
             do {
                 try demo.start()
             } catch {
                 demo.stop()
+                DemoKeeper.reapChildren()
                 FileHandle.standardError.write(Data("vigie demo: \(error)\n".utf8))
                 throw ExitCode(Exit.configuration)
             }
-            print(demo.instructions(detached: detach, stateArgument: state))
-            if detach { return }
+            if keeper {
+                DemoKeeper.ready(demo.instructions(detached: true, stateArgument: state))
+            } else {
+                print(demo.instructions(detached: false, stateArgument: state))
+            }
             await waitForInterrupt()
-            print("\nStopping the demo…")
+            if !keeper { print("\nStopping the demo…") }
             demo.stop()
-            print("Stopped.")
+            DemoKeeper.reapChildren()
+            if !keeper { print("Stopped.") }
         }
     }
 
@@ -70,7 +91,15 @@ struct DemoCommand: AsyncParsableCommand {
                 print("No demo is running in \(state).")
                 return
             }
-            demo.stop()
+            if let keeper = demo.load()?.keeper, DemoKeeper.isKeeper(keeper) {
+                // The keeper stops every part and reaps it (and what the agents left behind).
+                guard DemoKeeper.stop(keeper, timeout: 60) else {
+                    FileHandle.standardError.write(Data("vigie: the demo's keeper (pid \(keeper)) did not stop; see \(state)/demo.log\n".utf8))
+                    throw ExitCode(1)
+                }
+            } else {
+                demo.stop()
+            }
             print("Stopped the demo in \(state).")
         }
     }
@@ -134,6 +163,8 @@ struct DemoFile: Codable {
     var identities: [String: String]
     var server: DemoServer?
     var seats: [DemoSeat]
+    /// The pid of the process that started every part and reaps them (`--detach`, or the foreground demo).
+    var keeper: Int32?
 }
 
 /// Builds and runs the demo school.
@@ -144,6 +175,7 @@ final class DemoSchool {
     let bin: String
     var started: [DemoSeat] = []
     var server: DemoServer?
+    var keeper: Int32?
 
     static let schoolID = "0750001A"
     static let schoolName = "Lycée Exemple (démo)"
@@ -177,6 +209,7 @@ final class DemoSchool {
 
     func isRunning() -> Bool {
         guard let file = load() else { return false }
+        if let keeper = file.keeper, DemoKeeper.isKeeper(keeper) { return true }
         if let server = file.server, Spawn.commandLine(of: server.pid) != nil { return true }
         return file.seats.contains { Spawn.commandLine(of: $0.pid) != nil || Spawn.commandLine(of: $0.xvfbPid) != nil }
     }
@@ -284,7 +317,8 @@ final class DemoSchool {
             }
         }
 
-        let file = DemoFile(school: Self.schoolID, config: configPath, ca: caDir + "/ca.pem", identities: identities, server: server, seats: started)
+        let file = DemoFile(school: Self.schoolID, config: configPath, ca: caDir + "/ca.pem", identities: identities, server: server, seats: started,
+                            keeper: keeper)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(file).write(to: URL(fileURLWithPath: demoFile))
@@ -331,7 +365,7 @@ final class DemoSchool {
             "  vigie lock --room B204",
             "  vigie message --room B204 \"Rangez vos affaires, le cours se termine à 11 h 45 — merci !\"",
             "  vigie screenshot --room B204 --out shots/",
-            "  vigie unlock --room B204 --seat B204-02",
+            "  vigie unlock --room B204 --seat B204-02     # seat B204-02 of room B204 only",
             "  vigie status --all --json",
             "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
             "The CDI may be watched only in its posted hours: vigie policy --room CDI",
@@ -481,5 +515,135 @@ final class DemoSchool {
             usleep(50_000)
         }
         return false
+    }
+}
+
+/// The process that owns a demo: it starts every part (server, Xvfb displays,
+/// backdrops, agents), is their parent and a child subreaper, so that the
+/// helpers an agent leaves behind when it stops (lock, message windows) come to
+/// it too, and it reaps them all: stopping a demo leaves no zombie.
+/// `vigie demo --detach` starts one (`vigie demo start --keeper`) in its own
+/// session and returns once it is ready; `vigie demo stop` sends it SIGTERM.
+enum DemoKeeper {
+    /// The line the keeper writes after the instructions, once every part is up.
+    static let readyLine = "vigie-demo-ready"
+
+    /// Makes this process adopt its orphaned descendants, and reaps every child
+    /// that ends, on a thread of its own.
+    static func adoptAndReap() {
+        // prctl is variadic in C (not imported into Swift): called through its symbol.
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") {
+            _ = unsafeBitCast(symbol, to: Prctl.self)(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
+        }
+        let thread = Thread {
+            while true {
+                var status: Int32 = 0
+                let pid = waitpid(-1, &status, 0)
+                if pid < 0 {
+                    if errno == EINTR { continue }
+                    usleep(100_000)  // ECHILD: no child yet (or any more)
+                }
+            }
+        }
+        thread.name = "vigie.demo.reaper"
+        thread.start()
+    }
+
+    /// The pids whose parent is this process.
+    static func children() -> [pid_t] {
+        let me = getpid()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let ppid = parentPID(pid), ppid == me else { return nil }
+            return pid
+        }
+    }
+
+    /// The parent of `pid`, from /proc/PID/stat (the field after the state).
+    static func parentPID(_ pid: pid_t) -> pid_t? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let close = data.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = data[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 1 else { return nil }
+        return pid_t(String(decoding: fields[1], as: UTF8.self))
+    }
+
+    /// Waits (at most 5 s) until every child has ended and been reaped; then kills what is left.
+    static func reapChildren() {
+        let deadline = Date().addingTimeInterval(5)
+        while !children().isEmpty && Date() < deadline { usleep(20_000) }
+        for pid in children() { kill(pid, SIGKILL) }
+        let last = Date().addingTimeInterval(2)
+        while !children().isEmpty && Date() < last { usleep(20_000) }
+    }
+
+    /// True when `pid` is a running demo keeper (not a zombie, not a reused pid).
+    static func isKeeper(_ pid: Int32) -> Bool {
+        guard let args = Spawn.commandLine(of: pid) else { return false }
+        return args.count > 1 && args[0].hasSuffix("vigie") && args[1] == "demo" && args.contains("--keeper")
+    }
+
+    /// Sends SIGTERM to the keeper and waits until it has stopped everything and ended.
+    static func stop(_ pid: Int32, timeout: Double) -> Bool {
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeout)
+        while isKeeper(pid) {
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    /// In the keeper: hands the instructions to the launcher, then lets go of its output.
+    static func ready(_ instructions: String) {
+        FileHandle.standardOutput.write(Data((instructions + "\n" + readyLine + "\n").utf8))
+        let null = open("/dev/null", O_WRONLY)
+        if null >= 0 {
+            dup2(null, 1)
+            close(null)
+        }
+    }
+
+    /// Starts the keeper and waits until it is ready (or has failed); returns the
+    /// exit status and the text to print.
+    static func launch(stateDir: String, seats: Int, screen: String, stateArgument: String) -> (Int32, String) {
+        do {
+            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            return (Exit.configuration, "vigie demo: cannot create \(stateArgument): \(error.localizedDescription)\n")
+        }
+        let log = stateDir + "/demo.log"
+        let argv = [CommandLine.executablePath, "demo", "start", "--state", stateDir, "--seats", String(seats), "--screen", screen, "--keeper"]
+        let keeper: SpawnedProcess
+        do {
+            keeper = try Spawn.start(argv, newSession: true, logPath: log)
+        } catch {
+            return (Exit.configuration, "vigie demo: \(error)\n")
+        }
+        defer { close(keeper.stdout) }
+        // Everything it prints until it lets go of its output (or 5 minutes pass).
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline {
+            var pfd = pollfd(fd: keeper.stdout, events: Int16(POLLIN), revents: 0)
+            let r = poll(&pfd, 1, 1000)
+            if r < 0 && errno == EINTR { continue }
+            if r <= 0 { continue }
+            let n = read(keeper.stdout, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.last == "" { lines.removeLast() }
+        if lines.last == readyLine { return (Exit.ok, lines.dropLast().joined(separator: "\n")) }
+        // Ended or stuck before ready: make sure it is gone, and say why.
+        Spawn.stop(keeper.pid) { $0.contains("--keeper") }
+        var status: Int32 = 0
+        _ = waitpid(keeper.pid, &status, 0)
+        let why = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+        return (Exit.configuration, "vigie demo: the demo did not start (see \(stateArgument)/demo.log)\n\(why)\n")
     }
 }

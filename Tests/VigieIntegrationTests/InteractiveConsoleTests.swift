@@ -53,8 +53,34 @@ import VigieTestSupport
         pty.send("vérouiller\r")
         #expect(pty.waitFor("commande inconnue « vérouiller »"), "\(pty.output)")
         pty.send("lock --for demain\r")
-        #expect(pty.waitFor("is not a duration"), "\(pty.output)")
+        #expect(pty.waitFor("n’est pas une durée"), "\(pty.output)")
         pty.send("\u{04}")
+        #expect(pty.wait(timeout: 10) == 0, "\(pty.output)")
+    }
+
+    @Test func badInputIsExplainedAndTheConsoleKeepsRunning() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")])
+        let pty = try console(school, ["--room", "B204"])
+        #expect(pty.waitFor("vigie B204> "), "\(pty.output)")
+        // It used to trap on the overflow and end the console.
+        pty.send("lock --for 99999999999999999h\r")
+        #expect(pty.waitFor("« 99999999999999999h » est trop long : au plus 7 jours"), "\(pty.output)")
+        pty.send("lock --for -5m\r")
+        #expect(pty.waitFor("« -5m » n’est pas une durée positive"), "\(pty.output)")
+        pty.send("status --timeout 0\r")
+        #expect(pty.waitFor("de 0,1 à 600 secondes"), "\(pty.output)")
+        pty.send("message " + String(repeating: "é", count: 1001) + "\r")
+        #expect(pty.waitFor("le message fait 2002 octets : au plus 2000 octets", timeout: 30), "\(pty.output)")
+        pty.send("status --room B204 --seat CDI-01\r")
+        #expect(pty.waitFor("le poste CDI-01 n’est pas dans la salle B204"), "\(pty.output)")
+        pty.send("screenshot --out /proc/version/shots\r")
+        #expect(pty.waitFor("rien n’a été demandé aux postes"), "\(pty.output)")
+        // Still running, still working.
+        pty.send("lock --for 20m\r")
+        #expect(pty.waitFor("B204-01   ok           poste verrouillé jusqu’à"), "\(pty.output)")
+        pty.send("unlock\r")
+        #expect(pty.waitFor("B204-01   ok           poste déverrouillé"), "\(pty.output)")
+        pty.send("quit\r")
         #expect(pty.wait(timeout: 10) == 0, "\(pty.output)")
     }
 }

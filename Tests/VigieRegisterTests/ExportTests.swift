@@ -116,6 +116,51 @@ let record = ProcessingRecord(
         #expect(String(decoding: out, as: UTF8.self) == "\"a,\"\"b\"\"\"")
     }
 
+    @Test func controlAndBidiCharactersAreNeutralisedOnOutputOnly() throws {
+        let f = try Fixture()
+        let seat = try f.school.seat("C101-01")
+        // ESC and BEL (terminal tricks), U+202E and U+2066 (text that reads backwards or hides).
+        let text = "Rangez\u{1B}[31m vos affaires\u{07} \u{202E}exe.txt\u{2066}"
+        var e = sampleEvent("C101-01", 1)
+        e.args["text"] = text
+        e.actorName = "=cmd|' /C calc'!A0"
+        e.sessionUser = "@élève\u{1B}"
+        let c = ChainedEvent.make(after: nil, school: school, seat: seat.id, event: e)
+        try ingestAll(f.store, [try Batch.sign(school: school, seat: seat.id, events: [c], key: seat.key)], seat)
+        // Stored as received.
+        #expect(try f.store.event(school: school, seat: seat.id, seq: c.seq)?.event?.args["text"] == text)
+
+        let raw: [[UInt8]] = [[0x1B], [0x07], Array("\u{202E}".utf8), Array("\u{2066}".utf8)]
+        func containsRaw(_ bytes: [UInt8]) -> Bool {
+            raw.contains { needle in bytes.indices.contains { i in bytes[i...].starts(with: needle) } }
+        }
+        let (_, csv, csvBytes) = try exported { try RegisterExport.csv(store: f.store, filter: RegisterFilter(school: school, seat: seat.id), to: $0) }
+        #expect(!containsRaw(csvBytes))
+        let row = try #require(parseCSV(csv).dropFirst().first)
+        #expect(row[10].contains("\\u{202E}exe.txt\\u{2066}"), "\(row[10])")
+        #expect(row[7] == "'=cmd|' /C calc'!A0")  // a formula is never run
+        #expect(row[15] == "'@élève␛")
+
+        let (_, html, htmlBytes) = try exported {
+            try RegisterExport.html(store: f.store, filter: RegisterFilter(school: school, seat: seat.id), record: record,
+                                    verification: nil, checkpoint: nil, language: .fr, to: $0)
+        }
+        #expect(!containsRaw(htmlBytes))
+        #expect(html.contains("Rangez␛[31m vos affaires␇ \\u{202E}exe.txt\\u{2066}"), "the message as visible symbols")
+        #expect(html.contains("@élève␛"))
+    }
+
+    @Test func visibleKeepsPlainTextAndLineFeeds() {
+        #expect(RegisterExport.visible("Élèves « ok » 😀\nligne 2") == "Élèves « ok » 😀\nligne 2")
+        #expect(RegisterExport.visible("a\tb\rc\u{7F}\u{85}\u{200F}") == "a␉b␍c␡\\u{0085}\\u{200F}")
+        var out: [UInt8] = []
+        RegisterExport.appendCSVCell("\tcalc", to: &out, separator: [0x2C], protectFormulas: true)
+        #expect(String(decoding: out, as: UTF8.self) == "'␉calc")
+        out = []
+        RegisterExport.appendCSVCell("-2+3", to: &out, separator: [0x2C], protectFormulas: true)
+        #expect(String(decoding: out, as: UTF8.self) == "'-2+3")
+    }
+
     @Test func jsonLinesCarryHashesAndContent() throws {
         let f = try Fixture()
         _ = try f.store.purge(school: school, olderThan: baseDate.addingTimeInterval(30))  // the 3 server events and seq 1 of each seat
