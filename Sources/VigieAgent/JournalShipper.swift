@@ -155,6 +155,9 @@ final class JournalShipper: Sendable {
             while !Task.isCancelled {
                 let pending = try journal.unacknowledged(limit: Self.batchSize)
                 if pending.isEmpty {
+                    // Idle: notice a server that went away (restarted, perhaps on a restored store),
+                    // so the next connection asks `register.head` without waiting for a new event.
+                    guard connection.channel.channel.isActive else { throw ShipError(description: "the server closed the connection") }
                     try await Task.sleep(for: .milliseconds(300))
                     continue
                 }
