@@ -173,10 +173,15 @@ struct RegisterCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prove that nobody edited, removed or reordered an event: on the server, or offline on a copy of the store.",
-            discussion: "Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.")
+            discussion: """
+                Checks every chain, every seat of the config and the server's own signed checkpoints. \
+                Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.
+                """)
         @OptionGroup var access: Access
         @Option(help: ArgumentHelp("Verify this store file offline instead of asking the server.", valueName: "file")) var store: String?
-        @Option(help: ArgumentHelp("Also prove the register only grew since this signed checkpoint.", valueName: "file")) var checkpoint: String?
+        @Option(help: ArgumentHelp(
+            "Also prove the register only grew since this signed checkpoint (sent to the server, or checked offline with --store).",
+            valueName: "file")) var checkpoint: String?
         @Option(help: "Language of the report: fr or en.") var lang: Language?
 
         func run() async throws {
