@@ -265,4 +265,30 @@ func parseCSV(_ text: String) -> [[String]] {
         _ = try school.registerEvents()
         #expect(events(try school.registerEvents(), seat: "@server").filter { $0["feature"] as? String == "register.lost" }.count == 1)
     }
+
+    @Test func routineVerifyOnTheServerNamesASeatThatVanishedFromTheStore() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")], withServer: true)
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 2 })
+        #expect(try school.vigie(["register", "verify"], as: "head", json: false).status == 0)
+        // The seat is switched off (so it cannot send its events again), and someone removes
+        // every trace of it from the store: its events and its batch signatures.
+        school.killAgent("B204-01")
+        school.stopServer()
+        let removed = try run(["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            n = db.execute("DELETE FROM events WHERE seat = 'B204-01'").rowcount
+            db.execute("DELETE FROM batches WHERE seat = 'B204-01'")
+            db.commit()
+            print(n)
+            """, school.storePath])
+        let count = Int(removed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(count >= 3, "\(removed)")
+        try school.startServer()
+        // The seat is in the config and the server's own checkpoints (one per export) saw it.
+        let verify = try school.vigie(["register", "verify"], as: "head", json: false)
+        #expect(verify.status == 1, "\(verify)")
+        #expect(verify.result.stdout.contains("les événements 1–\(count) de B204-01 manquent"), "\(verify)")
+    }
 }
