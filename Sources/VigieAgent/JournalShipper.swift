@@ -11,7 +11,7 @@ import VigieWire
 /// Ships the seat's journal to the school server: signed batches over mutual
 /// TLS, acknowledged by sequence number. Events stay in the journal until the
 /// server has them; a server that is down is retried with backoff (1 s doubling
-/// to 60 s, with jitter, back to 1 s after any batch is stored), so it ends with
+/// to 60 s, with jitter, back to 1 s once the server answers again), so it ends with
 /// every event stored exactly once.
 ///
 /// A server whose chain of this seat ends before what it acknowledged (it says so on
@@ -144,6 +144,8 @@ final class JournalShipper: Sendable {
             // was restored from an older copy; send the rest again (servers without it answer unknown-feature).
             id &+= 1
             let head = try await send(Request(id: id, feature: "register.head"), [])
+            // The server answers: the next outage starts again from the shortest delay.
+            state.withLock { backoff, _, _ in backoff.succeeded() }
             if head.status == .ok, let last = head.params["last"].flatMap(Int64.init), let acked = journal.lastAcknowledged, last < acked {
                 try await gap(expected: last + 1) { request, body in
                     id &+= 1

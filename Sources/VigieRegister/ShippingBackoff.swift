@@ -2,7 +2,7 @@ import Foundation
 
 /// How long a seat waits before trying the server again: 1 s after the first
 /// failure, doubling up to 60 s, with ±20 % jitter so that a school's seats do not
-/// all come back in the same second. Any success resets it, so one long outage
+/// all come back in the same second. Any answer from the server resets it, so one long outage
 /// does not slow down the retries after every later blip.
 public struct ShippingBackoff: Sendable {
     /// The first delay, in seconds.
@@ -28,7 +28,7 @@ public struct ShippingBackoff: Sendable {
         return .milliseconds(Int64(delay * 1000))
     }
 
-    /// A success (the server stored a batch): the next failure waits ``initial`` again.
+    /// A success (the server answered, or stored a batch): the next failure waits ``initial`` again.
     public mutating func succeeded() {
         current = initial
     }
