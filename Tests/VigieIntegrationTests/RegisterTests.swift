@@ -291,4 +291,27 @@ func parseCSV(_ text: String) -> [[String]] {
         #expect(verify.status == 1, "\(verify)")
         #expect(verify.result.stdout.contains("les événements 1–\(count) de B204-01 manquent"), "\(verify)")
     }
+
+    @Test func theAgentPrunesAcknowledgedContentAfterTheSeatRetentionAndItsChainStillVerifies() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 2 })
+        // Forty days later by the seat's clock (the config keeps content 30 days on seats).
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Europe/Paris")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        try school.restartAgent("B204-01", clock: formatter.string(from: Date().addingTimeInterval(40 * 86_400)))
+        let journal = school.seats["B204-01"]!.stateDir + "/journal.sqlite"
+        var check: ProcessResult?
+        #expect(eventually(15) {
+            check = try? run([product("vigie-register-helper"), "verify", journal, TestSchool.schoolID, "B204-01"])
+            // The login notice and the two statuses lost their content; the restart's notice keeps it.
+            return check?.stdout.hasPrefix("ok 4 3") == true
+        }, "\(String(describing: check))")
+        #expect(check?.status == 0, "the links stay: the seat's chain still verifies")
+        // The server's copy is untouched by the seat's pruning.
+        #expect(decisions(try school.registerEvents(), seat: "B204-01").count == 2)
+        #expect(try school.vigie(["register", "verify"], as: "head", json: false).status == 0)
+    }
 }
