@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui",
+            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui", "vigie-register-helper",
         ]),
     ]
 )

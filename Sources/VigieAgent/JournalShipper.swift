@@ -11,7 +11,19 @@ import VigieWire
 /// Ships the seat's journal to the school server: signed batches over mutual
 /// TLS, acknowledged by sequence number. Events stay in the journal until the
 /// server has them; a server that is down is retried with backoff (1 s doubling
-/// to 60 s, with jitter), so it ends with every event stored exactly once.
+/// to 60 s, with jitter, back to 1 s once the server answers again), so it ends with
+/// every event stored exactly once.
+///
+/// A server whose chain of this seat ends before what it acknowledged (it says so on
+/// `register.head`, asked at every connection, or answers `register.gap` to a batch)
+/// lost events (its store was restored from an older copy): the seat sends them again
+/// from the seq the server expects, as long as it still holds their content. When it no longer does
+/// (pruned after the seat retention), it tells the server once (`register.lost`, an
+/// event of the server's chain) and logs it, then waits an hour between attempts
+/// instead of asking every second.
+///
+/// Acknowledged events lose their content after `seatRetentionDays` (their links
+/// stay): pruning runs at start and every hour.
 final class JournalShipper: Sendable {
     let journal: SeatJournal
     let server: ServerSettings
@@ -20,36 +32,97 @@ final class JournalShipper: Sendable {
     let seat: String
     let logger: Logger
     let tls: NIOSSLContext
+    let seatRetentionDays: Int
+    let state = ShipperState()
     static let batchSize = 500
+    /// How long a seat whose lost events cannot be resent waits before asking again.
+    static let lostRetry: Duration = .seconds(3600)
 
-    init(journal: SeatJournal, server: ServerSettings, identity: IdentityBundle, school: String, seat: String, logger: Logger) throws {
+    /// What the shipping loop remembers between connections.
+    final class ShipperState: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _backoff = ShippingBackoff()
+        private var _resendUpTo: Int64?
+        private var _lostReported: SeatJournal.Rewind?
+
+        func withLock<T>(_ body: (inout ShippingBackoff, inout Int64?, inout SeatJournal.Rewind?) -> T) -> T {
+            lock.lock()
+            defer { lock.unlock() }
+            return body(&_backoff, &_resendUpTo, &_lostReported)
+        }
+    }
+
+    init(journal: SeatJournal, server: ServerSettings, identity: IdentityBundle, school: String, seat: String,
+         seatRetentionDays: Int = ProcessingRecord.defaultSeatRetentionDays, logger: Logger) throws {
         self.journal = journal
         self.server = server
         self.identity = identity
         self.school = school
         self.seat = seat
+        self.seatRetentionDays = seatRetentionDays
         self.logger = logger
         self.tls = try VigieTLS.clientContext(identity.tlsMaterial)
     }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled: ships, and prunes acknowledged content past the seat retention.
     func run() async {
-        var backoff = 1.0
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.pruneLoop() }
+            group.addTask { await self.shipLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func shipLoop() async {
         while !Task.isCancelled {
             do {
                 try await session()
-                backoff = 1
+                state.withLock { backoff, _, _ in backoff.succeeded() }
             } catch is CancellationError {
                 return
+            } catch let lost as LostEvents {
+                logger.error("journal shipping stopped: the server lost events this seat no longer holds",
+                             metadata: ["server": "\(server.address)", "from": "\(lost.from)", "to": "\(lost.to)", "retry_in_s": "3600"])
+                try? await Task.sleep(for: Self.lostRetry)
             } catch {
-                logger.warning("journal shipping paused", metadata: ["server": "\(server.address)", "error": "\(error)", "retry_in_s": "\(Int(backoff))"])
-                try? await Task.sleep(for: .milliseconds(Int64(backoff * Double.random(in: 0.8...1.2) * 1000)))
-                backoff = min(backoff * 2, 60)
+                let delay = state.withLock { backoff, _, _ in backoff.failed() }
+                logger.warning("journal shipping paused", metadata: [
+                    "server": "\(server.address)", "error": "\(error)", "retry_in_s": "\(delay.components.seconds)",
+                ])
+                try? await Task.sleep(for: delay)
             }
         }
     }
 
+    /// Removes the content of acknowledged events older than the seat retention, now and every hour.
+    func pruneLoop() async {
+        while !Task.isCancelled {
+            prune(now: Date())
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    func prune(now: Date) {
+        let cutoff = now.addingTimeInterval(-Double(seatRetentionDays) * 86_400)
+        do {
+            let pruned = try journal.pruneAcknowledged(olderThan: cutoff)
+            if pruned > 0 {
+                logger.info("journal: content of acknowledged events pruned", metadata: ["events": "\(pruned)", "retention_days": "\(seatRetentionDays)"])
+            }
+        } catch {
+            logger.error("journal: pruning failed", metadata: ["error": "\(error)"])
+        }
+    }
+
     struct ShipError: Error, CustomStringConvertible { let description: String }
+
+    /// The server lost acknowledged events `from`…`to` whose content this seat pruned.
+    struct LostEvents: Error, CustomStringConvertible {
+        let from: Int64
+        let to: Int64
+        var description: String { "events \(from)–\(to) are no longer on this seat" }
+    }
 
     /// One connection: ship while there is something to ship, then idle-poll.
     func session() async throws {
@@ -62,27 +135,93 @@ final class JournalShipper: Sendable {
             }
             var responses = inbound.makeAsyncIterator()
             var id: UInt32 = 0
+            func send(_ request: Request, _ body: [UInt8]) async throws -> Response {
+                try await outbound.write(.request(request, body: body))
+                guard let frame = try await responses.next() else { throw ShipError(description: "the server closed the connection") }
+                return try frame.decodeHeader(Response.self)
+            }
+            // Where does the server's chain of this seat end? Less than it acknowledged: its store
+            // was restored from an older copy; send the rest again (servers without it answer unknown-feature).
+            id &+= 1
+            let head = try await send(Request(id: id, feature: "register.head"), [])
+            // The server answers: the next outage starts again from the shortest delay.
+            state.withLock { backoff, _, _ in backoff.succeeded() }
+            if head.status == .ok, let last = head.params["last"].flatMap(Int64.init), let acked = journal.lastAcknowledged, last < acked {
+                try await gap(expected: last + 1) { request, body in
+                    id &+= 1
+                    var request = request
+                    request.id = id
+                    return try await send(request, body)
+                }
+            }
             while !Task.isCancelled {
                 let pending = try journal.unacknowledged(limit: Self.batchSize)
                 if pending.isEmpty {
+                    // Idle: notice a server that went away (restarted, perhaps on a restored store),
+                    // so the next connection asks `register.head` without waiting for a new event.
+                    guard connection.channel.channel.isActive else { throw ShipError(description: "the server closed the connection") }
                     try await Task.sleep(for: .milliseconds(300))
                     continue
                 }
                 let batch = try Batch.sign(school: school, seat: seat, events: pending, privateKeyPEM: identity.privateKeyPEM)
                 id &+= 1
-                let body = Array(try JSONEncoder().encode(batch))
-                try await outbound.write(.request(Request(id: id, feature: "register.append"), body: body))
-                guard let frame = try await responses.next() else { throw ShipError(description: "the server closed the connection") }
-                let response = try frame.decodeHeader(Response.self)
+                var args: [String: String] = [:]
+                // Events the server had acknowledged before it lost them: it journals their return.
+                if let upTo = state.withLock({ _, resendUpTo, _ in resendUpTo }), let first = pending.first, first.seq <= upTo {
+                    args["resent"] = "\(first.seq)-\(min(upTo, pending.last!.seq))"
+                }
+                let response = try await send(Request(id: id, feature: "register.append", args: args), Array(try JSONEncoder().encode(batch)))
                 switch (response.status, response.code) {
                 case (.ok, "register.stored"):
-                    if let last = response.params["last"].flatMap(Int64.init) { try journal.acknowledge(upTo: last) }
+                    if let last = response.params["last"].flatMap(Int64.init) {
+                        try journal.acknowledge(upTo: last)
+                        state.withLock { backoff, resendUpTo, lost in
+                            backoff.succeeded()
+                            lost = nil
+                            if let upTo = resendUpTo, last >= upTo { resendUpTo = nil }
+                        }
+                    }
                 case (_, "register.gap"):
-                    throw ShipError(description: "the server expects event \(response.params["expected"] ?? "?")")
+                    guard let expected = response.params["expected"].flatMap(Int64.init) else {
+                        throw ShipError(description: "the server reports a gap without saying where")
+                    }
+                    try await gap(expected: expected) { request, body in
+                        id &+= 1
+                        var request = request
+                        request.id = id
+                        return try await send(request, body)
+                    }
                 default:
                     throw ShipError(description: "\(response.code) \(response.params)")
                 }
             }
+        }
+    }
+
+    /// The server's chain of this seat ends before `expected` although it had acknowledged more.
+    func gap(expected: Int64, report: (Request, [UInt8]) async throws -> Response) async throws {
+        switch try journal.rewind(from: expected) {
+        case .resending(let from, let to):
+            logger.warning("the server lost events it had stored (restored from an older copy?): sending them again",
+                           metadata: ["from": "\(from)", "to": "\(to)"])
+            state.withLock { _, resendUpTo, _ in resendUpTo = to }
+        case .pruned(let from, let to):
+            let first = state.withLock { _, _, lost in
+                defer { lost = .pruned(from: from, to: to) }
+                return lost != .pruned(from: from, to: to)
+            }
+            if first {
+                // Tell the server once: it writes the loss in its own chain.
+                let answer = try await report(
+                    Request(id: 0, feature: "register.lost", args: ["from": String(from), "to": String(to),
+                                                                     "retention_days": String(seatRetentionDays)]), [])
+                if answer.status != .ok { logger.error("the server did not record the loss", metadata: ["code": "\(answer.code)"]) }
+            }
+            throw LostEvents(from: from, to: to)
+        case .beyondEnd(let last):
+            throw ShipError(description: "the server expects event \(expected) but this seat's journal ends at \(last) (was the journal replaced?)")
+        case .nothing:
+            throw ShipError(description: "the server expects event \(expected), which this seat has not sent yet and still waits to send")
         }
     }
 }

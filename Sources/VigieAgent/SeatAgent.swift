@@ -121,7 +121,8 @@ public final class SeatAgent: Service, Sendable {
         self.live = LiveConfig(options.config)
         if let server = options.config.server {
             self.shipper = try JournalShipper(journal: journal, server: server, identity: options.identity,
-                                              school: options.config.school.id, seat: seat.id, logger: logger)
+                                              school: options.config.school.id, seat: seat.id,
+                                              seatRetentionDays: options.config.register.seatRetentionDays, logger: logger)
             let journal = self.journal, live = self.live, texts = self.texts
             let school = options.config.school.id, seatID = seat.id, roomID = room.id
             self.follower = try ConfigFollower(

@@ -37,6 +37,7 @@ extension Reader {
         }
         checkKeys(t, "register", allowed: [
             "controller", "dpo", "purpose", "legal_basis", "people", "data", "recipients", "retention_days", "security", "transfers",
+            "seat_retention_days",
         ])
         record.controller = string(t, "controller", "register") ?? ""
         record.dpoContact = string(t, "dpo", "register") ?? ""
@@ -58,6 +59,13 @@ extension Reader {
         if let v = t["retention_days"] {
             if let d = v.int, (1...3650).contains(d) { record.retentionDays = d } else {
                 fail("register.retention_days", "must be a number of days between 1 and 3650")
+            }
+        }
+        record.seatRetentionDays = min(ProcessingRecord.defaultSeatRetentionDays, record.retentionDays)
+        if let v = t["seat_retention_days"] {
+            if let d = v.int, (1...record.retentionDays).contains(d) { record.seatRetentionDays = d } else {
+                fail("register.seat_retention_days",
+                     "must be a number of days between 1 and retention_days (\(record.retentionDays)): how long seats keep events the server has stored")
             }
         }
         return record

@@ -14,12 +14,18 @@ public struct ProcessingRecord: Codable, Sendable, Equatable {
     public var retentionDays: Int
     public var securityMeasures: [String]
     public var transfers: String
+    /// How long a seat keeps the content of events the server has acknowledged, in
+    /// days (`seat_retention_days`): long enough to refill a server store restored
+    /// from a backup, never longer than ``retentionDays``. Then only their links stay.
+    public var seatRetentionDays: Int
 
     public static let defaultRetentionDays = 365
+    /// The seat retention when the config names none (capped by ``retentionDays``).
+    public static let defaultSeatRetentionDays = 30
 
     enum CodingKeys: String, CodingKey {
         case controller, dpoContact, purpose, legalBasis, peopleCategories, dataCategories, recipients
-        case retentionDays, securityMeasures, transfers
+        case retentionDays, securityMeasures, transfers, seatRetentionDays
     }
 
     /// Decodes a record; a missing `retentionDays` means 365, missing texts and lists are empty.
@@ -35,13 +41,17 @@ public struct ProcessingRecord: Codable, Sendable, Equatable {
         retentionDays = try c.decodeIfPresent(Int.self, forKey: .retentionDays) ?? Self.defaultRetentionDays
         securityMeasures = try c.decodeIfPresent([String].self, forKey: .securityMeasures) ?? []
         transfers = try c.decodeIfPresent(String.self, forKey: .transfers) ?? ""
+        seatRetentionDays = try c.decodeIfPresent(Int.self, forKey: .seatRetentionDays)
+            ?? min(Self.defaultSeatRetentionDays, retentionDays)
     }
 
     public init(
         controller: String = "", dpoContact: String = "", purpose: String = "", legalBasis: String = "",
         peopleCategories: [String] = [], dataCategories: [String] = [], recipients: [String] = [],
-        retentionDays: Int = ProcessingRecord.defaultRetentionDays, securityMeasures: [String] = [], transfers: String = ""
+        retentionDays: Int = ProcessingRecord.defaultRetentionDays, securityMeasures: [String] = [], transfers: String = "",
+        seatRetentionDays: Int? = nil
     ) {
+        self.seatRetentionDays = seatRetentionDays ?? min(Self.defaultSeatRetentionDays, retentionDays)
         self.controller = controller
         self.dpoContact = dpoContact
         self.purpose = purpose

@@ -6,7 +6,7 @@ import X509
 /// A signed statement of how far every chain of a school went at one instant.
 ///
 /// A hash chain alone cannot show that its newest events were cut off; a
-/// checkpoint can: ``RegisterVerifier/verify(store:against:caCertificate:)``
+/// checkpoint can: ``RegisterVerifier/verify(store:against:caCertificate:seats:)``
 /// proves the register has only grown since. The server makes one every day and
 /// at every export, and prints it in the export.
 ///

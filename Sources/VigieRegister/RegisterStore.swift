@@ -40,15 +40,140 @@ public struct StoredSignature: Sendable, Equatable {
     public var signature: String
     /// The seat certificate (DER) the batch came with.
     public var certificateDER: [UInt8]
+    /// The chain fields of the batch's events as the seat sent them (nil for batches
+    /// stored before they were kept): lets verify name the first edited event.
+    public var links: BatchLinks?
 
     /// A stored signature.
-    public init(school: String, seat: String, lastSeq: Int64, lastHash: String, signature: String, certificateDER: [UInt8]) {
+    public init(
+        school: String, seat: String, lastSeq: Int64, lastHash: String, signature: String, certificateDER: [UInt8], links: BatchLinks? = nil
+    ) {
         self.school = school
         self.seat = seat
         self.lastSeq = lastSeq
         self.lastHash = lastHash
         self.signature = signature
         self.certificateDER = certificateDER
+        self.links = links
+    }
+}
+
+/// The chain fields of a batch's events as received: the first event's prevHash, then
+/// each event's time and content hash. Chained again from `prevHash`, they must give
+/// the batch's signed last hash, so they are as trustworthy as the seat's signature
+/// (changing any of them would need a SHA-256 collision). Verify compares them with
+/// the stored events to name the first one that was edited, even when an intruder
+/// recomputed every link after it.
+public struct BatchLinks: Sendable, Equatable {
+    /// The seq of the batch's first event.
+    public var firstSeq: Int64
+    /// The prevHash of the batch's first event.
+    public var prevHash: String
+    /// Each event's `timeUTC` and `contentHash`, in seq order from ``firstSeq``.
+    public var entries: [(timeUTC: String, contentHash: String)]
+
+    /// Links of a batch.
+    public init(firstSeq: Int64, prevHash: String, entries: [(timeUTC: String, contentHash: String)]) {
+        self.firstSeq = firstSeq
+        self.prevHash = prevHash
+        self.entries = entries
+    }
+
+    /// The links of `events` (consecutive, as in a ``Batch``).
+    public init(_ events: [ChainedEvent]) {
+        firstSeq = events.first?.seq ?? 1
+        prevHash = events.first?.prevHash ?? ""
+        entries = events.map { ($0.timeUTC, $0.contentHash) }
+    }
+
+    /// The stored text: the prevHash, then one `timeUTC contentHash` line per event.
+    public var text: String {
+        var out = prevHash + "\n"
+        for e in entries { out += e.timeUTC + " " + e.contentHash + "\n" }
+        return out
+    }
+
+    /// Reads ``text``; nil when it is not of that form.
+    public init?(text: String, lastSeq: Int64) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        guard !lines.isEmpty else { return nil }
+        prevHash = lines.removeFirst()
+        var entries: [(timeUTC: String, contentHash: String)] = []
+        for line in lines {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2 else { return nil }
+            entries.append((String(parts[0]), String(parts[1])))
+        }
+        guard !entries.isEmpty else { return nil }
+        self.entries = entries
+        firstSeq = lastSeq - Int64(entries.count) + 1
+    }
+
+    /// The link hash of every event, chained from ``prevHash``.
+    public var hashes: [String] {
+        var previous = prevHash
+        return entries.enumerated().map { i, e in
+            previous = ChainHash.link(prevHash: previous, seq: firstSeq + Int64(i), timeUTC: e.timeUTC, contentHash: e.contentHash)
+            return previous
+        }
+    }
+
+    public static func == (a: BatchLinks, b: BatchLinks) -> Bool {
+        a.firstSeq == b.firstSeq && a.prevHash == b.prevHash && a.entries.elementsEqual(b.entries) { $0 == $1 }
+    }
+}
+
+/// The columns a store keeps beside an event's content so that filters can use an
+/// index: copies of content fields, never trusted on their own. Verify recomputes
+/// them from the (hashed) content and names an event whose columns were changed;
+/// reads check every row against its content.
+public struct IndexedColumns: Sendable, Equatable {
+    /// `room`.
+    public var room: String?
+    /// `actor`.
+    public var actor: String?
+    /// `actor_name`.
+    public var actorName: String?
+    /// `actor_login`.
+    public var actorLogin: String?
+    /// `session_user`.
+    public var sessionUser: String?
+    /// `feature`.
+    public var feature: String?
+    /// `outcome`.
+    public var outcome: String?
+
+    /// Columns as stored.
+    public init(
+        room: String?, actor: String?, actorName: String?, actorLogin: String?, sessionUser: String?, feature: String?, outcome: String?
+    ) {
+        self.room = room
+        self.actor = actor
+        self.actorName = actorName
+        self.actorLogin = actorLogin
+        self.sessionUser = sessionUser
+        self.feature = feature
+        self.outcome = outcome
+    }
+
+    /// The columns derived from `event` (all NULL for a purged event).
+    public init(_ event: RegisterEvent?) {
+        self.init(
+            room: event?.room, actor: event?.actor, actorName: event?.actorName, actorLogin: event?.actorLogin,
+            sessionUser: event?.sessionUser, feature: event?.feature, outcome: event?.outcome.rawValue)
+    }
+
+    /// The names of the columns that differ from `other`'s.
+    public func differences(from other: IndexedColumns) -> [String] {
+        var out: [String] = []
+        if room != other.room { out.append("room") }
+        if actor != other.actor { out.append("actor") }
+        if actorName != other.actorName { out.append("actor_name") }
+        if actorLogin != other.actorLogin { out.append("actor_login") }
+        if sessionUser != other.sessionUser { out.append("session_user") }
+        if feature != other.feature { out.append("feature") }
+        if outcome != other.outcome { out.append("outcome") }
+        return out
     }
 }
 
@@ -87,6 +212,26 @@ public struct RegisterFilter: Sendable, Equatable {
         self.sessionUser = sessionUser
         self.subject = subject
         self.includePurged = includePurged
+    }
+
+    /// Whether an event passes the filter, judged on its content alone (nil: purged).
+    /// Stores select with indexed columns, then check every row with this, so a
+    /// column edited in the file cannot bring in an event the filter excludes.
+    public func matches(school eventSchool: String, seat eventSeat: String, _ chained: ChainedEvent, _ event: RegisterEvent?) -> Bool {
+        if let school, school != eventSchool { return false }
+        if let seat, seat != eventSeat { return false }
+        // As the store selects: UTC texts of one fixed width compare like the instants.
+        if let from, chained.timeUTC < RegisterTime.utc(from) { return false }
+        if let to, chained.timeUTC >= RegisterTime.utc(to) { return false }
+        guard let event else {
+            return includePurged && room == nil && actor == nil && sessionUser == nil && subject == nil
+        }
+        if event.school != eventSchool || event.seat != eventSeat || event.timeUTC != chained.timeUTC { return false }
+        if let room, event.room != room { return false }
+        if let actor, event.actor != actor && event.actorName != actor && event.actorLogin != actor { return false }
+        if let sessionUser, event.sessionUser != sessionUser { return false }
+        if let subject, event.sessionUser != subject && event.actorLogin != subject { return false }
+        return true
     }
 }
 
@@ -141,11 +286,20 @@ public protocol RegisterStore: Sendable {
     /// The schools that have events.
     func schools() throws -> [String]
 
+    /// The last stored link of one chain, nil when it has no event.
+    func lastLink(school: String, seat: String) throws -> ChainLink?
+
     /// The last link of every chain of `school` (seats and `@server`), sorted by seat.
     func lastLinks(school: String) throws -> [ChainLink]
 
     /// The batch signatures stored for a seat, ordered by last seq.
     func signatures(school: String, seat: String) throws -> [StoredSignature]
+
+    /// The seats of `school` that have stored batch signatures (even if their events are gone).
+    func signedSeats(school: String) throws -> [String]
+
+    /// Visits a chain's stored indexed columns with its content, ordered by seq (for verify).
+    func indexedColumns(school: String, seat: String, _ visit: (_ seq: Int64, _ content: String?, IndexedColumns) throws -> Void) throws
 
     /// Removes the content (and the columns derived from it) of the events of `school`
     /// before `date`; keeps seq, time and hashes, so the chains still verify.

@@ -59,8 +59,10 @@ public struct VerifyReport: Sendable, Codable, Equatable {
         public func text(_ language: Language) -> String {
             let plural = lastSeq.map { $0 != seq } ?? false
             switch (kind, language) {
-            case (.edited, .en): return "event \(seq) of \(seat) was edited (\(detail))"
-            case (.edited, .fr): return "l’événement \(seq) de \(seat) a été modifié (\(detail))"
+            case (.edited, .en):
+                return plural ? "one of events \(range) of \(seat) was edited (\(detail))" : "event \(seq) of \(seat) was edited (\(detail))"
+            case (.edited, .fr):
+                return plural ? "l’un des événements \(range) de \(seat) a été modifié (\(detail))" : "l’événement \(seq) de \(seat) a été modifié (\(detail))"
             case (.removed, .en):
                 return plural ? "events \(range) of \(seat) were removed" : "event \(seq) of \(seat) was removed (\(detail))"
             case (.removed, .fr):
@@ -71,8 +73,11 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             case (.badSignature, .fr): return "la signature du poste \(seat) à l’événement \(seq) n’est pas valide (\(detail))"
             case (.unsigned, .en): return "events \(range) of \(seat) carry no seat signature (not sent by the seat)"
             case (.unsigned, .fr): return "les événements \(range) de \(seat) ne portent pas la signature du poste (non envoyés par le poste)"
-            case (.missingTail, .en): return "events \(range) of \(seat) are missing (present at the checkpoint)"
-            case (.missingTail, .fr): return "les événements \(range) de \(seat) manquent (présents au point de contrôle)"
+            case (.missingTail, .en):
+                return plural ? "events \(range) of \(seat) are missing (present at the checkpoint)" : "event \(seq) of \(seat) is missing (present at the checkpoint)"
+            case (.missingTail, .fr):
+                return plural ? "les événements \(range) de \(seat) manquent (présents au point de contrôle)"
+                    : "l’événement \(seq) de \(seat) manque (présent au point de contrôle)"
             case (.invalidCheckpoint, .en): return "the checkpoint is not valid (\(detail))"
             case (.invalidCheckpoint, .fr): return "le point de contrôle n’est pas valide (\(detail))"
             }
@@ -108,6 +113,10 @@ public struct VerifyReport: Sendable, Codable, Equatable {
     public var checkpointCreatedUTC: String?
     /// The total number of events checked.
     public var eventsChecked: Int64 = 0
+    /// The newest valid checkpoint kept in the store that was checked, UTC.
+    public var storedCheckpointUTC: String?
+    /// Seats of the config with no event, no batch signature and no checkpoint entry: not shipped yet.
+    public var silentSeats: [String] = []
 
     /// A report (empty: nothing checked yet).
     public init() {}
@@ -127,12 +136,20 @@ public struct VerifyReport: Sendable, Codable, Equatable {
             if let at = checkpointCreatedUTC {
                 lines.append(language == .fr ? "a seulement grandi depuis le point de contrôle du \(at)" : "only grown since the checkpoint of \(at)")
             }
+            if let at = storedCheckpointUTC, at != checkpointCreatedUTC {
+                lines.append(language == .fr ? "a seulement grandi depuis le dernier point de contrôle signé par le serveur (\(at))"
+                                             : "only grown since the server’s latest signed checkpoint (\(at))")
+            }
         } else {
             switch language {
             case .fr: lines.append("registre NON intègre : \(problems.count) problème(s) sur \(chains.count) chaînes")
             case .en: lines.append("register NOT whole: \(problems.count) problem(s) in \(chains.count) chains")
             }
             for p in problems { lines.append("  \(p.school) \(p.text(language))") }
+        }
+        if !silentSeats.isEmpty {
+            let list = silentSeats.joined(separator: ", ")
+            lines.append(language == .fr ? "postes sans aucun événement reçu (jamais versé) : \(list)" : "seats with no event received (never shipped): \(list)")
         }
         return lines.joined(separator: "\n")
     }
@@ -144,67 +161,139 @@ public struct VerifyReport: Sendable, Codable, Equatable {
 /// that nothing the checkpoint saw is gone.
 public enum RegisterVerifier {
     /// Verifies every chain of `school` (every school of the store when nil).
-    /// With `caCertificate`, seat certificates must also be signed by it.
-    public static func verify(store: any RegisterStore, school: String? = nil, caCertificate: Certificate? = nil) -> VerifyReport {
+    /// With `caCertificate`, seat and checkpoint certificates must also be signed by it.
+    ///
+    /// Besides the stored chains, it checks every seat of `seats` (the seats of the
+    /// config): a seat with stored batch signatures or named by a checkpoint but no
+    /// events left was deleted; a seat with no trace at all has not shipped yet and is
+    /// listed as silent. It checks the server's own signed checkpoints kept in the
+    /// store (for each chain, the newest seq a valid checkpoint saw must still be there
+    /// with its hash), and `checkpoint` when given (a copy kept outside the store).
+    public static func verify(
+        store: any RegisterStore, school: String? = nil, caCertificate: Certificate? = nil, seats: [String] = [], checkpoint: Checkpoint? = nil
+    ) -> VerifyReport {
         var report = VerifyReport()
-        let schools: [String]
+        var schools: [String]
         do {
-            schools = try school.map { [$0] } ?? store.schools()
+            schools = try (school ?? checkpoint?.school).map { [$0] } ?? store.schools()
         } catch {
             report.problems.append(.init(school: school ?? "?", seat: "?", seq: 0, kind: .edited, detail: "cannot read the store: \(error)"))
             return report
         }
+        if schools.isEmpty, let checkpoint { schools = [checkpoint.school] }
+        if let checkpoint {
+            report.checkpointSchool = checkpoint.school
+            report.checkpointCreatedUTC = checkpoint.createdUTC
+        }
         for school in schools {
-            let links: [ChainLink]
+            var problems: [VerifyReport.Problem] = []
+            // Signed claims: the newest (seq, hash) any valid checkpoint saw, per chain.
+            var claims: [String: (link: Checkpoint.SeatLink, createdUTC: String)] = [:]
+            func claim(_ point: Checkpoint) {
+                for link in point.seats where (claims[link.seat]?.link.seq ?? 0) < link.seq {
+                    claims[link.seat] = (link, point.createdUTC)
+                }
+            }
             do {
-                links = try store.lastLinks(school: school)
+                for point in try store.checkpoints(school: school) {
+                    if point.verifySignature(caCertificate: caCertificate) {
+                        claim(point)
+                        report.storedCheckpointUTC = max(report.storedCheckpointUTC ?? "", point.createdUTC)
+                    } else {
+                        problems.append(.init(
+                            school: school, seat: "-", seq: 0, kind: .invalidCheckpoint,
+                            detail: "the checkpoint of \(point.createdUTC) kept in the store does not verify"))
+                    }
+                }
             } catch {
-                report.problems.append(.init(school: school, seat: "?", seq: 0, kind: .edited, detail: "cannot read the store: \(error)"))
-                continue
+                problems.append(.init(school: school, seat: "-", seq: 0, kind: .invalidCheckpoint, detail: "cannot read the checkpoints: \(error)"))
             }
-            for link in links {
-                let (chain, problem, count) = verifyChain(store: store, school: school, seat: link.seat, caCertificate: caCertificate)
-                report.chains.append(chain)
+            if let checkpoint, checkpoint.school == school {
+                if checkpoint.verifySignature(caCertificate: caCertificate) {
+                    claim(checkpoint)
+                } else {
+                    problems.append(.init(
+                        school: school, seat: "-", seq: 0, kind: .invalidCheckpoint,
+                        detail: "its signature does not verify with its certificate\(caCertificate == nil ? "" : " or that certificate is not a server's of the school CA")"))
+                }
+            }
+            // Every chain stored, every seat that signed batches, every seat of the config, every chain a checkpoint saw.
+            var chainSeats = Set<String>()
+            do {
+                chainSeats.formUnion(try store.lastLinks(school: school).map(\.seat))
+                chainSeats.formUnion(try store.signedSeats(school: school))
+            } catch {
+                problems.append(.init(school: school, seat: "?", seq: 0, kind: .edited, detail: "cannot read the store: \(error)"))
+            }
+            chainSeats.formUnion(seats)
+            chainSeats.formUnion(claims.keys)
+            for seat in chainSeats.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                let (chain, problem, count) = verifyChain(store: store, school: school, seat: seat, caCertificate: caCertificate)
                 report.eventsChecked += count
-                if let problem { report.problems.append(problem) }
+                var first = problem
+                if let claimed = claims[seat],
+                    let missing = checkClaim(store: store, school: school, link: claimed.link, createdUTC: claimed.createdUTC, lastSeq: chain.lastSeq),
+                    first == nil || missing.seq < first!.seq {
+                    first = missing
+                }
+                if chain.events == 0 && first == nil {
+                    report.silentSeats.append(seat)
+                    continue
+                }
+                report.chains.append(.init(school: school, seat: seat, events: chain.events, purged: chain.purged, lastSeq: chain.lastSeq, ok: first == nil))
+                if let first { problems.append(first) }
             }
+            report.problems += problems
         }
         return report
     }
 
-    /// Verifies the checkpoint's signature (and its certificate against `caCertificate`
-    /// when given), every chain of its school, and that every event the checkpoint
-    /// saw is still there with the same hash.
-    public static func verify(store: any RegisterStore, against checkpoint: Checkpoint, caCertificate: Certificate? = nil) -> VerifyReport {
-        var report = verify(store: store, school: checkpoint.school, caCertificate: caCertificate)
-        report.checkpointSchool = checkpoint.school
-        report.checkpointCreatedUTC = checkpoint.createdUTC
-        if !checkpoint.verifySignature(caCertificate: caCertificate) {
-            report.problems.append(.init(
-                school: checkpoint.school, seat: "-", seq: 0, kind: .invalidCheckpoint,
-                detail: "its signature does not verify with its certificate\(caCertificate == nil ? "" : " or that certificate is not a server's of the school CA")"))
-        }
-        let lastBySeat = Dictionary(report.chains.map { ($0.seat, $0.lastSeq) }, uniquingKeysWith: { a, _ in a })
-        for link in checkpoint.seats.sorted(by: { $0.seat < $1.seat }) {
-            do {
-                if let stored = try store.event(school: checkpoint.school, seat: link.seat, seq: link.seq) {
-                    if stored.hash != link.hash {
-                        report.problems.append(.init(
-                            school: checkpoint.school, seat: link.seat, seq: link.seq, kind: .edited,
-                            detail: "its hash differs from the checkpoint of \(checkpoint.createdUTC): the chain was rewritten"))
-                    }
-                } else {
-                    let last = lastBySeat[link.seat] ?? 0
-                    report.problems.append(.init(
-                        school: checkpoint.school, seat: link.seat, seq: min(last + 1, link.seq), lastSeq: link.seq, kind: .missingTail,
-                        detail: "the checkpoint of \(checkpoint.createdUTC) saw seq \(link.seq), the store ends at \(last)"))
-                }
-            } catch {
-                report.problems.append(.init(
-                    school: checkpoint.school, seat: link.seat, seq: link.seq, kind: .missingTail, detail: "cannot read the store: \(error)"))
+    /// Verifies the register against `checkpoint` (see ``verify(store:school:caCertificate:seats:checkpoint:)``):
+    /// its signature (and its certificate against `caCertificate` when given), every chain
+    /// of its school, and that every event the checkpoint saw is still there with the same hash.
+    public static func verify(store: any RegisterStore, against checkpoint: Checkpoint, caCertificate: Certificate? = nil, seats: [String] = []) -> VerifyReport {
+        verify(store: store, school: checkpoint.school, caCertificate: caCertificate, seats: seats, checkpoint: checkpoint)
+    }
+
+    /// The problem with one signed claim (a checkpoint saw `link`), nil when the stored chain still holds it.
+    static func checkClaim(store: any RegisterStore, school: String, link: Checkpoint.SeatLink, createdUTC: String, lastSeq: Int64) -> VerifyReport.Problem? {
+        do {
+            if let stored = try store.event(school: school, seat: link.seat, seq: link.seq) {
+                guard stored.hash != link.hash else { return nil }
+                return .init(
+                    school: school, seat: link.seat, seq: link.seq, kind: .edited,
+                    detail: "its hash differs from the checkpoint of \(createdUTC): the chain was rewritten")
             }
+            return .init(
+                school: school, seat: link.seat, seq: min(lastSeq + 1, link.seq), lastSeq: link.seq, kind: .missingTail,
+                detail: "the checkpoint of \(createdUTC) saw seq \(link.seq), the store ends at \(lastSeq)")
+        } catch {
+            return .init(school: school, seat: link.seat, seq: link.seq, kind: .missingTail, detail: "cannot read the store: \(error)")
         }
-        return report
+    }
+
+    /// Where an edit covered by the signature `s` starts: the batch's links, chained again,
+    /// must give the signed hash; then the first stored event whose time or content hash
+    /// differs from them is the first edited one. Nil when the links are missing or
+    /// altered (the caller names the whole batch).
+    static func firstEdited(store: any RegisterStore, school: String, seat: String, _ s: StoredSignature) -> Int64? {
+        guard let links = s.links, links.hashes.last == s.lastHash else { return nil }
+        var found: Int64?
+        var seq = links.firstSeq
+        try? store.chain(school: school, seat: seat, from: links.firstSeq) { event in
+            guard found == nil, event.seq <= s.lastSeq else { return }
+            if event.seq != seq {
+                found = seq
+                return
+            }
+            let entry = links.entries[Int(event.seq - links.firstSeq)]
+            if event.timeUTC != entry.timeUTC || event.contentHash != entry.contentHash
+                || (event.seq == links.firstSeq && event.prevHash != links.prevHash) {
+                found = event.seq
+            }
+            seq += 1
+        }
+        return found
     }
 
     static func verifyChain(
@@ -224,6 +313,8 @@ public enum RegisterVerifier {
             signatures = []
         }
         let signedSeqs = Set(signatures.map(\.lastSeq))
+        let sortedSigned = signatures.map(\.lastSeq).sorted()
+        func previousSigned(_ seq: Int64) -> Int64 { sortedSigned.last { $0 < seq } ?? 0 }
         var hashAtSigned: [Int64: String] = [:]
 
         var expected: Int64 = 1
@@ -297,18 +388,42 @@ public enum RegisterVerifier {
                     problem(s.lastSeq, .badSignature, "the signature does not verify")
                 } else if let stored = hashAtSigned[s.lastSeq] {
                     if stored != s.lastHash {
-                        problem(s.lastSeq, .edited, "the chain up to it no longer matches the seat's signature")
+                        if let first = firstEdited(store: store, school: school, seat: seat, s) {
+                            problem(first, .edited, "it differs from what the seat sent and signed at seq \(s.lastSeq) (the links after it were recomputed)")
+                        } else {
+                            let from = (s.links?.firstSeq).map { min($0, s.lastSeq) } ?? (previousSigned(s.lastSeq) + 1)
+                            problem(from, .edited, "an event among \(from)–\(s.lastSeq) no longer matches the seat's signature at seq \(s.lastSeq)",
+                                    lastSeq: s.lastSeq)
+                        }
                     }
                 } else if s.lastSeq > chain.lastSeq {
-                    problem(chain.lastSeq + 1, .removed, "the seat signed up to seq \(s.lastSeq)", lastSeq: s.lastSeq)
+                    // A cut tail: named once below, up to the last signed seq.
                 } else {
                     problem(s.lastSeq, .removed, "the seat signed it but it is not stored")
                 }
             }
             let signedUpTo = signatures.map(\.lastSeq).max() ?? 0
+            if signedUpTo > chain.lastSeq {
+                problem(chain.lastSeq + 1, .removed, "the seat signed up to seq \(signedUpTo), the store ends at \(chain.lastSeq)", lastSeq: signedUpTo)
+            }
             if chain.lastSeq > signedUpTo {
                 problem(signedUpTo + 1, .unsigned, "no seat batch signature covers them", lastSeq: chain.lastSeq)
             }
+        }
+        // The indexed columns must be what the content says (they decide what filters return).
+        do {
+            var reported = false
+            try store.indexedColumns(school: school, seat: seat) { seq, content, columns in
+                guard !reported else { return }
+                let event = content.flatMap { try? RegisterEvent(json: $0) }
+                let differences = columns.differences(from: IndexedColumns(event))
+                if !differences.isEmpty {
+                    reported = true
+                    problem(seq, .edited, "its indexed column \(differences.joined(separator: ", ")) no longer matches its content")
+                }
+            }
+        } catch {
+            problem(0, .edited, "cannot read the indexed columns: \(error)")
         }
         let first = problems.min { $0.seq < $1.seq }
         chain.ok = first == nil

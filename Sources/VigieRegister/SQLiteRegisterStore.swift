@@ -70,6 +70,10 @@ public final class SQLiteRegisterStore: RegisterStore {
                 INSERT INTO meta(key, value) VALUES ('encoding', 'v1');
                 """)
         }
+        migrator.registerMigration("v2-batch-links") { db in
+            // The chain fields of each batch as the seat sent them (see `BatchLinks`).
+            try db.execute(sql: "ALTER TABLE batches ADD COLUMN links TEXT")
+        }
         try migrator.migrate(pool)
     }
 
@@ -145,10 +149,10 @@ public final class SQLiteRegisterStore: RegisterStore {
             }
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO batches(school, seat, last_seq, last_hash, signature, certificate, received_utc)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO batches(school, seat, last_seq, last_hash, signature, certificate, received_utc, links)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [school, seat, last.seq, last.hash, batch.signature, Data(certificateDER), received])
+                arguments: [school, seat, last.seq, last.hash, batch.signature, Data(certificateDER), received, BatchLinks(batch.events).text])
             return .stored(lastSeq: max(storedSeq, last.seq))
         }
     }
@@ -222,7 +226,10 @@ public final class SQLiteRegisterStore: RegisterStore {
             while let row = try cursor.next() {
                 let chained = Self.chained(row)
                 let event = try chained.content.map { try RegisterEvent(json: $0) }
-                try visit(row["school"], row["seat"], chained, event)
+                let school: String = row["school"], seat: String = row["seat"]
+                // The indexed columns only pre-select: the (hashed) content decides.
+                guard filter.matches(school: school, seat: seat, chained, event) else { continue }
+                try visit(school, seat, chained, event)
             }
         }
     }
@@ -249,6 +256,10 @@ public final class SQLiteRegisterStore: RegisterStore {
         try pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT school FROM events ORDER BY school") }
     }
 
+    public func lastLink(school: String, seat: String) throws -> ChainLink? {
+        try pool.read { db in try Self.lastLink(db, school: school, seat: seat).map { ChainLink(seat: seat, seq: $0.seq, hash: $0.hash) } }
+    }
+
     public func lastLinks(school: String) throws -> [ChainLink] {
         try pool.read { db in
             let seats = try String.fetchAll(db, sql: "SELECT DISTINCT seat FROM events WHERE school = ? ORDER BY seat", arguments: [school])
@@ -261,13 +272,39 @@ public final class SQLiteRegisterStore: RegisterStore {
     public func signatures(school: String, seat: String) throws -> [StoredSignature] {
         try pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT school, seat, last_seq, last_hash, signature, certificate FROM batches WHERE school = ? AND seat = ? ORDER BY last_seq",
+                db, sql: "SELECT school, seat, last_seq, last_hash, signature, certificate, links FROM batches WHERE school = ? AND seat = ? ORDER BY last_seq",
                 arguments: [school, seat]
             ).map { row in
                 let der: Data = row["certificate"]
+                let lastSeq: Int64 = row["last_seq"]
+                let links = (row["links"] as String?).flatMap { BatchLinks(text: $0, lastSeq: lastSeq) }
                 return StoredSignature(
-                    school: row["school"], seat: row["seat"], lastSeq: row["last_seq"], lastHash: row["last_hash"],
-                    signature: row["signature"], certificateDER: Array(der))
+                    school: row["school"], seat: row["seat"], lastSeq: lastSeq, lastHash: row["last_hash"],
+                    signature: row["signature"], certificateDER: Array(der), links: links)
+            }
+        }
+    }
+
+    public func signedSeats(school: String) throws -> [String] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT seat FROM batches WHERE school = ? ORDER BY seat", arguments: [school])
+        }
+    }
+
+    public func indexedColumns(school: String, seat: String, _ visit: (_ seq: Int64, _ content: String?, IndexedColumns) throws -> Void) throws {
+        try pool.read { db in
+            let cursor = try Row.fetchCursor(
+                db, sql: """
+                    SELECT seq, content, room, actor, actor_name, actor_login, session_user, feature, outcome
+                    FROM events WHERE school = ? AND seat = ? ORDER BY seq
+                    """,
+                arguments: [school, seat])
+            while let row = try cursor.next() {
+                try visit(
+                    row["seq"], row["content"],
+                    IndexedColumns(
+                        room: row["room"], actor: row["actor"], actorName: row["actor_name"], actorLogin: row["actor_login"],
+                        sessionUser: row["session_user"], feature: row["feature"], outcome: row["outcome"]))
             }
         }
     }
@@ -287,11 +324,13 @@ public final class SQLiteRegisterStore: RegisterStore {
             let cursor = try String.fetchCursor(
                 db, sql: """
                     SELECT content FROM events
-                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL AND feature = 'screenshot.saved'
+                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL
                     """,
                 arguments: [school, cutoff])
+            // The content says what was saved, not the `feature` column (a copy that verify checks).
             while let content = try cursor.next() {
-                if let file = (try? RegisterEvent(json: content))?.args["file"], !file.isEmpty { files.append(file) }
+                guard let event = try? RegisterEvent(json: content), event.feature == "screenshot.saved" else { continue }
+                if let file = event.args["file"], !file.isEmpty { files.append(file) }
             }
             try db.execute(
                 sql: """

@@ -7,7 +7,9 @@ import GRDB
 /// in WAL mode: the agent writes before it answers the console, so an event the
 /// console saw is on disk even if the agent is killed with `kill -9` right after.
 /// Events stay until the server has acknowledged them (``acknowledge(upTo:)``);
-/// acknowledged rows are kept and can be pruned after some days.
+/// acknowledged events keep their content for the seat retention (so that a server
+/// store restored from a backup can be refilled, ``rewind(from:)``), then
+/// ``pruneAcknowledged(olderThan:)`` removes the content and keeps the links.
 ///
 /// One journal belongs to one (school, seat): opening it for another throws.
 /// Thread-safe (all access goes through one GRDB `DatabaseQueue`).
@@ -99,15 +101,79 @@ public final class SeatJournal: @unchecked Sendable {
         }
     }
 
-    /// Deletes acknowledged events older than `date`, always keeping the last
-    /// event (the next one links to it). Returns how many rows went.
+    /// Removes the content of acknowledged events older than `date`; their seq, time
+    /// and hashes stay, so the seat's chain still verifies (``verifyChain()``) and the
+    /// next event links to the last one. Unacknowledged events are never touched.
+    /// Returns how many events lost their content now.
     @discardableResult
     public func pruneAcknowledged(olderThan date: Date) throws -> Int {
         try queue.write { db in
             try db.execute(
-                sql: "DELETE FROM journal WHERE acked = 1 AND time_utc < ? AND seq < (SELECT MAX(seq) FROM journal)",
+                sql: "UPDATE journal SET content = NULL WHERE acked = 1 AND time_utc < ? AND content IS NOT NULL",
                 arguments: [RegisterTime.utc(date)])
             return db.changesCount
+        }
+    }
+
+    /// What ``rewind(from:)`` did.
+    public enum Rewind: Sendable, Equatable {
+        /// Events `from`…`to` are to be sent again (they were acknowledged before).
+        case resending(from: Int64, to: Int64)
+        /// Events `from`…`to` were acknowledged and their content is pruned: they cannot be sent again.
+        case pruned(from: Int64, to: Int64)
+        /// The server expects an event this journal never wrote (`last` is the journal's last seq).
+        case beyondEnd(last: Int64)
+        /// Nothing acknowledged from there: the events are already waiting to be sent.
+        case nothing
+    }
+
+    /// The server says its chain of this seat ends before `seq` although it had
+    /// acknowledged more (its store was restored from an older copy): marks every
+    /// event from `seq` on as not acknowledged, so they are sent again, if the journal
+    /// still holds their content. Otherwise changes nothing and says which run is lost.
+    public func rewind(from seq: Int64) throws -> Rewind {
+        try queue.write { db in
+            let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM journal") ?? 0
+            guard seq <= last else { return .beyondEnd(last: last) }
+            guard let ackedUpTo = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM journal WHERE acked = 1 AND seq >= ?", arguments: [seq]) else {
+                return .nothing
+            }
+            // Every event of the run must be there with its content.
+            let present = try Int64.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM journal WHERE seq BETWEEN ? AND ? AND content IS NOT NULL", arguments: [seq, ackedUpTo]) ?? 0
+            guard present == ackedUpTo - seq + 1 else {
+                let lastGone = try Int64.fetchOne(
+                    db, sql: "SELECT MAX(seq) FROM journal WHERE seq BETWEEN ? AND ? AND content IS NULL", arguments: [seq, ackedUpTo])
+                return .pruned(from: seq, to: lastGone ?? ackedUpTo)
+            }
+            try db.execute(sql: "UPDATE journal SET acked = 0 WHERE seq >= ?", arguments: [seq])
+            return .resending(from: seq, to: ackedUpTo)
+        }
+    }
+
+    /// Checks the journal's chain: consecutive seqs from the first kept, each prevHash
+    /// the previous hash (genesis for seq 1), each hash its link, each content present
+    /// its content hash. Pruned events (no content) pass. Throws ``RegisterError``
+    /// (`.brokenChain`) naming the first event that does not hold.
+    public func verifyChain() throws {
+        try queue.read { db in
+            let cursor = try Row.fetchCursor(db, sql: "SELECT seq, time_utc, prev_hash, content_hash, hash, content FROM journal ORDER BY seq")
+            var previous: (seq: Int64, hash: String)?
+            while let row = try cursor.next() {
+                let event = Self.chained(row)
+                let whereText = "journal of seat \(seat), seq \(event.seq)"
+                if let previous {
+                    guard event.seq == previous.seq + 1 else { throw RegisterError(.brokenChain, "\(whereText): expected seq \(previous.seq + 1)") }
+                    guard event.prevHash == previous.hash else { throw RegisterError(.brokenChain, "\(whereText): prevHash does not match the previous event's hash") }
+                } else if event.seq == 1 {
+                    guard event.prevHash == ChainHash.genesis(school: school, seat: seat) else {
+                        throw RegisterError(.brokenChain, "\(whereText): it does not start from the chain's genesis")
+                    }
+                }
+                guard event.linkHolds else { throw RegisterError(.brokenChain, "\(whereText): hash does not match its fields") }
+                guard event.contentHolds else { throw RegisterError(.brokenChain, "\(whereText): contentHash does not match the content") }
+                previous = (event.seq, event.hash)
+            }
         }
     }
 
@@ -116,9 +182,19 @@ public final class SeatJournal: @unchecked Sendable {
         (try? queue.read { db in try Self.last(db) }) ?? nil
     }
 
-    /// How many events the journal holds (acknowledged ones not yet pruned included).
+    /// How many events still hold their content (not yet pruned).
+    public var contentCount: Int {
+        (try? queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE content IS NOT NULL") ?? 0 }) ?? 0
+    }
+
+    /// How many events the journal holds (pruned ones included: their links stay).
     public var count: Int {
         (try? queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal") ?? 0 }) ?? 0
+    }
+
+    /// The highest seq the server has acknowledged, nil when none.
+    public var lastAcknowledged: Int64? {
+        (try? queue.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM journal WHERE acked = 1") }) ?? nil
     }
 
     /// How many events wait for the server.

@@ -78,7 +78,8 @@ extension RegisterServer {
             case .csv: count = try RegisterExport.csv(store: store, filter: filter, to: handle, language: language)
             case .jsonl: count = try RegisterExport.jsonl(store: store, filter: filter, to: handle)
             case .html:
-                let verification = RegisterVerifier.verify(store: store, school: school, caCertificate: options.identity.caCertificate)
+                let verification = RegisterVerifier.verify(
+                    store: store, school: school, caCertificate: options.identity.caCertificate, seats: options.config.seats.map(\.id))
                 count = try RegisterExport.html(
                     store: store, filter: filter, record: options.config.register, schoolName: options.config.school.name,
                     verification: verification, checkpoint: checkpoint, language: language, timeZone: zone, to: handle)
@@ -87,9 +88,26 @@ extension RegisterServer {
         try await stream(path, request.id, final: "register.exported", ["events": String(count)], out)
     }
 
-    func verify(_ request: Request, peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
-        let report = RegisterVerifier.verify(store: store, school: school, caCertificate: options.identity.caCertificate)
-        try record("register.verify", args: [:], peer: peer, code: report.ok ? "register.valid" : "register.invalid")
+    /// Verifies every chain, every seat of the config and the server's own checkpoints;
+    /// with a checkpoint in the body (`vigie register verify --checkpoint`), that too.
+    func verify(_ request: Request, body: [UInt8], peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
+        var checkpoint: Checkpoint?
+        if !body.isEmpty {
+            do {
+                checkpoint = try Checkpoint(json: String(decoding: body, as: UTF8.self))
+            } catch {
+                throw Reason("request.bad-argument", ["name": "checkpoint", "detail": "\(error)"])
+            }
+            guard checkpoint?.school == school else {
+                throw Reason("request.bad-argument", ["name": "checkpoint", "detail": "a checkpoint of school \(checkpoint?.school ?? "?"), not \(school)"])
+            }
+        }
+        let report = RegisterVerifier.verify(
+            store: store, school: school, caCertificate: options.identity.caCertificate, seats: options.config.seats.map(\.id),
+            checkpoint: checkpoint)
+        var args: [String: String] = [:]
+        if let checkpoint { args["checkpoint"] = checkpoint.createdUTC }
+        try record("register.verify", args: args, peer: peer, code: report.ok ? "register.valid" : "register.invalid")
         let language = Language(rawValue: request.args["lang"] ?? "") ?? options.config.school.language
         try await reply(out, request.id, report.ok ? .ok : .failed, report.ok ? "register.valid" : "register.invalid",
                         ["events": String(report.eventsChecked)], body: Array(report.text(language).utf8))

@@ -290,6 +290,21 @@ public final class RegisterServer: Service, Sendable {
             }
             return try await append(request, body: body, seat: seatID, peer: peer, out)
         }
+        if request.feature == "register.head" {
+            // Where this server's chain of the seat ends: a seat that reconnects compares it
+            // with what it was acknowledged, and sends again what a restored store lost.
+            guard case .seat(let seatID) = peer.identity.kind else {
+                return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
+            }
+            let link = try store.lastLink(school: school, seat: seatID)
+            return try await reply(out, request.id, .ok, "register.head", ["last": String(link?.seq ?? 0), "hash": link?.hash ?? ""])
+        }
+        if request.feature == "register.lost" {
+            guard case .seat(let seatID) = peer.identity.kind else {
+                return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
+            }
+            return try await lost(request, seat: seatID, peer: peer, out)
+        }
         guard let allowed = Self.roles[request.feature] else {
             return try await reply(out, request.id, .failed, "protocol.unknown-feature", ["feature": request.feature])
         }
@@ -302,7 +317,7 @@ public final class RegisterServer: Service, Sendable {
             switch request.feature {
             case "register.report": try await report(request, peer: peer, out)
             case "register.export": try await export(request, peer: peer, out)
-            case "register.verify": try await verify(request, peer: peer, out)
+            case "register.verify": try await verify(request, body: body, peer: peer, out)
             case "register.purge": try await purge(request, peer: peer, out)
             case "register.subject": try await subject(request, peer: peer, out)
             case "register.checkpoint": try await checkpoint(request, peer: peer, out)
@@ -331,14 +346,38 @@ public final class RegisterServer: Service, Sendable {
         do {
             switch try store.ingest(batch, certificateDER: peer.certificateDER) {
             case .stored(let last):
+                if let range = request.args["resent"], let first = batch.events.first, let lastEvent = batch.events.last {
+                    // Events this server had acknowledged, then lost (a store restored from an older copy).
+                    logger.warning("seat sent again events the server had lost", metadata: ["seat": "\(seat)", "events": "\(range)"])
+                    let params = ["seat": seat, "from": String(first.seq), "to": String(lastEvent.seq)]
+                    try record("register.resent", args: ["from": params["from"]!, "to": params["to"]!], peer: peer,
+                               code: "register.resent", params: params, seat: seat)
+                }
                 try await reply(out, request.id, .ok, "register.stored", ["last": String(last)])
             case .gap(let expected):
+                logger.warning("seat batch after a gap: asking for the missing events", metadata: [
+                    "seat": "\(seat)", "expected": "\(expected)", "received_from": "\(batch.events.first?.seq ?? 0)",
+                ])
                 try await reply(out, request.id, .failed, "register.gap", ["expected": String(expected)])
             }
         } catch {
             logger.error("journal batch refused", metadata: ["seat": "\(seat)", "error": "\(error)"])
             try await reply(out, request.id, .failed, "register.chain", ["detail": "\(error)"])
         }
+    }
+
+    /// A seat cannot send again events this server lost: it pruned their content
+    /// after the seat retention. The loss goes into the server's own chain.
+    func lost(_ request: Request, seat: String, peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
+        guard let from = request.args["from"].flatMap(Int64.init), let to = request.args["to"].flatMap(Int64.init), from >= 1, to >= from else {
+            return try await reply(out, request.id, .failed, "protocol.malformed", ["detail": "register.lost needs from ≤ to"])
+        }
+        let days = request.args["retention_days"] ?? "?"
+        logger.error("a seat no longer holds events this server lost", metadata: ["seat": "\(seat)", "from": "\(from)", "to": "\(to)"])
+        let params = ["seat": seat, "from": String(from), "to": String(to), "retention_days": days]
+        try record("register.lost", args: ["from": String(from), "to": String(to), "retention_days": days], peer: peer,
+                   outcome: .failed, code: "register.lost", params: params, seat: seat)
+        try await reply(out, request.id, .ok, "register.lost", params)
     }
 
     /// Writes an act of the server's chain that no certificate stands behind (an enrolment).

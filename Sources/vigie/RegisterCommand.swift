@@ -100,7 +100,8 @@ struct RegisterCommand: AsyncParsableCommand {
     }
 
     /// Runs a call, prints its outcome in words, and returns the exit status.
-    static func call(_ access: Access, _ feature: String, args: [String: String] = [:], out: String? = nil, lang: Language? = nil) async throws -> (Int32, RegisterAnswer?) {
+    static func call(_ access: Access, _ feature: String, args: [String: String] = [:], body: [UInt8] = [], out: String? = nil,
+                     lang: Language? = nil) async throws -> (Int32, RegisterAnswer?) {
         let (client, school) = try access.client()
         let env = ProcessInfo.processInfo.environment
         let language = lang ?? Language.fromLocale(env["LC_ALL"]) ?? Language.fromLocale(env["LANG"]) ?? school.school.language
@@ -114,7 +115,7 @@ struct RegisterCommand: AsyncParsableCommand {
         }
         let answer: RegisterAnswer
         do {
-            answer = try await client.call(feature, args: args, output: handle)
+            answer = try await client.call(feature, args: args, body: body, output: handle)
         } catch {
             FileHandle.standardError.write(Data("vigie register: the server \(school.server!.address) did not answer: \(error)\n".utf8))
             return (Exit.someSeatsDidNot, nil)
@@ -174,16 +175,28 @@ struct RegisterCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prove that nobody edited, removed or reordered an event: on the server, or offline on a copy of the store.",
-            discussion: "Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.")
+            discussion: """
+                Checks every chain, every seat of the config and the server's own signed checkpoints. \
+                Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.
+                """)
         @OptionGroup var access: Access
         @Option(help: ArgumentHelp("Verify this store file offline instead of asking the server.", valueName: "file")) var store: String?
-        @Option(help: ArgumentHelp("Also prove the register only grew since this signed checkpoint.", valueName: "file")) var checkpoint: String?
+        @Option(help: ArgumentHelp(
+            "Also prove the register only grew since this signed checkpoint (sent to the server, or checked offline with --store).",
+            valueName: "file")) var checkpoint: String?
         @Option(help: "Language of the report: fr or en.") var lang: Language?
 
         func run() async throws {
             try await runConsole {
+                var point: Checkpoint?
+                if let checkpoint {
+                    do { point = try Checkpoint.read(from: checkpoint) } catch { throw Failure.configuration("\(checkpoint): \(error)") }
+                }
                 guard let store else {
-                    let (code, answer) = try await RegisterCommand.call(access, "register.verify")
+                    // The server checks the checkpoint against its own store.
+                    let body = try point.map { Array(try $0.jsonString().utf8) } ?? []
+                    let (code, answer) = try await RegisterCommand.call(
+                        access, "register.verify", args: lang.map { ["lang": $0.rawValue] } ?? [:], body: body, lang: lang)
                     if let answer { print(String(decoding: answer.body, as: UTF8.self)) }
                     return code
                 }
@@ -191,18 +204,20 @@ struct RegisterCommand: AsyncParsableCommand {
                 let opened: SQLiteRegisterStore
                 do { opened = try SQLiteRegisterStore(path: store) } catch { throw Failure.configuration("\(store): \(error)") }
                 let language = lang ?? Language.fromLocale(ProcessInfo.processInfo.environment["LANG"]) ?? .fr
-                var ok = true
-                let report = RegisterVerifier.verify(store: opened, school: nil)
-                print(report.text(language))
-                ok = report.ok
-                if let checkpoint {
-                    let point: Checkpoint
-                    do { point = try Checkpoint.read(from: checkpoint) } catch { throw Failure.configuration("\(checkpoint): \(error)") }
-                    let since = RegisterVerifier.verify(store: opened, against: point)
-                    print(since.text(language))
-                    ok = ok && since.ok
+                // With a config, the seats it lists are checked too (a seat deleted from the store shows).
+                var seats: [String] = []
+                var school = point?.school
+                if let path = access.config ?? ProcessInfo.processInfo.environment["VIGIE_CONFIG"] {
+                    let config: SchoolConfig
+                    do { config = try ConfigLoader.load(path: path) } catch { throw Failure.configuration("\(error)") }
+                    if school == nil || school == config.school.id {
+                        seats = config.seats.map(\.id)
+                        school = config.school.id
+                    }
                 }
-                return ok ? Exit.ok : Exit.someSeatsDidNot
+                let report = RegisterVerifier.verify(store: opened, school: school, seats: seats, checkpoint: point)
+                print(report.text(language))
+                return report.ok ? Exit.ok : Exit.someSeatsDidNot
             }
         }
     }

@@ -299,3 +299,37 @@ let minimal = """
         #expect(found.first?.message.contains("opening hours") == true)
     }
 }
+
+@Suite struct SeatRetention {
+    static let record = """
+
+        [register]
+        controller = "Lycée Exemple"
+        dpo = "dpd@ac-exemple.fr"
+        purpose = "Contrôle des postes"
+        legal_basis = "Mission d’intérêt public"
+        people = ["élèves"]
+        data = ["horodatage"]
+        recipients = ["chef d’établissement"]
+        security = ["TLS"]
+        retention_days = 60
+        """
+
+    @Test func defaultsToThirtyDaysCappedByTheRegisterRetention() throws {
+        let config = try ConfigLoader.parse(text: minimal + Self.record + "\n", file: "school.toml")
+        #expect(config.register.seatRetentionDays == 30)
+        let short = try ConfigLoader.parse(text: minimal + Self.record.replacingOccurrences(of: "= 60", with: "= 10") + "\n", file: "school.toml")
+        #expect(short.register.seatRetentionDays == 10)
+        let set = try ConfigLoader.parse(text: minimal + Self.record + "\nseat_retention_days = 45\n", file: "school.toml")
+        #expect(set.register.seatRetentionDays == 45)
+    }
+
+    @Test func aSeatRetentionLongerThanTheRegisterOrNotADayCountIsRefusedWithItsLine() {
+        for bad in ["90", "0", "\"30\""] {
+            let found = issues(minimal + Self.record + "\nseat_retention_days = \(bad)\n")
+            let issue = found.first { $0.field == "register.seat_retention_days" }
+            #expect(issue?.line == 21, "\(bad): \(found)")
+            #expect(issue?.message.contains("retention_days (60)") == true)
+        }
+    }
+}

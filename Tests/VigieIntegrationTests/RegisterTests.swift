@@ -159,4 +159,159 @@ func parseCSV(_ text: String) -> [[String]] {
         #expect(tampered.result.stdout.contains("B204-01"))
         #expect(tampered.result.stdout.contains("3"))
     }
+
+    /// Copies the server's store (with its WAL files) from `from` to `to`, replacing what is there.
+    func copyStore(_ from: String, _ to: String) throws {
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: to + suffix)
+            if FileManager.default.fileExists(atPath: from + suffix) { try FileManager.default.copyItem(atPath: from + suffix, toPath: to + suffix) }
+        }
+    }
+
+    @Test func aStoreRestoredFromAnOlderCopyIsRefilledByTheSeats() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        for _ in 0..<3 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 3 })
+        // The nightly backup.
+        school.stopServer()
+        let backup = school.dir + "/backup.sqlite"
+        try copyStore(school.storePath, backup)
+        try school.startServer()
+        // The day goes on: more decisions, shipped and acknowledged.
+        for _ in 0..<4 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        var before: [[String: Any]] = []
+        #expect(eventually(15) { before = events((try? school.registerEvents()) ?? [], seat: "B204-01"); return decisions(before, seat: "B204-01").count == 7 })
+        let seqs = before.compactMap { $0["seq"] as? Int }
+        let hashes = before.compactMap { $0["hash"] as? String }
+        // The server's disk dies; the backup is restored. The seat's events after it are gone from the store.
+        school.stopServer()
+        try copyStore(backup, school.storePath)
+        try school.startServer()
+        // The seat notices at its next connection and sends them again; nobody has to touch it.
+        var after: [[String: Any]] = []
+        #expect(eventually(30) { after = events((try? school.registerEvents()) ?? [], seat: "B204-01"); return after.count >= seqs.count },
+                "the seat refilled the restored store")
+        #expect(after.compactMap { $0["seq"] as? Int } == seqs, "every event once, in order")
+        #expect(after.compactMap { $0["hash"] as? String } == hashes, "the same events, not new ones")
+        let server = events(try school.registerEvents(), seat: "@server")
+        let resent = try #require(server.first { $0["feature"] as? String == "register.resent" }, "the return is journaled")
+        #expect((resent["args"] as? [String: String])?["seat"] == "B204-01")
+        #expect((resent["args"] as? [String: String])?["to"] == String(seqs.last!))
+        let verify = try school.vigie(["register", "verify"], as: "head", json: false)
+        #expect(verify.status == 0, "\(verify)")
+    }
+
+    @Test func verifyWithACheckpointHasTheServerCheckIt() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 2 })
+        let checkpoint = school.dir + "/checkpoint.json"
+        #expect(try school.vigie(["register", "checkpoint", "--out", checkpoint], as: "head", json: false).status == 0)
+        #expect(try school.vigie(["register", "verify", "--checkpoint", checkpoint], as: "head", json: false).status == 0)
+        // Someone cuts the tail of the server's own chain, and the checkpoints it kept.
+        school.stopServer()
+        let cut = try run(["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            last = db.execute("SELECT MAX(seq) FROM events WHERE seat = '@server'").fetchone()[0]
+            # The checkpoint saw last - 2 (then came `register checkpoint` and `register verify`).
+            db.execute("DELETE FROM events WHERE seat = '@server' AND seq >= ?", (last - 2,))
+            db.execute("DELETE FROM checkpoints")
+            db.commit()
+            print(last - 2, last)
+            """, school.storePath])
+        let range = cut.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(range.count == 2, "\(cut)")
+        try school.startServer()
+        // Without --store, the checkpoint is sent to the server, which checks it against its store.
+        let verify = try school.vigie(["register", "verify", "--checkpoint", checkpoint], as: "head", json: false)
+        #expect(verify.status == 1, "\(verify)")
+        #expect(verify.result.stdout.contains("registre NON intègre"), "\(verify)")
+        #expect(verify.result.stdout.contains("l’événement \(range[0]) de @server manque (présent au point de contrôle)"), "\(verify)")
+    }
+
+    @Test func aSeatThatPrunedWhatTheServerLostSaysSoOnceInsteadOfLooping() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0)
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 1 })
+        school.stopServer()
+        let backup = school.dir + "/backup.sqlite"
+        try copyStore(school.storePath, backup)
+        try school.startServer()
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 3 })
+        // Past the seat retention, the seat prunes the content of what the server acknowledged
+        // (the agent's own hourly pruning, run here on the stopped agent's journal).
+        school.killAgent("B204-01")
+        let journal = school.seats["B204-01"]!.stateDir + "/journal.sqlite"
+        let pruned = try run([product("vigie-register-helper"), "prune", journal, TestSchool.schoolID, "B204-01", "0"])
+        #expect(pruned.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "4", "\(pruned)")
+        try school.startAgent("B204-01")
+        // Its new login notice (event 5) is stored: the seat and the server agree again.
+        #expect(eventually(15) { events((try? school.registerEvents()) ?? [], seat: "B204-01").count == 5 })
+        // Now the server's store is restored from the old backup.
+        school.stopServer()
+        try copyStore(backup, school.storePath)
+        try school.startServer()
+        var lost: [[String: Any]] = []
+        #expect(eventually(30) {
+            lost = events((try? school.registerEvents()) ?? [], seat: "@server").filter { $0["feature"] as? String == "register.lost" }
+            return !lost.isEmpty
+        }, "the seat told the server what it can no longer send")
+        let args = try #require(lost.first?["args"] as? [String: String])
+        #expect(args["seat"] == "B204-01" && args["from"] == "3" && args["to"] == "4", "\(args)")
+        #expect(lost.first?["outcome"] as? String == "failed")
+        // Said once: later connections do not repeat it every minute.
+        _ = try school.registerEvents()
+        #expect(events(try school.registerEvents(), seat: "@server").filter { $0["feature"] as? String == "register.lost" }.count == 1)
+    }
+
+    @Test func routineVerifyOnTheServerNamesASeatThatVanishedFromTheStore() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")], withServer: true)
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 2 })
+        #expect(try school.vigie(["register", "verify"], as: "head", json: false).status == 0)
+        // The seat is switched off (so it cannot send its events again), and someone removes
+        // every trace of it from the store: its events and its batch signatures.
+        school.killAgent("B204-01")
+        school.stopServer()
+        let removed = try run(["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            n = db.execute("DELETE FROM events WHERE seat = 'B204-01'").rowcount
+            db.execute("DELETE FROM batches WHERE seat = 'B204-01'")
+            db.commit()
+            print(n)
+            """, school.storePath])
+        let count = Int(removed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(count >= 3, "\(removed)")
+        try school.startServer()
+        // The seat is in the config and the server's own checkpoints (one per export) saw it.
+        let verify = try school.vigie(["register", "verify"], as: "head", json: false)
+        #expect(verify.status == 1, "\(verify)")
+        #expect(verify.result.stdout.contains("les événements 1–\(count) de B204-01 manquent"), "\(verify)")
+    }
+
+    @Test func theAgentPrunesAcknowledgedContentAfterTheSeatRetentionAndItsChainStillVerifies() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        for _ in 0..<2 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
+        #expect(eventually(15) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 2 })
+        // Forty days later by the seat's clock (the config keeps content 30 days on seats).
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Europe/Paris")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        try school.restartAgent("B204-01", clock: formatter.string(from: Date().addingTimeInterval(40 * 86_400)))
+        let journal = school.seats["B204-01"]!.stateDir + "/journal.sqlite"
+        var check: ProcessResult?
+        #expect(eventually(15) {
+            check = try? run([product("vigie-register-helper"), "verify", journal, TestSchool.schoolID, "B204-01"])
+            // The login notice and the two statuses lost their content; the restart's notice keeps it.
+            return check?.stdout.hasPrefix("ok 4 3") == true
+        }, "\(String(describing: check))")
+        #expect(check?.status == 0, "the links stay: the seat's chain still verifies")
+        // The server's copy is untouched by the seat's pruning.
+        #expect(decisions(try school.registerEvents(), seat: "B204-01").count == 2)
+        #expect(try school.vigie(["register", "verify"], as: "head", json: false).status == 0)
+    }
 }

@@ -50,15 +50,71 @@ import VigieTestSupport
         try journal.acknowledge(upTo: 6)
         #expect(try journal.unacknowledged(limit: 100).map(\.seq) == [7, 8, 9, 10])
         #expect(journal.count == 10)
-        // Acked and older than day 4: seqs 1–4 go; unacked ones never do.
+        // Acked and older than day 4: seqs 1–4 lose their content; unacked ones never do.
         #expect(try journal.pruneAcknowledged(olderThan: baseDate.addingTimeInterval(3.5 * 86_400)) == 4)
-        #expect(journal.count == 6)
+        #expect(journal.count == 10 && journal.contentCount == 6)
+        #expect(try journal.all().prefix(4).allSatisfy { $0.content == nil && !$0.hash.isEmpty })
         try journal.acknowledge(upTo: 10)
         try journal.pruneAcknowledged(olderThan: baseDate.addingTimeInterval(100 * 86_400))
-        // The last event stays so the next one links to it.
-        #expect(journal.count == 1)
+        #expect(journal.contentCount == 0)
+        // The links stay: the chain still verifies and the next event links to the last one.
+        try journal.verifyChain()
         let next = try journal.append(sampleEvent("B204-02", 10))
-        #expect(next.seq == 11)
+        let tenth = try journal.all()[9]
+        #expect(next.seq == 11 && next.prevHash == tenth.hash)
+        try journal.verifyChain()
+    }
+
+    @Test func verifyChainNamesAnEditedJournalEvent() throws {
+        let dir = TempDir()
+        let path = dir.sub("j.sqlite")
+        let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
+        for i in 0..<5 { try journal.append(sampleEvent("B204-02", i)) }
+        try journal.verifyChain()
+        try tamper(path, "UPDATE journal SET content = replace(content, 'eleve', 'ELEVE') WHERE seq = 3")
+        #expect(throws: RegisterError.self) { try journal.verifyChain() }
+        do { try journal.verifyChain() } catch let error as RegisterError { #expect(error.message.contains("seq 3")) }
+    }
+
+    @Test func rewindResendsWhatTheServerLostWhileTheContentIsThere() throws {
+        let dir = TempDir()
+        let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
+        for i in 0..<10 { try journal.append(sampleEvent("B204-02", i, date: baseDate.addingTimeInterval(Double(i) * 86_400))) }
+        try journal.acknowledge(upTo: 8)
+        // The server's store was restored: it has events 1–5 only.
+        #expect(try journal.rewind(from: 6) == .resending(from: 6, to: 8))
+        #expect(try journal.unacknowledged(limit: 100).map(\.seq) == [6, 7, 8, 9, 10])
+        // Sent again, the server stores them and a whole chain results.
+        let dir2 = TempDir()
+        let store = try SQLiteRegisterStore(path: dir2.sub("r.sqlite"))
+        let seat = try TestSchool().seat("B204-02")
+        let all = try journal.all()
+        _ = try store.ingest(try Batch.sign(school: school, seat: "B204-02", events: Array(all[0..<5]), key: seat.key), certificateDER: seat.der)
+        let resent = try journal.unacknowledged(limit: 100)
+        #expect(try store.ingest(try Batch.sign(school: school, seat: "B204-02", events: resent, key: seat.key), certificateDER: seat.der) == .stored(lastSeq: 10))
+        #expect(RegisterVerifier.verify(store: store, school: school).ok)
+
+        // Once pruned, the seat says which run it cannot send again, and changes nothing.
+        try journal.acknowledge(upTo: 10)
+        try journal.pruneAcknowledged(olderThan: baseDate.addingTimeInterval(7.5 * 86_400))
+        #expect(try journal.rewind(from: 6) == .pruned(from: 6, to: 8))
+        #expect(journal.unacknowledgedCount == 0)
+        #expect(try journal.rewind(from: 9) == .resending(from: 9, to: 10))
+        #expect(try journal.rewind(from: 12) == .beyondEnd(last: 10))
+    }
+
+    @Test func backoffDoublesToAMinuteAndResetsAfterASuccess() {
+        var backoff = ShippingBackoff(jitter: { 1 })
+        let delays = (0..<8).map { _ in backoff.failed() }
+        #expect(delays == [1, 2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) })
+        // One batch stored: the next blip costs a second again, not a minute.
+        backoff.succeeded()
+        #expect(backoff.failed() == .seconds(1))
+        #expect(backoff.failed() == .seconds(2))
+        // By default each delay is spread by ±20 % so that a school's seats do not all retry at once.
+        var jittered = ShippingBackoff()
+        #expect((Duration.milliseconds(800)...Duration.milliseconds(1200)).contains(jittered.failed()))
+        #expect((Duration.milliseconds(1600)...Duration.milliseconds(2400)).contains(jittered.failed()))
     }
 
     @Test func concurrentAppendsMakeOneChain() throws {

@@ -2,6 +2,12 @@
 //     Appends COUNT events to the seat journal and prints "seq hash" on stdout
 //     (unbuffered) as soon as each append has returned: a test kills it with
 //     SIGKILL at a random moment and checks that every printed event is there.
+// vigie-register-helper prune JOURNAL SCHOOL SEAT DAYS
+//     Prunes the content of acknowledged events older than DAYS days (0: all of
+//     them), as the agent does after the seat retention, and prints how many.
+// vigie-register-helper verify JOURNAL SCHOOL SEAT
+//     Checks the journal's chain (pruned events included) and prints
+//     "ok EVENTS PRUNED", or the first problem with exit status 1.
 // vigie-register-helper bench SEATS EVENTS_PER_SEAT [BATCH]
 //     Runs RegisterBenchmark and prints its figures.
 import Foundation
@@ -30,12 +36,24 @@ case "append" where args.count == 6:
         let chained = try journal.append(event)
         say("\(chained.seq) \(chained.hash)")
     }
+case "prune" where args.count == 6:
+    let journal = try SeatJournal(path: args[2], school: args[3], seat: args[4])
+    print(try journal.pruneAcknowledged(olderThan: Date().addingTimeInterval(-(Double(args[5]) ?? 0) * 86_400)))
+case "verify" where args.count == 5:
+    let journal = try SeatJournal(path: args[2], school: args[3], seat: args[4])
+    do {
+        try journal.verifyChain()
+        print("ok \(journal.count) \(journal.count - journal.contentCount)")
+    } catch {
+        print("\(error)")
+        exit(1)
+    }
 case "bench" where args.count >= 4:
     let result = try RegisterBenchmark.run(
         seats: Int(args[2])!, eventsPerSeat: Int(args[3])!, batchSize: args.count > 4 ? Int(args[4])! : 200,
         progress: { FileHandle.standardError.write(Data(("… " + $0 + "\n").utf8)) })
     print(result)
 default:
-    FileHandle.standardError.write(Data("usage: vigie-register-helper append JOURNAL SCHOOL SEAT COUNT | bench SEATS EVENTS [BATCH]\n".utf8))
+    FileHandle.standardError.write(Data("usage: vigie-register-helper append JOURNAL SCHOOL SEAT COUNT | prune JOURNAL SCHOOL SEAT DAYS | verify JOURNAL SCHOOL SEAT | bench SEATS EVENTS [BATCH]\n".utf8))
     exit(2)
 }
