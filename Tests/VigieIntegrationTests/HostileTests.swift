@@ -10,71 +10,38 @@ import VigieTestSupport
 import VigieWire
 
 /// Hostile peers from 127.0.0.2–127.0.0.254 (never the legitimate console's
-/// 127.0.0.1): idle TCP, half-open TLS, and TLS peers that promise a 32 MiB frame.
+/// 127.0.0.1), held by a helper process (Tests/Fixtures/hostile-crowd.py) so
+/// that the test runner itself stays far from its descriptor limits.
 final class HostileCrowd: @unchecked Sendable {
-    private var fds: [Int32] = []
-    private var channels: [Channel] = []
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/hostile-crowd.py").path
+    let process: ChildProcess
+    /// Connections held, and those the listener refused or closed while they were made.
+    let held: Int
+    let refused: Int
 
-    deinit { closeAll() }
-
-    var count: Int { fds.count + channels.count }
-
-    func closeAll() {
-        fds.forEach { close($0) }
-        fds = []
-        channels.forEach { $0.close(promise: nil) }
-        channels = []
-    }
-
-    static func address(_ i: Int) -> String { "127.0.0.\(2 + i % 253)" }
-
-    /// A non-blocking TCP connection from a hostile address; writes `bytes` if any.
-    func raw(port: Int, index: Int, bytes: [UInt8] = []) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr(Self.address(index))
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_addr.s_addr = inet_addr("127.0.0.1")
-        remote.sin_port = UInt16(port).bigEndian
-        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
-        _ = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) } }
-        if !bytes.isEmpty {
-            var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            if poll(&pfd, 1, 1000) == 1 { _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+    /// Opens the crowd against 127.0.0.1:`port` and waits until every connection was tried.
+    init(port: Int, idle: Int = 0, halfOpen: Int = 0, connectClose: Int = 0, tlsBig: Int = 0, identity: String? = nil, ca: String? = nil) throws {
+        var argv = ["python3", Self.script, String(port), "--idle", String(idle), "--half-open", String(halfOpen),
+                    "--connect-close", String(connectClose), "--tls-big", String(tlsBig)]
+        if let ca { argv += ["--ca", ca] }
+        if let identity { argv += ["--cert", identity + "/cert.pem", "--key", identity + "/key.pem"] }
+        process = try ChildProcess(argv)
+        guard let line = process.readLine(timeout: 120), line.hasPrefix("ready ") else {
+            throw TestSupportError("hostile crowd did not start: \(process.readAllStderr())")
         }
-        fds.append(fd)
+        let counts = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+        held = counts.first ?? 0
+        refused = counts.last ?? 0
     }
 
-    /// A TLS connection from a hostile address with `tls`; once the handshake is
-    /// done (or failed), writes a frame header promising 32 MiB and 64 KiB of it.
-    func tlsBigFrame(port: Int, index: Int, tls: NIOSSLContext) async {
-        var promise = ByteBuffer()
-        promise.writeInteger(UInt32(vigieMaxFrameLength))
-        promise.writeInteger(vigieProtocolVersion)
-        promise.writeInteger(Frame.Kind.request.rawValue)
-        promise.writeInteger(UInt32(64))
-        promise.writeBytes([UInt8](repeating: 0x41, count: 64 * 1024))
-        do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(to: try SocketAddress(ipAddress: Self.address(index), port: 0))
-                .connectTimeout(.seconds(5))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    }
-                }
-                .connect(host: "127.0.0.1", port: port).get()
-            channel.writeAndFlush(promise, promise: nil)
-            channels.append(channel)
-        } catch {
-            // Refused or evicted: that is the listener defending itself.
-        }
+    /// Ends the helper, which closes every connection.
+    func disperse() {
+        process.signal(SIGTERM)
+        if process.wait(timeout: 10) == nil { process.kill() }
     }
+
+    deinit { disperse() }
 }
 
 /// Resident and peak memory of a process, in MB (from /proc).
@@ -102,29 +69,16 @@ func lockHelpers(stateDir: String) -> [Int32] {
 
 @Suite(.serialized) struct HoldUnderAttack {
     @Test func aThousandHostilePeersDoNotKeepTheTeacherOrTheHeadOut() async throws {
-        _ = OpenFileLimit.raise(needed: 4096, what: "the hostile test")
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
         let seatPort = school.seats["B204-01"]!.port
         let serverPort = school.serverPort!
-        let head = try IdentityBundle.load(from: school.people["head"]!)
-        let headTLS = try VigieTLS.clientContext(head.tlsMaterial)
-        let anonymousTLS = try VigieTLS.enrolmentClientContext(caPEM: school.ca.certificatePEM)
-        let halfOpenTLS: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03] + [UInt8](repeating: 7, count: 64)
-
-        let crowd = HostileCrowd()
         // 1,000 against the agent: idle, half-open TLS, bare connect-and-close, and the head's
         // certificate (valid, no seat rights) promising a 32 MiB frame.
-        for i in 0..<400 { crowd.raw(port: seatPort, index: i) }
-        for i in 400..<800 { crowd.raw(port: seatPort, index: i, bytes: halfOpenTLS) }
-        for i in 800..<850 {
-            if let fd = connectTo(seatPort) { close(fd) }
-            _ = i
-        }
-        for i in 850..<1000 { await crowd.tlsBigFrame(port: seatPort, index: i, tls: headTLS) }
+        let atSeat = try HostileCrowd(port: seatPort, idle: 400, halfOpen: 400, connectClose: 50, tlsBig: 150,
+                                      identity: school.people["head"]!, ca: school.dir + "/ca/ca.pem")
         // 1,000 against the server: idle, half-open, anonymous TLS (as an enrolling seat) promising 32 MiB.
-        for i in 0..<400 { crowd.raw(port: serverPort, index: i) }
-        for i in 400..<800 { crowd.raw(port: serverPort, index: i, bytes: halfOpenTLS) }
-        for i in 800..<1000 { await crowd.tlsBigFrame(port: serverPort, index: i, tls: anonymousTLS) }
+        let atServer = try HostileCrowd(port: serverPort, idle: 400, halfOpen: 400, tlsBig: 200, ca: school.dir + "/ca/ca.pem")
+        print("hostile peers: seat \(atSeat.held) held, \(atSeat.refused) refused; server \(atServer.held) held, \(atServer.refused) refused")
 
         // The teacher's console (127.0.0.1) is answered before its deadline (3 s in this school).
         let status = try school.vigie(["status", "--seat", "B204-01"])
@@ -145,7 +99,8 @@ func lockHelpers(stateDir: String) -> [Int32] {
         #expect(agentMemory.peak > 0 && agentMemory.peak < 300, "agent peak RSS \(agentMemory.peak) MB")
         #expect(serverMemory.peak > 0 && serverMemory.peak < 300, "server peak RSS \(serverMemory.peak) MB")
         #expect(school.seats["B204-01"]!.agent!.process.isRunning && school.server!.process.isRunning)
-        crowd.closeAll()
+        atSeat.disperse()
+        atServer.disperse()
     }
 
     @Test func aKillNineDuringALockNeverLeavesALockThatAnAdminCannotLift() throws {
@@ -200,13 +155,11 @@ func lockHelpers(stateDir: String) -> [Int32] {
     }
 
     @Test func anAgentWithFewDescriptorsUnderAFloodKeepsItsLockAndStillUnlocks() throws {
-        _ = OpenFileLimit.raise(needed: 2048, what: "the hostile test")
         let school = try TestSchool(seats: [("B204-01", "B204")], agentWrapper: ["prlimit", "--nofile=100:100", "--"])
         let seat = school.seats["B204-01"]!
         #expect(try school.vigie(["lock", "--seat", "B204-01"]).status == 0)
         let helper = try #require(lockHelpers(stateDir: seat.stateDir).first)
-        let crowd = HostileCrowd()
-        for i in 0..<600 { crowd.raw(port: seat.port, index: i) }
+        let crowd = try HostileCrowd(port: seat.port, idle: 600)
         let agentPID = seat.agent!.process.processIdentifier
         let fds = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(agentPID)/fd").count) ?? 0 }
         // The flood reaches the agent's caps, not its descriptor limit: the lock keeps the same helper.
@@ -222,6 +175,6 @@ func lockHelpers(stateDir: String) -> [Int32] {
         #expect(unlock.code(of: "B204-01") == "unlock.done", "\(unlock)")
         #expect(eventually(5) { lockHelpers(stateDir: seat.stateDir).isEmpty })
         #expect(try !keyboardHeld(seat.display))
-        crowd.closeAll()
+        crowd.disperse()
     }
 }
