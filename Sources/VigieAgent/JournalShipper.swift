@@ -35,6 +35,8 @@ final class JournalShipper: Sendable {
     let seatRetentionDays: Int
     let state = ShipperState()
     static let batchSize = 500
+    /// Bytes of one encoded batch at most (the server reads up to 8 MiB from a seat).
+    static let maxBatchBytes = 4 * 1024 * 1024
     /// How long a seat whose lost events cannot be resent waits before asking again.
     static let lostRetry: Duration = .seconds(3600)
 
@@ -155,22 +157,31 @@ final class JournalShipper: Sendable {
                 }
             }
             while !Task.isCancelled {
-                let pending = try journal.unacknowledged(limit: Self.batchSize)
-                if pending.isEmpty {
+                let waiting = try journal.unacknowledged(limit: Self.batchSize)
+                if waiting.isEmpty {
                     // Idle: notice a server that went away (restarted, perhaps on a restored store),
                     // so the next connection asks `register.head` without waiting for a new event.
                     guard connection.channel.channel.isActive else { throw ShipError(description: "the server closed the connection") }
                     try await Task.sleep(for: .milliseconds(300))
                     continue
                 }
-                let batch = try Batch.sign(school: school, seat: seat, events: pending, privateKeyPEM: identity.privateKeyPEM)
+                // A batch stays well under the server's frame limit for seats (8 MiB): fewer events when they are large.
+                var events = waiting
+                var batch = try Batch.sign(school: school, seat: seat, events: events, privateKeyPEM: identity.privateKeyPEM)
+                var encoded = try JSONEncoder().encode(batch)
+                while encoded.count > Self.maxBatchBytes && events.count > 1 {
+                    events = Array(events.prefix(events.count / 2))
+                    batch = try Batch.sign(school: school, seat: seat, events: events, privateKeyPEM: identity.privateKeyPEM)
+                    encoded = try JSONEncoder().encode(batch)
+                }
+                let pending = events
                 id &+= 1
                 var args: [String: String] = [:]
                 // Events the server had acknowledged before it lost them: it journals their return.
                 if let upTo = state.withLock({ _, resendUpTo, _ in resendUpTo }), let first = pending.first, first.seq <= upTo {
                     args["resent"] = "\(first.seq)-\(min(upTo, pending.last!.seq))"
                 }
-                let response = try await send(Request(id: id, feature: "register.append", args: args), Array(try JSONEncoder().encode(batch)))
+                let response = try await send(Request(id: id, feature: "register.append", args: args), Array(encoded))
                 switch (response.status, response.code) {
                 case (.ok, "register.stored"):
                     if let last = response.params["last"].flatMap(Int64.init) {

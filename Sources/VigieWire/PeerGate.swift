@@ -38,11 +38,13 @@ public struct PeerLimits: Sendable {
     /// The largest frame of a peer that has presented no certificate (only an
     /// enrolment server reads any: a `pki.enroll` request). Zero: none.
     public var anonymousFrameLimit: Int
-    /// The largest frame of an authenticated peer.
+    /// The largest frame of an authenticated person (requests, a signed config).
     public var frameLimit: Int
+    /// The largest frame of an authenticated seat (the server reads journal batches from seats).
+    public var seatFrameLimit: Int
 
     public init(handshakeTimeout: TimeAmount, unauthenticatedTotal: Int, unauthenticatedPerAddress: Int, authenticatedTotal: Int,
-                authenticatedPerAddress: Int, anonymousFrameLimit: Int, frameLimit: Int) {
+                authenticatedPerAddress: Int, anonymousFrameLimit: Int, frameLimit: Int, seatFrameLimit: Int? = nil) {
         self.handshakeTimeout = handshakeTimeout
         self.unauthenticatedTotal = unauthenticatedTotal
         self.unauthenticatedPerAddress = unauthenticatedPerAddress
@@ -50,6 +52,7 @@ public struct PeerLimits: Sendable {
         self.authenticatedPerAddress = authenticatedPerAddress
         self.anonymousFrameLimit = anonymousFrameLimit
         self.frameLimit = frameLimit
+        self.seatFrameLimit = seatFrameLimit ?? frameLimit
     }
 
     /// A seat's agent: consoles send small requests (no bodies).
@@ -60,7 +63,8 @@ public struct PeerLimits: Sendable {
     /// The school server: seats ship journal batches; anonymous peers may only enrol.
     public static let server = PeerLimits(
         handshakeTimeout: .seconds(10), unauthenticatedTotal: 256, unauthenticatedPerAddress: 16,
-        authenticatedTotal: 4096, authenticatedPerAddress: 64, anonymousFrameLimit: 16 * 1024, frameLimit: 8 * 1024 * 1024)
+        authenticatedTotal: 4096, authenticatedPerAddress: 64, anonymousFrameLimit: 16 * 1024, frameLimit: 1024 * 1024,
+        seatFrameLimit: 8 * 1024 * 1024)
 
     /// Descriptors kept for everything but peers: journal, X, helpers, outgoing connections.
     public static let reservedDescriptors = 64
@@ -303,7 +307,11 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
                     context.close(promise: nil)
                     return
                 }
-                limit.bytes = gate.limits.frameLimit
+                if case .seat = record.peer?.identity.kind {
+                    limit.bytes = gate.limits.seatFrameLimit
+                } else {
+                    limit.bytes = gate.limits.frameLimit
+                }
             } else {
                 // No certificate (an enrolment server only): one small request, within the deadline.
                 guard gate.limits.anonymousFrameLimit > 0 else {
