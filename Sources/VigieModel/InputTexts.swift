@@ -181,6 +181,9 @@ extension Catalog {
         "input.target.none": (
             "dites quels postes : --room SALLE, --seat POSTE,… ou --all",
             "say which seats: --room R, --seat S,… or --all"),
+        "input.target.none-reachable": (
+            "--all : votre rôle n’a accès à aucun poste (voyez les droits [[grants]] de la configuration)",
+            "--all: your role may reach no seat (see the [[grants]] of the configuration)"),
         "input.target.all-alone": (
             "--all désigne déjà tous vos postes : ne le combinez pas avec --room ou --seat",
             "--all already means every seat you may reach: do not combine it with --room or --seat"),

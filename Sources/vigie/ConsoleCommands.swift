@@ -197,7 +197,12 @@ enum Targets {
             Failure.usage(InputError(code, params, language: language).description)
         }
         if all && !(rooms.isEmpty && seats.isEmpty) { throw usage("input.target.all-alone") }
-        if all { return reachable() }
+        if all {
+            let seats = reachable()
+            // Nothing to reach is not success: say why (a head of school has no seat rights).
+            if seats.isEmpty { throw usage("input.target.none-reachable") }
+            return seats
+        }
         var roomIDs: [String] = []
         var inRooms = Set<String>()
         for list in rooms {

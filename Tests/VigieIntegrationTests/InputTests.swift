@@ -105,6 +105,9 @@ import VigieTestSupport
         #expect(try school.vigie(["status", "--room", "B204", "--seat", "B204-01", "--seat", "B204-02"]).lines.count == 2)
         let all = try school.vigie(["status", "--all", "--room", "B204"], json: false)
         #expect(all.status == 64 && all.result.stderr.contains("--all"), "\(all)")
+        // --all for someone who may reach no seat says so instead of printing nothing.
+        let head = try school.vigie(["status", "--all"], as: "head", json: false)
+        #expect(head.status == 64 && head.result.stderr.contains("votre rôle n’a accès à aucun poste"), "\(head)")
     }
 
     @Test func messageWindowsAreCappedPerSeat() throws {
