@@ -195,7 +195,7 @@ let package = Package(
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "VigieTerminalTests", dependencies: ["VigieTerminal"]),
-        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire"]),
+        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieTestSupport"]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",

@@ -59,64 +59,100 @@ public func run(_ argv: [String], timeout: Double = 30, environment: [String: St
 /// A child process whose stdout can be read line by line while it runs
 /// (e.g. to wait for `ready`), then signalled and reaped with a timeout.
 /// Stderr goes to a temporary file. The process is killed in `deinit`.
+///
+/// Started with posix_spawn, not Foundation's `Process`: on Linux (Swift 6.3.1)
+/// `Process.run()` over-reads a `dirent` while it lists /proc/self/fd and
+/// crashes now and then, the more descriptors the test process holds
+/// (swift-corelibs-foundation #5472).
 public final class ChildProcess: @unchecked Sendable {
-    /// The underlying Foundation process.
-    public let process: Process
-    private let stdoutPipe = Pipe()
+    /// The running child: its pid and whether it still runs.
+    public let process: SpawnedChild
+    private let stdoutFD: Int32
     private let stderrFile: URL
     private var buffer = Data()
     private var stdoutEOF = false
     private var transcript = Data()
 
-    /// Starts `argv`.
+    /// Starts `argv` (argv[0] is a path, or a name looked up in `PATH`).
     public init(_ argv: [String], environment: [String: String]? = nil, stdin: Data? = nil) throws {
         precondition(!argv.isEmpty)
-        process = Process()
-        if argv[0].contains("/") {
-            process.executableURL = URL(fileURLWithPath: argv[0])
-            process.arguments = Array(argv.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = argv
-        }
-        if let environment { process.environment = environment }
         stderrFile = FileManager.default.temporaryDirectory
             .appendingPathComponent("vigie-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).stderr")
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.standardOutput = stdoutPipe
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        // The child inherits this thread's signal mask; test runners may block
-        // SIGTERM/SIGINT in their threads, which would make children unkillable.
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM] { sigaddset(&set, s) }
-        var saved = sigset_t()
-        pthread_sigmask(SIG_UNBLOCK, &set, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        if let stdin {
-            let p = Pipe()
-            process.standardInput = p
-            try Self.launch(process)
-            p.fileHandleForWriting.write(stdin)
-            try? p.fileHandleForWriting.close()
+        var out: [Int32] = [0, 0]
+        var input: [Int32] = [-1, -1]
+        guard pipe(&out) == 0 else { throw TestSupportError("pipe: \(String(cString: strerror(errno)))") }
+        if stdin != nil, pipe(&input) != 0 { throw TestSupportError("pipe: \(String(cString: strerror(errno)))") }
+        for fd in out + input where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdin != nil {
+            posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         } else {
-            process.standardInput = FileHandle.nullDevice
-            try Self.launch(process)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of the test process (sockets, X connections) reaches the child.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Test runners may block or ignore signals in their threads; children start with defaults.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = argv[0].contains("/")
+            ? posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+            : posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        close(out[1])
+        if input[0] >= 0 { close(input[0]) }
+        guard rc == 0 else {
+            close(out[0])
+            if input[1] >= 0 { close(input[1]) }
+            throw TestSupportError("\(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        stdoutFD = out[0]
+        process = SpawnedChild(pid: pid)
+        if let stdin {
+            stdin.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(input[1], raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    offset += n
+                }
+            }
+            close(input[1])
         }
     }
 
-    /// Foundation's `Process.run()` on Linux crashed here (in its memcpy) when
-    /// tests running in parallel launched children at the same moment: launches
-    /// go one at a time.
-    private static let launching = NSLock()
-    private static func launch(_ process: Process) throws {
-        launching.lock()
-        defer { launching.unlock() }
-        try process.run()
-    }
+    /// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np (not exported by the Glibc module).
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     deinit {
         if process.isRunning { kill() ; _ = wait(timeout: 2) }
+        close(stdoutFD)
         try? FileManager.default.removeItem(at: stderrFile)
     }
 
@@ -139,8 +175,7 @@ public final class ChildProcess: @unchecked Sendable {
             if Date() >= deadline { return nil }
             usleep(10_000)
         }
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return process.status
     }
 
     /// The next line of stdout (without the newline), or nil on end of file
@@ -162,7 +197,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Reads what is available on stdout within `timeout` seconds.
     private func fill(timeout: Double) {
-        let fd = stdoutPipe.fileHandleForReading.fileDescriptor
+        let fd = stdoutFD
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let n = poll(&pfd, 1, Int32(max(0, min(timeout, 1)) * 1000) + 1)
         if n <= 0 { return }
@@ -198,4 +233,71 @@ public func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethro
         usleep(100_000)
     } while Date() < deadline
     return false
+}
+
+/// Tests that load the whole machine (a thousand connections, a thousand
+/// simulated seats) take turns within the test process: run side by side on two
+/// cores they would time each other out rather than test what they mean to.
+public actor HeavyTestTurns {
+    public static let shared = HeavyTestTurns()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+}
+
+/// Runs `body` when no other heavy test runs (see ``HeavyTestTurns``).
+public func oneHeavyTestAtATime<T>(_ body: () async throws -> T) async rethrows -> T {
+    await HeavyTestTurns.shared.acquire()
+    do {
+        let result = try await body()
+        await HeavyTestTurns.shared.release()
+        return result
+    } catch {
+        await HeavyTestTurns.shared.release()
+        throw error
+    }
+}
+
+/// A child started by ``ChildProcess``: reaped with `waitpid` on this pid only.
+public final class SpawnedChild: @unchecked Sendable {
+    /// The process id.
+    public let processIdentifier: Int32
+    private let lock = NSLock()
+    private var exit: Int32?
+
+    /// A child this process started (posix_spawn) and has not reaped.
+    public init(pid: Int32) { processIdentifier = pid }
+
+    /// True until the process has ended (and been reaped).
+    public var isRunning: Bool { reap() == nil }
+
+    /// The exit status (128 + signal when killed by one), once ended; -1 when
+    /// someone else reaped it.
+    public var status: Int32? { reap() }
+
+    private func reap() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let exit { return exit }
+        var raw: Int32 = 0
+        let r = waitpid(processIdentifier, &raw, WNOHANG)
+        if r == processIdentifier {
+            let signal = raw & 0x7f
+            exit = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        } else if r < 0 && errno == ECHILD {
+            exit = -1
+        }
+        return exit
+    }
 }

@@ -3,8 +3,8 @@ import Foundation
 /// A child process on a pseudo-terminal, driven like a person at a keyboard:
 /// `send` types, `waitFor` reads the screen output until some text shows up.
 public final class PtyProcess: @unchecked Sendable {
-    /// The underlying Foundation process.
-    public let process: Process
+    /// The running child: its pid and whether it still runs.
+    public let process: SpawnedChild
     private let master: Int32
     private var bytes: [UInt8] = []
     private var mark = 0
@@ -25,18 +25,40 @@ public final class PtyProcess: @unchecked Sendable {
         let slave = open(name, O_RDWR | O_NOCTTY)
         guard slave >= 0 else { throw TestSupportError("cannot open \(name)") }
         self.master = master
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
         var env = environment ?? ProcessInfo.processInfo.environment
         env["TERM"] = "xterm"
-        process.environment = env
-        let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
-        process.standardInput = handle
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        // posix_spawn, not Foundation's Process (see ``ChildProcess``).
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_adddup2(&actions, slave, fd) }
+        posix_spawn_file_actions_addclose(&actions, master)
+        posix_spawn_file_actions_addclose(&actions, slave)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGWINCH] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
         close(slave)
+        guard rc == 0 else {
+            close(master)
+            throw TestSupportError("\(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        process = SpawnedChild(pid: pid)
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 
@@ -95,7 +117,7 @@ public final class PtyProcess: @unchecked Sendable {
             pump(0.05)
         }
         pump(0)
-        return process.terminationStatus
+        return process.status
     }
 
     private func pump(_ seconds: Double) {

@@ -69,6 +69,10 @@ func lockHelpers(stateDir: String) -> [Int32] {
 
 @Suite(.serialized) struct HoldUnderAttack {
     @Test func aThousandHostilePeersDoNotKeepTheTeacherOrTheHeadOut() async throws {
+        try await oneHeavyTestAtATime { try thousandHostilePeers() }
+    }
+
+    func thousandHostilePeers() throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
         let seatPort = school.seats["B204-01"]!.port
         let serverPort = school.serverPort!
@@ -154,7 +158,11 @@ func lockHelpers(stateDir: String) -> [Int32] {
         #expect(try !keyboardHeld(seat.display))
     }
 
-    @Test func anAgentWithFewDescriptorsUnderAFloodKeepsItsLockAndStillUnlocks() throws {
+    @Test func anAgentWithFewDescriptorsUnderAFloodKeepsItsLockAndStillUnlocks() async throws {
+        try await oneHeavyTestAtATime { try fewDescriptorsUnderAFlood() }
+    }
+
+    func fewDescriptorsUnderAFlood() throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], agentWrapper: ["prlimit", "--nofile=100:100", "--"])
         let seat = school.seats["B204-01"]!
         #expect(try school.vigie(["lock", "--seat", "B204-01"]).status == 0)

@@ -5,6 +5,7 @@ import VigieController
 import VigieHarness
 import VigieModel
 import VigiePKI
+import VigieTestSupport
 import VigieWire
 
 /// Open file descriptors of this process.
@@ -49,6 +50,10 @@ func ownSockets(ports: Set<Int>) -> Int {
     }
 
     @Test func aThousandSimulatedSeatsStartAnswerAndStopWithoutLeakingDescriptors() async throws {
+        try await oneHeavyTestAtATime { try await thousandSimulatedSeats() }
+    }
+
+    func thousandSimulatedSeats() async throws {
         #expect(OpenFileLimit.raise(needed: 3100, what: "this test") == nil)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-harness-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
