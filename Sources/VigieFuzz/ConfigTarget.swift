@@ -6,6 +6,8 @@ import VigieModel
 ///
 /// - it throws only ``ConfigError``, with at least one issue, each naming the
 ///   file and, when it gives a line, a line of the text;
+/// - the same text with CRLF line endings (a file edited on Windows) gives the
+///   same verdict and the same issues, on the same lines;
 /// - a configuration it accepts keeps the promises the agents rely on: valid
 ///   ids, seat ids unique in the school, each seat in its room, a port, a
 ///   console timeout in (0, 600] s, rooms and grants naming known rooms.
@@ -17,10 +19,21 @@ public func fuzzConfig(_ bytes: UnsafeRawBufferPointer) throws(FuzzFailure) -> F
     let fail = { (message: String) in FuzzFailure(.config, message) }
 
     let result = Result { () throws(ConfigError) in try ConfigLoader.parse(text: text, file: file) }
+    if text.utf8.contains(0x0D) {
+        // Both line endings are newlines to TOML: LF only must read the same.
+        let lf = String(decoding: Array(text.utf8).crlfToLF(), as: UTF8.self)
+        let other = Result { () throws(ConfigError) in try ConfigLoader.parse(text: lf, file: file) }
+        let places = { (r: Result<SchoolConfig, ConfigError>) in
+            (try? r.get()) != nil ? ["accepted"] : r.issueList.map { "\($0.line.map(String.init) ?? "-"):\($0.field)" }
+        }
+        guard places(result) == places(other) else {
+            throw fail("CRLF and LF line endings read differently: \(places(result)) vs \(places(other))")
+        }
+    }
     switch result {
     case .failure(let error):
         guard !error.issues.isEmpty else { throw fail("ConfigError without an issue") }
-        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        let lineCount = text.utf8.count { $0 == 0x0A } + 1
         for issue in error.issues {
             guard issue.file == file, !issue.message.isEmpty else { throw fail("issue without its file or message: \(issue)") }
             if let line = issue.line, !(1...lineCount).contains(line) {
@@ -49,5 +62,22 @@ public func fuzzConfig(_ bytes: UnsafeRawBufferPointer) throws(FuzzFailure) -> F
             guard person.rooms.map({ $0.isSubset(of: rooms) }) ?? true else { throw fail("\(person.login) names an unknown room") }
         }
         return FuzzOutcome(accepted: true, "\(config.school.id): \(config.rooms.count) rooms, \(seats.count) seats")
+    }
+}
+
+extension Result where Failure == ConfigError {
+    fileprivate var issueList: [ConfigIssue] {
+        if case .failure(let error) = self { return error.issues }
+        return []
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// The bytes with each CR LF replaced by LF.
+    fileprivate func crlfToLF() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        for (i, b) in enumerated() where !(b == 0x0D && i + 1 < count && self[i + 1] == 0x0A) { out.append(b) }
+        return out
     }
 }
