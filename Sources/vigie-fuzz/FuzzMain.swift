@@ -43,7 +43,7 @@ struct FuzzMain {
             do {
                 _ = try fuzzTarget.run(UnsafeRawBufferPointer(start: data, count: size))
             } catch {
-                fatalError(error.description)
+                fatalError("\(error)")
             }
             return 0
         })
