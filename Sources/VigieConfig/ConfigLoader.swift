@@ -46,6 +46,9 @@ public enum ConfigLoader {
 
     /// Parses configuration text; `file` names it in errors and anchors relative paths.
     public static func parse(text: String, file: String) throws(ConfigError) -> SchoolConfig {
+        if let line = badTableHeader(text) {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: line, field: "", message: "TOML syntax: a table header must start with a key, e.g. [rooms.B204]")])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -60,6 +63,32 @@ public enum ConfigLoader {
             throw ConfigError(issues: reader.issues.sorted { ($0.line ?? 0, $0.field) < ($1.line ?? 0, $1.field) })
         }
         return config!
+    }
+
+    /// The line of a table header whose first key starts with a character no key
+    /// starts with (`[%]`, `[[ =a]]`, `[é]`): toml++ aborts on an assertion there
+    /// instead of reporting a syntax error (found by fuzzing, docs/FUZZING.md).
+    /// Lines inside multi-line strings are skipped.
+    static func badTableHeader(_ text: String) -> Int? {
+        var lineNumber = 0
+        var openString: String?  // the delimiter of the multi-line string we are in
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            lineNumber += 1
+            let line = Substring(raw)
+            if openString == nil, line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("[") {
+                var rest = line.drop(while: { $0 == " " || $0 == "\t" }).dropFirst()
+                if rest.hasPrefix("[") { rest = rest.dropFirst() }
+                rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+                guard let c = rest.unicodeScalars.first else { return lineNumber }
+                if c != "]", !(c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "-" || c == "\"" || c == "'")) {
+                    return lineNumber
+                }
+            }
+            for delimiter in ["\"\"\"", "'''"] where openString == nil || openString == delimiter {
+                if line.components(separatedBy: delimiter).count % 2 == 0 { openString = openString == nil ? delimiter : nil }
+            }
+        }
+        return nil
     }
 
     static func reason(_ error: Error) -> String {
