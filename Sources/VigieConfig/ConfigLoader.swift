@@ -68,24 +68,35 @@ public enum ConfigLoader {
     /// The line of a table header whose first key starts with a character no key
     /// starts with (`[%]`, `[[ =a]]`, `[é]`): toml++ aborts on an assertion there
     /// instead of reporting a syntax error (found by fuzzing, docs/FUZZING.md).
-    /// Lines inside multi-line strings are skipped.
+    /// Works on bytes (a combining mark after `[` would hide it in a Character);
+    /// lines inside multi-line strings are skipped.
     static func badTableHeader(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
         var lineNumber = 0
-        var openString: String?  // the delimiter of the multi-line string we are in
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        var openString: UInt8?  // the quote of the multi-line string we are in
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = Substring(raw)
-            if openString == nil, line.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("[") {
-                var rest = line.drop(while: { $0 == " " || $0 == "\t" }).dropFirst()
-                if rest.hasPrefix("[") { rest = rest.dropFirst() }
-                rest = rest.drop(while: { $0 == " " || $0 == "\t" })
-                guard let c = rest.unicodeScalars.first else { return lineNumber }
-                if c != "]", !(c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "-" || c == "\"" || c == "'")) {
-                    return lineNumber
-                }
+            var i = line.startIndex
+            func skipBlanks() { while i < line.endIndex, line[i] == 0x20 || line[i] == 0x09 { i += 1 } }
+            skipBlanks()
+            if openString == nil, i < line.endIndex, line[i] == UInt8(ascii: "[") {
+                i += 1
+                if i < line.endIndex, line[i] == UInt8(ascii: "[") { i += 1 }
+                skipBlanks()
+                guard i < line.endIndex else { return lineNumber }
+                let c = line[i]
+                let startsKey = (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+                    || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
+                    || c == UInt8(ascii: "]")
+                if !startsKey { return lineNumber }
             }
-            for delimiter in ["\"\"\"", "'''"] where openString == nil || openString == delimiter {
-                if line.components(separatedBy: delimiter).count % 2 == 0 { openString = openString == nil ? delimiter : nil }
+            for quote in [UInt8(ascii: "\""), UInt8(ascii: "'")] where openString == nil || openString == quote {
+                var count = 0
+                var j = line.startIndex
+                while j + 2 < line.endIndex {
+                    if line[j] == quote && line[j + 1] == quote && line[j + 2] == quote { count += 1; j += 3 } else { j += 1 }
+                }
+                if count % 2 == 1 { openString = openString == nil ? quote : nil }
             }
         }
         return nil
