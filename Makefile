@@ -50,7 +50,7 @@ fuzz: deps
 	  seeds="Fuzz/corpus/$$t"; [ -d Fuzz/crashes/$$t ] && seeds="$$seeds Fuzz/crashes/$$t"; \
 	  dict=""; [ -f Fuzz/dict/$$t.dict ] && dict="-dict=Fuzz/dict/$$t.dict"; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  SWIFT_BACKTRACE=enable=no "$$bin" $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=16384 -detect_leaks=0 $$dict \
+	  ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$$bin" $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=16384 -detect_leaks=0 $$dict \
 	    -artifact_prefix=.build-fuzz/artifacts/$$t/ .build-fuzz/corpus/$$t $$seeds || exit 1; \
 	done
 
