@@ -11,7 +11,7 @@ APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libp
 APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo demo-stop bench clean deb deb-check
+.PHONY: all deps build release test demo demo-stop bench clean deb deb-check fuzz
 
 all: build
 
@@ -37,6 +37,23 @@ release: deps
 test: build
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) scripts/run-tests.sh
+
+## fuzz: libFuzzer on the frame decoder, request decoding, TOML config loader and event parser, FUZZ_SECONDS (60) each (docs/FUZZING.md)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= frame request config event
+FUZZ_BUILD = $(SWIFT) build -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DVIGIE_FUZZ \
+             -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld -Xcxx -fsanitize=fuzzer-no-link,address
+fuzz: deps
+	$(FUZZ_BUILD) --product vigie-fuzz
+	@bin="$$($(FUZZ_BUILD) --show-bin-path)/vigie-fuzz"; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/artifacts/$$t; \
+	  seeds="Fuzz/corpus/$$t"; [ -d Fuzz/crashes/$$t ] && seeds="$$seeds Fuzz/crashes/$$t"; \
+	  dict=""; [ -f Fuzz/dict/$$t.dict ] && dict="-dict=Fuzz/dict/$$t.dict"; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$$bin" $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=16384 -detect_leaks=0 $$dict \
+	    -artifact_prefix=.build-fuzz/artifacts/$$t/ .build-fuzz/corpus/$$t $$seeds || exit 1; \
+	done
 
 ## demo: a demo school on this machine; Ctrl-C stops it
 demo: release

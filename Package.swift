@@ -162,6 +162,19 @@ let package = Package(
         // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.
         .executableTarget(name: "vigie-register-helper", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-helper"),
 
+        // Fuzzing (docs/FUZZING.md): the targets, `vigie-fuzz` (libFuzzer under
+        // `make fuzz`, a corpus replayer otherwise) and the corpus replay of `make test`.
+        .target(
+            name: "VigieFuzz",
+            dependencies: [
+                "VigieModel", "VigieWire", "VigieAgent", "VigieConfig", "VigieRegister",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "vigie-fuzz", dependencies: ["VigieFuzz"]),
+        .testTarget(name: "VigieFuzzTests", dependencies: ["VigieFuzz"]),
+
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
         .target(name: "VigieTestSupport"),
 

@@ -46,6 +46,9 @@ public enum ConfigLoader {
 
     /// Parses configuration text; `file` names it in errors and anchors relative paths.
     public static func parse(text: String, file: String) throws(ConfigError) -> SchoolConfig {
+        if let line = badTableHeader(text) {
+            throw ConfigError(issues: [ConfigIssue(file: file, line: line, field: "", message: "TOML syntax: a table header must start with a key, e.g. [rooms.B204]")])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -60,6 +63,36 @@ public enum ConfigLoader {
             throw ConfigError(issues: reader.issues.sorted { ($0.line ?? 0, $0.field) < ($1.line ?? 0, $1.field) })
         }
         return config!
+    }
+
+    /// The line of a table header whose first key starts with a character no key
+    /// starts with (`[%]`, `[[ =a]]`, `[é]`): toml++ aborts on an assertion there
+    /// instead of reporting a syntax error (found by fuzzing, docs/FUZZING.md).
+    /// Works on bytes (a combining mark after `[` would hide it in a Character).
+    /// Every line is checked, even inside a multi-line string (telling those apart
+    /// needs a TOML lexer; a second fuzz run showed a simple one was fooled), so
+    /// such a string may not have a line starting with `[` and a non-key character.
+    static func badTableHeader(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        var lineNumber = 0
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var i = line.startIndex
+            func skipBlanks() { while i < line.endIndex, line[i] == 0x20 || line[i] == 0x09 { i += 1 } }
+            skipBlanks()
+            if i < line.endIndex, line[i] == UInt8(ascii: "[") {
+                i += 1
+                if i < line.endIndex, line[i] == UInt8(ascii: "[") { i += 1 }
+                skipBlanks()
+                guard i < line.endIndex else { return lineNumber }
+                let c = line[i]
+                let startsKey = (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+                    || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "'")
+                    || c == UInt8(ascii: "]")
+                if !startsKey { return lineNumber }
+            }
+        }
+        return nil
     }
 
     static func reason(_ error: Error) -> String {

@@ -14,7 +14,8 @@ struct TOMLLines {
         var arrayCounts: [String: Int] = [:]
         var depth = 0  // open brackets of a multi-line value
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // CR LF is one Character in Swift: split on it too (files edited on Windows).
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = Self.stripComment(String(raw)).trimmingCharacters(in: .whitespaces)
             if depth > 0 {

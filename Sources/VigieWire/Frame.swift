@@ -88,8 +88,9 @@ public struct FrameDecoder: ByteToMessageDecoder {
             throw WireError("protocol.oversized", ["size": String(length), "max": String(maxLength)])
         }
         // The version comes first so that a peer of another version is told so,
-        // whatever the rest of its frame looks like.
-        if buffer.readableBytes >= 6, let version = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self),
+        // whatever the rest of its frame looks like (when the frame holds one: the
+        // bytes after a length of 0 or 1 are the next frame's, found by fuzzing).
+        if length >= 2, buffer.readableBytes >= 6, let version = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self),
            version != vigieProtocolVersion {
             throw WireError("protocol.version", ["got": String(version), "supported": String(vigieProtocolVersion)])
         }
