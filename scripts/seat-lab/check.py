@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """seat-lab end-to-end checks on a real Debian 12 seat under QEMU.
 
-    check.py [--keep]     boots a fresh lab (lab.sh up), runs every check in order,
+    check.py [--keep] [--reuse] [CHECK…]
+                          boots a fresh lab (lab.sh up), runs every check in order,
                           powers the VM off (unless --keep), and prints
                           "N passed, N failed" on its last line (exit 1 if any failed).
 
@@ -21,7 +22,7 @@ CACHE = os.environ.get("SEATLAB_CACHE", os.path.join(REPO, ".build-seatlab"))
 RUN = os.path.join(CACHE, "run")
 SHOTS = os.path.join(REPO, "docs", "seat-lab")
 SEAT = "LAB-01"
-TOOLS = "/run/seatlab/tools"
+TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
 sys.path.insert(0, HERE)
 import qmp as Q  # noqa: E402
 
@@ -125,6 +126,17 @@ def check(fn):
         print(f"FAIL  {name} ({time.monotonic() - t0:.1f} s): {e}", flush=True)
 
 
+def push_tools():
+    """The probe and the attacks, from scripts/seat-lab/tools/, into the guest."""
+    gssh(f"install -d -m 0755 {TOOLS}", check=True)
+    for name in sorted(os.listdir(os.path.join(HERE, "tools"))):
+        with open(os.path.join(HERE, "tools", name), "rb") as f:
+            p = subprocess.run([LAB, "ssh", f"cat > {TOOLS}/{name} && chmod 0755 {TOOLS}/{name}"], stdin=f,
+                               capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise Failed(f"cannot copy {name} into the guest")
+
+
 # ─── The checks, in order ────────────────────────────────────────────────────
 
 def agent_runs_as_vigie_under_systemd():
@@ -147,7 +159,6 @@ def agent_follows_the_autologin_session():
 
 
 def lock_from_the_host_holds_input():
-    pupil("rm -f /tmp/typed; true")
     if grab_state() != "free":
         raise Failed("the keyboard is already held before the lock")
     probe = subprocess.Popen([LAB, "pupil", f"python3 {TOOLS}/grab-probe.py until held 30"],
@@ -262,12 +273,21 @@ def leak_test(attack, seconds, keys, interval):
 def attack_xkill_loop():
     r = leak_test("xkill-loop.py", 14, 100, 0.1)
     figures["attack_xkill_loop"] = r
+    if "kills=" not in r["attack_output"]:
+        raise Failed(f"the attack did not run: {r['attack_output']}")
+    if r["leaked"]:
+        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']})")
     return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']})"
 
 
 def attack_kill_once_and_hold_grabs():
     r = leak_test("grab-hold.py", 14, 100, 0.1)
     figures["attack_kill_once_hold_grabs"] = r
+    if "presses=" not in r["attack_output"]:
+        raise Failed(f"the attack did not run: {r['attack_output']}")
+    if r["leaked"]:
+        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']}); "
+                     f"status during the attack: {r['status_during']}")
     return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
 
 
@@ -288,7 +308,8 @@ def purge_leaves_nothing():
     p = gssh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q vigie-agent", timeout=300)
     if p.returncode != 0:
         raise Failed(p.stdout[-500:] + p.stderr[-500:])
-    left = gssh("pgrep -a -u vigie; pgrep -a -f 'vigie-(agent|ui)'; getent passwd vigie; getent group vigie; "
+    left = gssh("pgrep -a -u vigie; pgrep -a -x vigie-agent; pgrep -a -x vigie-ui; pgrep -a -x vigie-input-hold; "
+                "getent passwd vigie; getent group vigie; "
                 "ls -d /var/lib/vigie /usr/bin/vigie* /lib/systemd/system/vigie* /etc/vigie "
                 "/etc/systemd/system/*/vigie-agent.service 2>/dev/null; true").stdout.strip()
     free = grab_state()
@@ -322,8 +343,11 @@ def main():
                 figures[name.replace("-", "_")] = float(open(os.path.join(RUN, name)).read())
             except OSError:
                 pass
+        push_tools()
+        only = [a for a in sys.argv[1:] if not a.startswith("--")]
         for c in CHECKS:
-            check(c)
+            if not only or c.__name__ in only:
+                check(c)
     finally:
         with open(os.path.join(RUN, "figures.json"), "w") as f:
             json.dump(figures, f, indent=1)

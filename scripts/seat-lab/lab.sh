@@ -131,9 +131,14 @@ up() {
     since "$t_boot" > "$run/session-seconds"
     [ "${SEATLAB_NO_INSTALL:-0}" = 1 ] && return 0
 
-    # What an admin does (docs/SEATS.md): the package, then the seat's files, then start.
+    install_package "$(basename "$deb")" "$t_boot"
+}
+
+# install_package DEB_NAME [T_BOOT]: what an admin does (docs/SEATS.md): the
+# package from the run's disk, then the seat's files, then start the agent.
+install_package() {
     t_inst=$(now)
-    gssh "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download /run/seatlab/$(basename "$deb")" > "$run/apt-install.log" 2>&1 \
+    gssh "cd /run/seatlab && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./$1" > "$run/apt-install.log" 2>&1 \
         || { cat "$run/apt-install.log" >&2; die "apt install of the package failed"; }
     gssh 'set -e
         install -m 0644 /run/seatlab/school.toml /etc/vigie/school.toml
@@ -142,9 +147,19 @@ up() {
         install -m 0644 /run/seatlab/identity/cert.pem /run/seatlab/identity/ca.pem /etc/vigie/identity/
         install -m 0600 -o vigie -g vigie /run/seatlab/identity/key.pem /etc/vigie/identity/key.pem
         systemctl start vigie-agent'
+    # LightDM grants `vigie` a display when it starts it (display-setup-script):
+    # the session that was already running when the package arrived has no
+    # grant. The admin restarts the display manager (or reboots).
+    gssh 'systemctl restart lightdm'
+    poll 120 "new X session of pupil after the display manager restart" \
+        gssh 'pgrep -u pupil -x xterm && DISPLAY=:0 XAUTHORITY=/home/pupil/.Xauthority runuser -u pupil -- xhost | grep -q localuser:vigie'
     poll 120 "answer from the agent (vigie status)" console status --seat "$SEAT"
-    echo "seat-lab: package installed and agent answering $(since "$t_inst") s later; ready $(since "$t_boot") s after boot" >&2
-    since "$t_boot" > "$run/ready-seconds"
+    if [ -n "${2:-}" ]; then
+        echo "seat-lab: package installed and agent answering $(since "$t_inst") s later; ready $(since "$2") s after boot" >&2
+        since "$2" > "$run/ready-seconds"
+    else
+        echo "seat-lab: package installed and agent answering $(since "$t_inst") s later" >&2
+    fi
 }
 
 down() {
@@ -160,6 +175,7 @@ down() {
 cmd=${1:-}; [ $# -gt 0 ] && shift
 case $cmd in
     up) up "$@" ;;
+    install) install_package "$(cd "$run/disk" && ls vigie-agent_*.deb | head -1)" ;;
     down) down ;;
     ssh) gssh "$@" ;;
     pupil) printf '%s\n' "$*" | gssh "cd /tmp && runuser -u pupil -- env DISPLAY=:0 XAUTHORITY=/home/pupil/.Xauthority sh -s" ;;

@@ -4,13 +4,15 @@
     qmp.py SOCKET screendump OUT.png      the guest's screen, as PNG (prints "WxH mean=… white=…")
     qmp.py SOCKET type TEXT [--device ID] [--delay S]
                                           types TEXT (a-z 0-9 space . - / and newline) as key
-                                          presses of the USB keyboard ID (default kbd0)
+                                          presses (of device ID if it is bound to a display)
     qmp.py SOCKET key QCODE…              presses and releases keys together (e.g. ctrl alt backspace)
     qmp.py SOCKET status                  the VM's run state
     qmp.py SOCKET quit                    stops QEMU at once
 
-Keys go through `input-send-event` to the named device, so the guest sees
-them as a USB HID keyboard (evdev), like a real keyboard.
+Keys go through `input-send-event` to QEMU's active keyboard: the USB HID
+keyboard (usb-kbd), activated last, not the PS/2 one (checked in the guest:
+the xHCI interrupt count grows with each key, i8042's does not). The guest
+sees them as a real keyboard (evdev → libinput → Xorg).
 """
 import json
 import socket
@@ -80,14 +82,14 @@ def key_events(qcodes, down):
     return [{"type": "key", "data": {"down": down, "key": {"type": "qcode", "data": q}}} for q in qcodes]
 
 
-def press(qmp, qcodes, device="kbd0", hold=0.03):
+def press(qmp, qcodes, device=None, hold=0.03):
     kwargs = {"device": device} if device else {}
     qmp.command("input-send-event", events=key_events(qcodes, True), **kwargs)
     time.sleep(hold)  # a key press has a duration; the HID device reports at 1 kHz at best
     qmp.command("input-send-event", events=key_events(list(reversed(qcodes)), False), **kwargs)
 
 
-def type_text(qmp, text, device="kbd0", delay=0.03):
+def type_text(qmp, text, device=None, delay=0.03):
     for ch in text:
         code, shift = qcode_for(ch)
         press(qmp, ["shift", code] if shift else [code], device)

@@ -25,7 +25,7 @@ for w in root.query_tree().children:
         g = w.get_geometry()
         if a.override_redirect and a.map_state == X.IsViewable and \
                 g.width >= screen.width_in_pixels and g.height >= screen.height_in_pixels:
-            d.kill_client(w.id)
+            w.kill_client()
             killed += 1
     except error.XError:
         pass

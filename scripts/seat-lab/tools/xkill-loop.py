@@ -27,7 +27,7 @@ while time.monotonic() < end:
                     continue
                 g = w.get_geometry()
                 if g.width >= screen.width_in_pixels and g.height >= screen.height_in_pixels:
-                    d.kill_client(w.id)
+                    w.kill_client()
                     kills += 1
             except error.XError:
                 pass
