@@ -7,6 +7,7 @@
 #                      identity), boot, `apt install ./DEB`, configure, start the
 #                      agent; returns once `vigie status` answers from the host
 #                      (SEATLAB_NO_INSTALL=1: stop once the pupil's session is up)
+#   lab.sh install     the install step of `up` again, on the running VM (e.g. after a purge)
 #   lab.sh ssh CMD…    runs CMD as root in the guest
 #   lab.sh pupil CMD…  runs CMD as the pupil, in the pupil's X session (DISPLAY=:0)
 #   lab.sh vigie ARGS… the host's vigie console as the lab's teacher (e.g. lock --seat LAB-01)
@@ -182,5 +183,5 @@ case $cmd in
     vigie) console "$@" ;;
     qmp) qmp "$@" ;;
     env) echo "run=$run ssh_port=$(cat "$run/ssh-port") agent_port=$(cat "$run/agent-port") qmp=$run/qmp.sock" ;;
-    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,/^set -eu/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
