@@ -11,7 +11,7 @@ APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libp
 APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release test demo demo-stop bench clean deb deb-check fuzz
+.PHONY: all deps build release test demo demo-stop bench clean deb deb-check fuzz seat-lab-deps seat-lab seat-lab-check seat-lab-down
 
 all: build
 
@@ -78,6 +78,27 @@ deb-check: deb
 	dpkg-deb --info "$$deb" && dpkg-deb --contents "$$deb" && \
 	node scripts/polkit-check.js Config/polkit/50-vigie.rules /usr/share/polkit-1/actions/org.freedesktop.login1.policy | tail -1 && \
 	lintian --tag-display-limit 0 --fail-on error "$$deb"
+
+## seat-lab-deps: QEMU and mmdebstrap for the seat lab (apt-get)
+SEATLAB_APT_PACKAGES = qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client python3
+seat-lab-deps:
+	@missing=$$(for p in $(SEATLAB_APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## seat-lab: a real Debian 12 seat under QEMU with the package installed
+## (docs/SEATS.md, "The seat lab"); leaves it running: scripts/seat-lab/lab.sh ssh|vigie|qmp|down
+seat-lab: seat-lab-deps deb
+	scripts/seat-lab/lab.sh up
+
+## seat-lab-check: boots a fresh seat lab, runs the end-to-end checks and attacks, powers it off
+seat-lab-check: seat-lab-deps deb
+	scripts/seat-lab/check.sh
+
+seat-lab-down:
+	scripts/seat-lab/lab.sh down
 
 clean:
 	rm -rf .build dist

@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "vigie", targets: ["vigie"]),
         .executable(name: "vigie-agent", targets: ["vigie-agent"]),
         .executable(name: "vigie-ui", targets: ["vigie-ui"]),
+        .executable(name: "vigie-input-hold", targets: ["vigie-input-hold"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -157,6 +158,8 @@ let package = Package(
         // The seat's on-screen helper (lock window, message window): its own
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
+        // Holds keyboards and pointers (evdev EVIOCGRAB) while the lock record says locked.
+        .executableTarget(name: "vigie-input-hold"),
 
         // Test and benchmark helper: `append` writes to a seat journal and prints each
         // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.

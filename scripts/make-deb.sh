@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the Debian package of a seat: vigie-agent, vigie-ui and vigie in
-# /usr/bin, the systemd units, the LightDM, Xorg, Xsession and polkit files,
+# Builds the Debian package of a seat: vigie-agent, vigie-ui, vigie and
+# vigie-input-hold in /usr/bin, the systemd units, the LightDM, Xorg, Xsession and polkit files,
 # the Signage templates. Plain dpkg-deb from a staging tree (no debhelper).
 #
 #   scripts/make-deb.sh [BIN_DIR] [OUT_DIR]
@@ -22,7 +22,7 @@ arch=$(dpkg --print-architecture)
 version=${VIGIE_VERSION:-0.1.0~git$(cd "$here" && git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d)}
 maintainer=${VIGIE_MAINTAINER:-"Vigie maintainers <vigie@example.org>"}
 
-for b in vigie-agent vigie-ui vigie; do
+for b in vigie-agent vigie-ui vigie vigie-input-hold; do
     [ -x "$bin/$b" ] || { echo "make-deb: $bin/$b is missing (build first)" >&2; exit 1; }
 done
 
@@ -36,12 +36,12 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$r
     "$root/usr/share/polkit-1/rules.d" "$root/etc/X11/Xsession.d" "$doc/examples"
 
 # Binaries, stripped (Swift metadata lives in sections, not in the symbol table).
-for b in vigie-agent vigie-ui vigie; do
+for b in vigie-agent vigie-ui vigie vigie-input-hold; do
     install -m 0755 "$bin/$b" "$root/usr/bin/$b"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$b"
 done
 
-install -m 0644 "$here/Config/vigie-agent.service" "$here/Config/vigie-server.service" "$root/lib/systemd/system/"
+install -m 0644 "$here/Config/vigie-agent.service" "$here/Config/vigie-server.service" "$here/Config/vigie-input-hold.service" "$root/lib/systemd/system/"
 install -m 0755 "$here/Config/lightdm/vigie-display-setup" "$root/usr/libexec/vigie/lightdm-display-setup"
 install -m 0644 "$here/Config/lightdm/50-vigie.conf" "$root/usr/share/lightdm/lightdm.conf.d/50-vigie.conf"
 install -m 0644 "$here/Config/xorg.conf.d/50-vigie.conf" "$root/usr/share/X11/xorg.conf.d/50-vigie.conf"
@@ -80,7 +80,7 @@ printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$package" "$package" > 
 dev=${VIGIE_DEB_DEV:-0}
 shlibopts=
 [ "$dev" = 1 ] && shlibopts=--ignore-missing-info
-shlibs=$(cd "$work/src" && dpkg-shlibdeps $shlibopts -O -e"$root/usr/bin/vigie-agent" -e"$root/usr/bin/vigie-ui" -e"$root/usr/bin/vigie" 2>"$work/shlibdeps.err" \
+shlibs=$(cd "$work/src" && dpkg-shlibdeps $shlibopts -O -e"$root/usr/bin/vigie-agent" -e"$root/usr/bin/vigie-ui" -e"$root/usr/bin/vigie" -e"$root/usr/bin/vigie-input-hold" 2>"$work/shlibdeps.err" \
     | sed -n 's/^shlibs:Depends=//p') || { cat "$work/shlibdeps.err" >&2; exit 1; }
 depends="$shlibs, adduser, x11-xserver-utils"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
@@ -132,12 +132,18 @@ if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigur
     else
         deb-systemd-helper update-state vigie-agent.service >/dev/null || true
     fi
+    # The input holder, also on an upgrade from a version without it (debhelper's rule).
+    if deb-systemd-helper --quiet was-enabled vigie-input-hold.service; then
+        deb-systemd-helper enable vigie-input-hold.service >/dev/null || true
+    else
+        deb-systemd-helper update-state vigie-input-hold.service >/dev/null || true
+    fi
     if [ -d /run/systemd/system ]; then
         systemctl --system daemon-reload >/dev/null || true
         if [ -n "$2" ]; then
-            deb-systemd-invoke try-restart vigie-agent.service >/dev/null || true
+            deb-systemd-invoke try-restart vigie-agent.service vigie-input-hold.service >/dev/null || true
         else
-            deb-systemd-invoke start vigie-agent.service >/dev/null || true
+            deb-systemd-invoke start vigie-agent.service vigie-input-hold.service >/dev/null || true
         fi
     fi
 fi
@@ -148,7 +154,7 @@ cat > "$root/DEBIAN/prerm" <<'PRERM'
 #!/bin/sh
 set -e
 if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
-    deb-systemd-invoke stop vigie-agent.service vigie-server.service >/dev/null || true
+    deb-systemd-invoke stop vigie-agent.service vigie-server.service vigie-input-hold.service >/dev/null || true
 fi
 if [ "$1" = remove ] && getent passwd vigie >/dev/null; then
     # Without its agent nobody could lift a lock: close the seat's windows.
@@ -164,12 +170,12 @@ if [ -d /run/systemd/system ]; then
     systemctl --system daemon-reload >/dev/null || true
 fi
 if [ "$1" = remove ] && command -v deb-systemd-helper >/dev/null; then
-    deb-systemd-helper mask vigie-agent.service >/dev/null || true
+    deb-systemd-helper mask vigie-agent.service vigie-input-hold.service >/dev/null || true
 fi
 if [ "$1" = purge ]; then
     if command -v deb-systemd-helper >/dev/null; then
-        deb-systemd-helper purge vigie-agent.service >/dev/null || true
-        deb-systemd-helper unmask vigie-agent.service >/dev/null || true
+        deb-systemd-helper purge vigie-agent.service vigie-input-hold.service >/dev/null || true
+        deb-systemd-helper unmask vigie-agent.service vigie-input-hold.service >/dev/null || true
     fi
     # The seat's state and journal go; a school server's register
     # (/var/lib/vigie-server) is a legal record and stays. The user stays too

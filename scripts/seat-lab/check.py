@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""seat-lab end-to-end checks on a real Debian 12 seat under QEMU.
+
+    check.py [--keep] [--reuse] [CHECK…]
+                          boots a fresh lab (lab.sh up), runs every check in order,
+                          powers the VM off (unless --keep), and prints
+                          "N passed, N failed" on its last line (exit 1 if any failed).
+
+Figures (timings, keystrokes leaked under each attack) are written to
+$SEATLAB_CACHE/run/figures.json; screenshots to docs/seat-lab/.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+LAB = os.path.join(HERE, "lab.sh")
+CACHE = os.environ.get("SEATLAB_CACHE", os.path.join(REPO, ".build-seatlab"))
+RUN = os.path.join(CACHE, "run")
+SHOTS = os.path.join(REPO, "docs", "seat-lab")
+SEAT = "LAB-01"
+TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
+sys.path.insert(0, HERE)
+import qmp as Q  # noqa: E402
+
+figures = {}
+results = []
+
+
+class Failed(Exception):
+    pass
+
+
+def run(args, timeout=120, check=False):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise Failed(f"{' '.join(args)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()[-400:]}")
+    return p
+
+
+def gssh(cmd, timeout=120, check=False):
+    return run([LAB, "ssh", cmd], timeout, check)
+
+
+def pupil(cmd, timeout=120, check=False):
+    return run([LAB, "pupil", cmd], timeout, check)
+
+
+def vigie(*args, timeout=60):
+    return run([LAB, "vigie", *args], timeout)
+
+
+def poll(what, fn, deadline=30.0, every=0.2):
+    t0 = time.monotonic()
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() - t0 > deadline:
+            raise Failed(f"no {what} after {deadline:.0f} s")
+        time.sleep(every)
+
+
+def qmp():
+    return Q.QMP(os.path.join(RUN, "qmp.sock"))
+
+
+def shot(name):
+    q = qmp()
+    try:
+        return Q.screendump(q, os.path.join(SHOTS, name))
+    finally:
+        q.close()
+
+
+def typed_size():
+    out = gssh("stat -c %s /tmp/typed 2>/dev/null || echo 0", check=True).stdout.strip()
+    return int(out)
+
+
+def type_keys(n, interval=0.1, ch="x"):
+    q = qmp()
+    try:
+        for _ in range(n):
+            Q.press(q, [ch])
+            time.sleep(interval)
+    finally:
+        q.close()
+
+
+def grab_state():
+    return pupil(f"python3 {TOOLS}/grab-probe.py once", check=True).stdout.strip()
+
+
+def status_line():
+    p = vigie("status", "--seat", SEAT, "--json")
+    return p.stdout.strip()
+
+
+def agent_pid():
+    return gssh("systemctl show -p MainPID --value vigie-agent").stdout.strip()
+
+
+def lock_helpers():
+    return gssh("pgrep -u vigie -f 'vigie-ui lock' | wc -l").stdout.strip()
+
+
+def settle_quiet(seconds=2.0):
+    # Keystrokes that are held arrive nowhere: nothing can be polled for, so
+    # a bounded wait after the last key (QEMU→USB HID→evdev→X takes ms).
+    time.sleep(seconds)
+
+
+def check(fn):
+    name = fn.__name__.replace("_", " ")
+    t0 = time.monotonic()
+    try:
+        detail = fn() or ""
+        results.append((name, True))
+        print(f"ok    {name} ({time.monotonic() - t0:.1f} s) {detail}", flush=True)
+    except Exception as e:  # noqa: BLE001 — every failure is reported, the run goes on
+        results.append((name, False))
+        print(f"FAIL  {name} ({time.monotonic() - t0:.1f} s): {e}", flush=True)
+
+
+def push_tools():
+    """The probe and the attacks, from scripts/seat-lab/tools/, into the guest."""
+    gssh(f"install -d -m 0755 {TOOLS}", check=True)
+    for name in sorted(os.listdir(os.path.join(HERE, "tools"))):
+        with open(os.path.join(HERE, "tools", name), "rb") as f:
+            p = subprocess.run([LAB, "ssh", f"cat > {TOOLS}/{name} && chmod 0755 {TOOLS}/{name}"], stdin=f,
+                               capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise Failed(f"cannot copy {name} into the guest")
+
+
+# ─── The checks, in order ────────────────────────────────────────────────────
+
+def agent_runs_as_vigie_under_systemd():
+    p = gssh("systemctl is-active vigie-agent; ps -o user= -C vigie-agent", check=True).stdout.split()
+    if p[:2] != ["active", "vigie"]:
+        raise Failed(f"systemctl/ps say {p}")
+    return "active, user vigie"
+
+
+def agent_follows_the_autologin_session():
+    sess = gssh("loginctl show-seat seat0 -p ActiveSession --value", check=True).stdout.strip()
+    info = gssh(f"loginctl show-session {sess} -p Name -p Type -p Display -p Class", check=True).stdout.split()
+    if "Name=pupil" not in info or "Type=x11" not in info:
+        raise Failed(f"seat0's session {sess}: {info}")
+    log = gssh("journalctl -u vigie-agent -b --no-pager -o cat", check=True).stdout
+    if "pupil" not in log:
+        raise Failed("the agent's log never names the pupil's session:\n" + log[-800:])
+    shot("notice.png")
+    return f"session {sess} {' '.join(info)}"
+
+
+def lock_from_the_host_holds_input():
+    if grab_state() != "free":
+        raise Failed("the keyboard is already held before the lock")
+    probe = subprocess.Popen([LAB, "pupil", f"python3 {TOOLS}/grab-probe.py until held 30"],
+                             stdout=subprocess.PIPE, text=True)
+    if probe.stdout.readline().strip() != "ready":
+        raise Failed("grab probe did not start")
+    t0 = time.monotonic()
+    p = vigie("lock", "--seat", SEAT)
+    t_cmd = time.monotonic() - t0
+    line = probe.stdout.readline().strip()
+    t_held = time.monotonic() - t0
+    probe.wait(timeout=10)
+    if p.returncode != 0 or not line.startswith("held"):
+        raise Failed(f"vigie lock: {p.stdout.strip()} {p.stderr.strip()}; probe: {line}")
+    figures["lock_command_s"] = round(t_cmd, 2)
+    figures["lock_to_input_held_s"] = round(t_held, 2)
+    return f"vigie lock answered in {t_cmd:.2f} s, keyboard held {t_held:.2f} s after the command"
+
+
+def screenshot_shows_the_lock():
+    w, h, mean, white = shot("locked.png")
+    if white > 0.3:
+        raise Failed(f"screen still mostly white (the xterm): white={white:.2f}")
+    return f"{w}x{h} mean={mean:.0f} white={white:.2f}"
+
+
+def keys_typed_while_locked_are_held():
+    before = typed_size()
+    type_keys(20, 0.05)
+    settle_quiet()
+    leaked = typed_size() - before
+    figures["locked_keys_leaked"] = f"{leaked}/20"
+    if leaked:
+        raise Failed(f"{leaked} of 20 keystrokes reached the pupil's xterm")
+    return "0 of 20 keystrokes reached the pupil's xterm"
+
+
+def unlock_frees_the_seat():
+    p = vigie("unlock", "--seat", SEAT)
+    if p.returncode != 0:
+        raise Failed(p.stdout + p.stderr)
+    poll("free keyboard", lambda: grab_state() == "free", 30)
+    before = typed_size()
+    type_keys(10, 0.05, "u")
+    poll("10 keystrokes in /tmp/typed", lambda: typed_size() - before >= 10, 30)
+    w, h, mean, white = shot("unlocked.png")
+    return f"10/10 keystrokes arrived; screen white={white:.2f}"
+
+
+def lock_survives_agent_restart():
+    vigie("lock", "--seat", SEAT)
+    poll("keyboard held", lambda: grab_state() == "held", 30)
+    pid0 = agent_pid()
+    gssh("systemctl restart vigie-agent", check=True)
+    poll("a new agent", lambda: agent_pid() not in ("", "0", pid0), 30)
+    poll("agent answering", lambda: '"ok"' in status_line(), 60)
+    st = status_line()
+    if grab_state() != "held" or "locked" not in st:
+        raise Failed(f"after restart: keyboard {grab_state()}, status {st}")
+    return f"still held; status {st}"
+
+
+def lock_survives_kill_9():
+    pid0 = agent_pid()
+    gssh(f"kill -9 {pid0}", check=True)
+    poll("agent restarted by systemd", lambda: agent_pid() not in ("", "0", pid0), 30)
+    held_during = grab_state()
+    poll("agent answering", lambda: '"ok"' in status_line(), 60)
+    st = status_line()
+    if held_during != "held" or grab_state() != "held" or "locked" not in st:
+        raise Failed(f"after kill -9: keyboard {held_during}/{grab_state()}, status {st}")
+    return f"held throughout; status {st}"
+
+
+def stop_exits_cleanly():
+    gssh("systemctl stop vigie-agent", check=True)
+    r = gssh("systemctl show vigie-agent -p Result -p ExecMainStatus -p ActiveState", check=True).stdout.split()
+    held = grab_state()
+    gssh("systemctl start vigie-agent", check=True)
+    poll("agent answering", lambda: '"ok"' in status_line(), 60)
+    if "Result=success" not in r or "ActiveState=inactive" not in r:
+        raise Failed(f"after stop: {r}")
+    return f"{' '.join(r)}; lock while stopped: {held}"
+
+
+def leak_test(attack, seconds, keys, interval):
+    """Runs ATTACK as the pupil while KEYS keystrokes are typed through the
+    USB keyboard; returns keystrokes that reached the pupil's clients."""
+    poll("keyboard held before the attack", lambda: grab_state() == "held", 30)
+    gssh("rm -f /tmp/grabbed", check=True)
+    before = typed_size()
+    a = subprocess.Popen([LAB, "pupil", f"python3 {TOOLS}/{attack} {seconds} /tmp/grabbed"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    poll("attack running", lambda: gssh(f"pgrep -u pupil -f {attack}").returncode == 0, 30, 0.1)
+    status_during = []
+    t0 = time.monotonic()
+    type_keys(keys // 2, interval)
+    status_during.append(status_line())
+    type_keys(keys - keys // 2, interval)
+    typing = time.monotonic() - t0
+    out, _ = a.communicate(timeout=seconds + 60)
+    settle_quiet()
+    to_xterm = typed_size() - before
+    grabbed = int(gssh("stat -c %s /tmp/grabbed 2>/dev/null || echo 0").stdout.strip() or 0)
+    relocked = poll("lock back after the attack", lambda: grab_state() == "held", 30)
+    st = status_line()
+    return {"attack": attack, "keys": keys, "typing_s": round(typing, 1), "to_xterm": to_xterm,
+            "to_attacker": grabbed, "leaked": to_xterm + grabbed, "attack_output": out.strip().replace("\n", " "),
+            "status_during": status_during[0], "status_after": st, "relocked": bool(relocked)}
+
+
+def attack_xkill_loop():
+    r = leak_test("xkill-loop.py", 14, 100, 0.1)
+    figures["attack_xkill_loop"] = r
+    if "kills=" not in r["attack_output"]:
+        raise Failed(f"the attack did not run: {r['attack_output']}")
+    if r["leaked"]:
+        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']})")
+    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']})"
+
+
+def attack_kill_once_and_hold_grabs():
+    r = leak_test("grab-hold.py", 14, 100, 0.1)
+    figures["attack_kill_once_hold_grabs"] = r
+    if "presses=" not in r["attack_output"]:
+        raise Failed(f"the attack did not run: {r['attack_output']}")
+    if r["leaked"]:
+        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']}); "
+                     f"status during the attack: {r['status_during']}")
+    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
+
+
+def message_is_shown():
+    vigie("unlock", "--seat", SEAT)
+    poll("free keyboard", lambda: grab_state() == "free", 30)
+    p = vigie("message", "--seat", SEAT, "Please save your work: we stop in 5 minutes.")
+    if p.returncode != 0:
+        raise Failed(p.stdout + p.stderr)
+    poll("message window", lambda: gssh("pgrep -u vigie -f 'vigie-ui message'").returncode == 0, 30)
+    poll("message drawn", lambda: shot("message.png")[3] < 0.97, 10, 0.5)  # something over the white xterm
+    return "docs/seat-lab/message.png"
+
+
+def purge_leaves_nothing():
+    vigie("lock", "--seat", SEAT)
+    poll("keyboard held", lambda: grab_state() == "held", 30)
+    p = gssh("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q vigie-agent", timeout=300)
+    if p.returncode != 0:
+        raise Failed(p.stdout[-500:] + p.stderr[-500:])
+    left = gssh("pgrep -a -u vigie; pgrep -a -x vigie-agent; pgrep -a -x vigie-ui; pgrep -a -x vigie-input-hold; "
+                "getent passwd vigie; getent group vigie; "
+                "ls -d /var/lib/vigie /usr/bin/vigie* /lib/systemd/system/vigie* /etc/vigie "
+                "/etc/systemd/system/*/vigie-agent.service 2>/dev/null; true").stdout.strip()
+    free = grab_state()
+    figures["after_purge"] = {"left": left.splitlines(), "keyboard": free}
+    if left or free != "free":
+        raise Failed(f"keyboard {free}; left behind: {left.splitlines()}")
+    return "no process, user, group or file left; keyboard free"
+
+
+CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session,
+          lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
+          unlock_frees_the_seat, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
+          attack_xkill_loop, attack_kill_once_and_hold_grabs, message_is_shown, purge_leaves_nothing]
+
+
+def main():
+    keep = "--keep" in sys.argv
+    reuse = "--reuse" in sys.argv  # a lab already up (lab.sh up): for working on the checks
+    os.makedirs(SHOTS, exist_ok=True)
+    try:
+        if not reuse:
+            t0 = time.monotonic()
+            up = subprocess.run([LAB, "up"], text=True)
+            if up.returncode != 0:
+                print("FAIL  seat lab up (see above)")
+                print("0 passed, 1 failed")
+                return 1
+            figures["up_total_s"] = round(time.monotonic() - t0, 1)
+        for name in ("ready-seconds", "session-seconds"):
+            try:
+                figures[name.replace("-", "_")] = float(open(os.path.join(RUN, name)).read())
+            except OSError:
+                pass
+        push_tools()
+        only = [a for a in sys.argv[1:] if not a.startswith("--")]
+        for c in CHECKS:
+            if not only or c.__name__ in only:
+                check(c)
+    finally:
+        with open(os.path.join(RUN, "figures.json"), "w") as f:
+            json.dump(figures, f, indent=1)
+        if not keep and not reuse:
+            subprocess.run([LAB, "down"])
+    passed = sum(1 for _, ok in results if ok)
+    print(f"figures: {os.path.join(RUN, 'figures.json')}")
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
