@@ -358,7 +358,10 @@ public enum GuardedListener {
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
                     try sync.addHandler(MessageToByteHandler(FrameEncoder()))
                     if !admitted { channel.close(promise: nil) }
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                    // Deinit-based teardown on purpose: a connection accepted while the listener
+                    // closes (graceful shutdown) may never reach the accept loop; it must then be
+                    // closed when dropped, not trap ("Deinited NIOAsyncWriter without calling finish()").
+                    return try NIOAsyncChannel<Frame, Frame>(synchronouslyWrapping: channel)
                 }
             }
     }
