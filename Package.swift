@@ -89,13 +89,15 @@ let package = Package(
         ),
         // The seat's sessions from logind (sd-login), behind a protocol tests can fake.
         .target(name: "VigieLogin", dependencies: ["CSystemdLogin"]),
+        // The seat's lock record on disk (agent and input holder), small-file I/O.
+        .target(name: "VigieSeatState", dependencies: ["VigieModel"]),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
         .target(
             name: "VigieAgent",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieSignage",
-                "VigieLogin",
+                "VigieLogin", "VigieSeatState",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,7 +161,7 @@ let package = Package(
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
         // Holds keyboards and pointers (evdev EVIOCGRAB) while the lock record says locked.
-        .executableTarget(name: "vigie-input-hold"),
+        .executableTarget(name: "vigie-input-hold", dependencies: ["VigieSeatState"]),
 
         // Test and benchmark helper: `append` writes to a seat journal and prints each
         // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.
@@ -205,7 +207,7 @@ let package = Package(
         // code, the polkit rules, the unit files and the Debian package.
         .testTarget(name: "VigieSeatTests", dependencies: [
             "VigieAgent", "VigieLogin", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
-            "VigieScreen", "VigieTestSupport", "vigie-agent", "vigie-ui",
+            "VigieScreen", "VigieTestSupport", "VigieSeatState", "vigie-agent", "vigie-ui",
         ]),
         .testTarget(name: "VigieWireTests", dependencies: [
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -14,8 +14,8 @@ import Glibc
 /// Spawning and registering happen under one lock that the reaper also takes
 /// before deciding what to do with a pid, so a child that exits at once is
 /// never reaped before its waiter is known.
-final class ChildReaper: @unchecked Sendable {
-    static let shared = ChildReaper()
+public final class ChildReaper: @unchecked Sendable {
+    public static let shared = ChildReaper()
 
     /// The exit of one child.
     final class Waiter: @unchecked Sendable {
@@ -53,7 +53,7 @@ final class ChildReaper: @unchecked Sendable {
     private var started = false
 
     /// Starts the reaping thread (once). Call after setting SIGCHLD to SIG_DFL.
-    func start() {
+    public func start() {
         lock.lock()
         defer { lock.unlock() }
         guard !started else { return }

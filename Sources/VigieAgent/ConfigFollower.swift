@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigieConfig
 import VigieModel
+import VigieSeatState
 import VigiePKI
 import VigieRegister
 import VigieWire
@@ -131,7 +132,7 @@ final class ConfigFollower: Sendable {
         case .applied:
             live.set(parsed!, version: bundle.version)
             if save {
-                do { try LockKeeper.writeDurably(try bundle.jsonData(), to: lastGoodPath) } catch {
+                do { try SmallFile.writeDurably(Array(try bundle.jsonData()), to: lastGoodPath) } catch {
                     logger.error("cannot keep the configuration", metadata: ["file": "\(lastGoodPath)", "error": "\(error)"])
                 }
             }

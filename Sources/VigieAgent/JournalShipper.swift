@@ -137,24 +137,22 @@ final class JournalShipper: Sendable {
             }
             var responses = inbound.makeAsyncIterator()
             var id: UInt32 = 0
+            /// Sends one request (numbered here) and reads its answer.
             func send(_ request: Request, _ body: [UInt8]) async throws -> Response {
+                id &+= 1
+                var request = request
+                request.id = id
                 try await outbound.write(.request(request, body: body))
                 guard let frame = try await responses.next() else { throw ShipError(description: "the server closed the connection") }
                 return try frame.decodeHeader(Response.self)
             }
             // Where does the server's chain of this seat end? Less than it acknowledged: its store
             // was restored from an older copy; send the rest again (servers without it answer unknown-feature).
-            id &+= 1
-            let head = try await send(Request(id: id, feature: "register.head"), [])
+            let head = try await send(Request(id: 0, feature: "register.head"), [])
             // The server answers: the next outage starts again from the shortest delay.
             state.withLock { backoff, _, _ in backoff.succeeded() }
             if head.status == .ok, let last = head.params["last"].flatMap(Int64.init), let acked = journal.lastAcknowledged, last < acked {
-                try await gap(expected: last + 1) { request, body in
-                    id &+= 1
-                    var request = request
-                    request.id = id
-                    return try await send(request, body)
-                }
+                try await gap(expected: last + 1, report: send)
             }
             while !Task.isCancelled {
                 let waiting = try journal.unacknowledged(limit: Self.batchSize)
@@ -175,13 +173,12 @@ final class JournalShipper: Sendable {
                     encoded = try JSONEncoder().encode(batch)
                 }
                 let pending = events
-                id &+= 1
                 var args: [String: String] = [:]
                 // Events the server had acknowledged before it lost them: it journals their return.
                 if let upTo = state.withLock({ _, resendUpTo, _ in resendUpTo }), let first = pending.first, first.seq <= upTo {
                     args["resent"] = "\(first.seq)-\(min(upTo, pending.last!.seq))"
                 }
-                let response = try await send(Request(id: id, feature: "register.append", args: args), Array(encoded))
+                let response = try await send(Request(id: 0, feature: "register.append", args: args), Array(encoded))
                 switch (response.status, response.code) {
                 case (.ok, "register.stored"):
                     if let last = response.params["last"].flatMap(Int64.init) {
@@ -196,12 +193,7 @@ final class JournalShipper: Sendable {
                     guard let expected = response.params["expected"].flatMap(Int64.init) else {
                         throw ShipError(description: "the server reports a gap without saying where")
                     }
-                    try await gap(expected: expected) { request, body in
-                        id &+= 1
-                        var request = request
-                        request.id = id
-                        return try await send(request, body)
-                    }
+                    try await gap(expected: expected, report: send)
                 default:
                     throw ShipError(description: "\(response.code) \(response.params)")
                 }

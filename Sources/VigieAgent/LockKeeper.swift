@@ -1,18 +1,7 @@
 import Foundation
 import Logging
 import VigieModel
-
-/// A lock the seat remembers until it is unlocked or expires: it survives an
-/// agent restart, and a display that comes back (a new session) is locked again.
-struct RememberedLock: Codable, Equatable {
-    var by: Identity
-    var since: Date
-    var until: Date?
-    /// The lock helper's pid, when one is running.
-    var pid: Int32?
-    /// The display that helper was started on (nil: `$DISPLAY`).
-    var display: String?
-}
+import VigieSeatState
 
 /// What happened to a lock request.
 enum LockOutcome {
@@ -53,7 +42,7 @@ final class LockKeeper: @unchecked Sendable {
     /// previous agent, and starts watching the lock (every second).
     func start() {
         queue.sync {
-            switch Self.readRecord(stateFile) {
+            switch RememberedLock.read(stateFile) {
             case .absent:
                 current = nil
             case .found(let lock):
@@ -234,7 +223,7 @@ final class LockKeeper: @unchecked Sendable {
     /// Called every second: expire, or bring back a helper that is gone.
     private func enforce() {
         guard var lock = current else { return }
-        if let until = lock.until, until <= Date() {
+        if lock.isExpired() {
             logger.info("lock expired", metadata: ["by": "\(lock.by.displayName)"])
             _ = doUnlock()
             return
@@ -281,65 +270,10 @@ final class LockKeeper: @unchecked Sendable {
     /// Writes the lock record (or removes it when unlocked); throws when it cannot.
     private func save() throws {
         do {
-            if let lock = current {
-                try Self.writeDurably(try JSONEncoder().encode(lock), to: stateFile)
-            } else if unlink(stateFile) != 0 && errno != ENOENT {
-                throw SpawnError(description: "\(stateFile): \(String(cString: strerror(errno)))")
-            }
+            try RememberedLock.write(current, to: stateFile)
         } catch {
             logger.error("cannot save lock state", metadata: ["file": "\(stateFile)", "error": "\(error)"])
             throw error
-        }
-    }
-
-    enum Record {
-        case absent
-        case found(RememberedLock)
-        case unreadable(String)
-    }
-
-    /// The lock record on disk: absent (unlocked), a lock, or unreadable (never taken for absent).
-    static func readRecord(_ path: String) -> Record {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            return errno == ENOENT ? .absent : .unreadable(String(cString: strerror(errno)))
-        }
-        defer { close(fd) }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while data.count < 1 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .unreadable(String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            data.append(contentsOf: buffer[0..<n])
-        }
-        do {
-            return .found(try JSONDecoder().decode(RememberedLock.self, from: data))
-        } catch {
-            return .unreadable("\(error)")
-        }
-    }
-
-    /// Writes a file atomically and durably (temporary file, fsync, rename, fsync of the folder).
-    static func writeDurably(_ data: Data, to path: String) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpawnError(description: "\(tmp): \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard ok, synced, rename(tmp, path) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(tmp)
-            throw SpawnError(description: "\(path): \(why)")
-        }
-        let dir = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY)
-        if dir >= 0 {
-            fsync(dir)
-            close(dir)
         }
     }
 }

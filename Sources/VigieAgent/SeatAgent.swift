@@ -108,10 +108,7 @@ public final class SeatAgent: Service, Sendable {
                                     settings: options.config.signage, logger: logger)
         self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
-        if let warning = OpenFileLimit.raise(needed: PeerLimits.seat.descriptorsNeeded, what: "the agent") {
-            logger.warning("\(warning); connection caps lowered to fit")
-        }
-        self.gate = PeerGate(limits: PeerLimits.seat.fitting(descriptors: OpenFileLimit.current().soft))
+        self.gate = PeerGate.fitted(.seat, for: "the agent", logger: logger)
         let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
         do {
             self.journal = try SeatJournal(path: journalPath, school: options.config.school.id, seat: seat.id)

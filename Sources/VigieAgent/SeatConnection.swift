@@ -16,7 +16,7 @@ public enum SeatConnection {
     /// A console's identity and certificate serial, from its CA-verified certificate.
     public static func peer(of channel: Channel) async throws -> (identity: Identity, serial: String) {
         // Accepted inside the handshake by a guarded listener: already parsed and checked.
-        if let known = await GuardedListener.peer(of: channel) { return known }
+        if let known = await GuardedListener.peer(of: channel) { return (known.identity, known.serial) }
         guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
             throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import VigieModel
+import VigieSeatState
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -137,30 +138,19 @@ public enum Spawn {
         case unknown(errno: Int32)
     }
 
-    /// Looks at `pid` through /proc without Foundation (no hidden allocation of descriptors).
+    /// Looks at `pid` through /proc with plain descriptors (the errno tells EMFILE from "gone").
     public static func probe(_ pid: pid_t) -> ProcessState {
         guard pid > 0 else { return .gone }
         if kill(pid, 0) != 0 && errno == ESRCH { return .gone }
-        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let e = errno
-            return e == ENOENT || e == ESRCH ? .gone : .unknown(errno: e)
+        switch SmallFile.read("/proc/\(pid)/cmdline") {
+        case .failure(let error):
+            return error.code == ENOENT || error.code == ESRCH ? .gone : .unknown(errno: error.code)
+        case .success(let data):
+            // A zombie (or a kernel thread) has an empty command line: not a running helper.
+            if data.isEmpty { return .gone }
+            return .running(data.split(separator: 0, omittingEmptySubsequences: false).dropLast(data.last == 0 ? 1 : 0)
+                .map { String(decoding: $0, as: UTF8.self) })
         }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while data.count < 1 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno == ESRCH ? .gone : .unknown(errno: errno)
-            }
-            if n == 0 { break }
-            data += buffer[0..<n]
-        }
-        // A zombie (or a kernel thread) has an empty command line: not a running helper.
-        if data.isEmpty { return .gone }
-        return .running(data.split(separator: 0, omittingEmptySubsequences: false).dropLast(data.last == 0 ? 1 : 0).map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// The command line of a running process (nil if it is gone, a zombie, or cannot be read).
@@ -189,13 +179,9 @@ public enum Spawn {
     /// when /proc cannot be read (cannot tell). Processes of other users that
     /// cannot be read are not ours and are skipped.
     public static func findHelpers(mode: String, option: String, value: String) -> [pid_t: [String]]? {
-        guard let dir = opendir("/proc") else { return nil }
-        defer { closedir(dir) }
+        guard let names = SmallFile.names(in: "/proc") else { return nil }
         var found: [pid_t: [String]] = [:]
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        for name in names {
             guard let pid = pid_t(name) else { continue }
             switch probe(pid) {
             case .running(let args):

@@ -75,10 +75,7 @@ public final class RegisterServer: Service, Sendable {
         if let ca = options.enrolmentCA, ca.schoolID != options.config.school.id {
             throw ServerStartError("the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
         }
-        if let warning = OpenFileLimit.raise(needed: PeerLimits.server.descriptorsNeeded, what: "the school server") {
-            logger.warning("\(warning); connection caps lowered to fit")
-        }
-        self.gate = PeerGate(limits: PeerLimits.server.fitting(descriptors: OpenFileLimit.current().soft))
+        self.gate = PeerGate.fitted(.server, for: "the school server", logger: logger)
         // Seats that enrol come without a certificate; everyone else must present one.
         self.tls = options.enrolmentCA == nil
             ? try VigieTLS.serverContext(options.identity.tlsMaterial)
@@ -185,10 +182,9 @@ public final class RegisterServer: Service, Sendable {
                         }
                         if !knowsPeer {
                             knowsPeer = true
-                            if let cert = try await channel.nioSSL_peerCertificate().get() {
-                                let der = try cert.toDERBytes()
-                                let parsed = try CertificateIdentity.parse(der: der)
-                                peer = Peer(identity: parsed.identity, serial: parsed.serialHex, certificateDER: der, address: address)
+                            // Checked and parsed once, inside the TLS verification; none: an anonymous enrolment.
+                            if let verified = await GuardedListener.peer(of: channel) {
+                                peer = Peer(identity: verified.identity, serial: verified.serial, certificateDER: verified.certificateDER, address: address)
                                 noteSeat(peer!)
                             }
                         }
@@ -274,13 +270,7 @@ public final class RegisterServer: Service, Sendable {
     }
 
     func handle(_ request: Request, body: [UInt8], from peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
-        // Certificate checks first: school, revocation.
-        if options.config.revokedSerials.contains(CertificateSerial.normalized(peer.serial) ?? peer.serial) {
-            return try await reply(out, request.id, .refused, "auth.revoked", ["serial": peer.serial])
-        }
-        guard peer.identity.schoolID == school else {
-            return try await reply(out, request.id, .refused, "auth.other-school", ["school": peer.identity.schoolID])
-        }
+        // School and revocation were checked in the TLS handshake (Policy.admit with this config).
         if request.feature == "config.fetch" {
             return try await fetchConfig(request, out)
         }

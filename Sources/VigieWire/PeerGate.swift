@@ -126,6 +126,15 @@ public final class PeerGate: Sendable {
 
     public init(limits: PeerLimits) { self.limits = limits }
 
+    /// A gate for a process that serves peers (`what`: "the agent"): raises its
+    /// descriptor limit as far as it may, and shrinks `limits` to fit what it got.
+    public static func fitted(_ limits: PeerLimits, for what: String, logger: Logger) -> PeerGate {
+        if let warning = OpenFileLimit.raise(needed: limits.descriptorsNeeded, what: what) {
+            logger.warning("\(warning); connection caps lowered to fit")
+        }
+        return PeerGate(limits: limits.fitting(descriptors: OpenFileLimit.current().soft))
+    }
+
     /// Connections now, and those refused or evicted since the start.
     public struct Counts: Sendable, Equatable {
         public var unauthenticated: Int
@@ -188,12 +197,20 @@ public final class PeerGate: Sendable {
     }
 }
 
+/// A client certificate the TLS verification accepted: who it names, its
+/// serial, and its DER (the server checks journal batches against it).
+public struct VerifiedPeer: Sendable {
+    public let identity: Identity
+    public let serial: String
+    public let certificateDER: [UInt8]
+}
+
 /// The peer a connection's certificate names, once the TLS verification has
-/// accepted it (set during the handshake, read afterwards).
+/// accepted it (set during the handshake, read afterwards): parsed once.
 public final class PeerRecord: Sendable {
-    private let box = NIOLockedValueBox<(identity: Identity, serial: String)?>(nil)
+    private let box = NIOLockedValueBox<VerifiedPeer?>(nil)
     public init() {}
-    public var peer: (identity: Identity, serial: String)? {
+    public var peer: VerifiedPeer? {
         get { box.withLockedValue { $0 } }
         set { box.withLockedValue { $0 = newValue } }
     }
@@ -260,7 +277,7 @@ public struct PeerVerifier: Sendable {
                     refused(why, parsed.identity, address)
                     return .failed
                 }
-                record.peer = (parsed.identity, parsed.serialHex)
+                record.peer = VerifiedPeer(identity: parsed.identity, serial: parsed.serialHex, certificateDER: der)
                 return .certificateVerified
             }
         }
@@ -367,7 +384,7 @@ public enum GuardedListener {
     }
 
     /// The peer the TLS verification accepted on `channel`, if it presented a certificate.
-    public static func peer(of channel: Channel) async -> (identity: Identity, serial: String)? {
+    public static func peer(of channel: Channel) async -> VerifiedPeer? {
         let handler = try? await channel.pipeline.handler(type: GateHandler.self).get()
         return handler?.record.peer
     }

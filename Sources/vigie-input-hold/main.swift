@@ -23,11 +23,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
 import Foundation
-#endif
+import VigieSeatState
 
 func log(_ message: String) {
     // journald adds the time; one line per event.
@@ -57,36 +54,20 @@ while let a = args.popFirst() {
 }
 let lockFile = stateDir + "/lock.json"
 
-enum Want: Equatable { case hold(until: Double?), free }
+enum Want: Equatable { case hold(until: Date?), free }
 
-/// What the lock record says: absent → free; present and not expired → hold;
-/// unreadable or undecodable → hold (never taken for "unlocked").
-@MainActor func readWant() -> Want {
-    let fd = open(lockFile, O_RDONLY | O_CLOEXEC)
-    if fd < 0 {
-        if errno == ENOENT { return .free }
-        log("cannot read \(lockFile): \(String(cString: strerror(errno))); holding input")
+/// What the lock record says (the agent's format, ``RememberedLock``): absent or
+/// expired → free; a lock → hold; unreadable → hold (never taken for "unlocked").
+func readWant() -> Want {
+    switch RememberedLock.read(lockFile) {
+    case .absent:
+        return .free
+    case .found(let lock):
+        return lock.isExpired() ? .free : .hold(until: lock.until)
+    case .unreadable(let why):
+        log("cannot read \(lockFile) (\(why)); holding input")
         return .hold(until: nil)
     }
-    defer { close(fd) }
-    var bytes = [UInt8]()
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < 1 << 20 {
-        let n = read(fd, &buf, buf.count)
-        if n < 0 { if errno == EINTR { continue }; return .hold(until: nil) }
-        if n == 0 { break }
-        bytes += buf[0..<n]
-    }
-    struct Record: Decodable { var until: Double? }  // JSONEncoder's default: seconds since 2001-01-01
-    guard let r = try? JSONDecoder().decode(Record.self, from: Data(bytes)) else {
-        log("\(lockFile) is not a lock record; holding input")
-        return .hold(until: nil)
-    }
-    if let u = r.until {
-        let now = Double(time(nil)) - 978_307_200  // Unix time to seconds since 2001-01-01
-        if u <= now { return .free }
-    }
-    return .hold(until: r.until)
 }
 
 /// Is this evdev device a keyboard or a pointer (has KEY_A, BTN_LEFT or BTN_TOUCH)?
@@ -109,10 +90,8 @@ var held: [String: Held] = [:]
             log("device gone: \(path)")
         }
     }
-    guard let dir = opendir(inputDir) else { log("cannot list \(inputDir): \(String(cString: strerror(errno)))"); return }
-    defer { closedir(dir) }
-    while let e = readdir(dir) {
-        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    guard let names = SmallFile.names(in: inputDir) else { log("cannot list \(inputDir): \(String(cString: strerror(errno)))"); return }
+    for name in names {
         guard name.hasPrefix("event") else { continue }
         let path = inputDir + "/" + name
         if held[path] != nil { continue }
@@ -164,9 +143,8 @@ while stopping == 0 {
         if !holding { log("seat locked: holding keyboards and pointers") }
         holding = true
         grabAll()
-        if let u = until {
-            let left = u - (Double(time(nil)) - 978_307_200)
-            timeoutMs = Int32(max(0, min(1000, left * 1000)))
+        if let until {
+            timeoutMs = Int32(max(0, min(1000, until.timeIntervalSinceNow * 1000)))
         }
     case .free:
         if holding { log("seat unlocked: input released") }

@@ -536,18 +536,8 @@ enum DemoKeeper {
         if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") {
             _ = unsafeBitCast(symbol, to: Prctl.self)(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
         }
-        let thread = Thread {
-            while true {
-                var status: Int32 = 0
-                let pid = waitpid(-1, &status, 0)
-                if pid < 0 {
-                    if errno == EINTR { continue }
-                    usleep(100_000)  // ECHILD: no child yet (or any more)
-                }
-            }
-        }
-        thread.name = "vigie.demo.reaper"
-        thread.start()
+        // The agent's reaper: one thread waiting for any child, for the demo's parts and what they leave.
+        ChildReaper.shared.start()
     }
 
     /// The pids whose parent is this process.

@@ -83,6 +83,10 @@ func lockHelpers(stateDir: String) -> [Int32] {
         // 1,000 against the server: idle, half-open, anonymous TLS (as an enrolling seat) promising 32 MiB.
         let atServer = try HostileCrowd(port: serverPort, idle: 400, halfOpen: 400, tlsBig: 200, ca: school.dir + "/ca/ca.pem")
         print("hostile peers: seat \(atSeat.held) held, \(atSeat.refused) refused; server \(atServer.held) held, \(atServer.refused) refused")
+        // The attack really happened: nearly every hostile connection was made (the listeners
+        // close the oldest half-open ones later, by themselves).
+        #expect(atSeat.held + atSeat.refused == 950 && atSeat.held >= 900, "seat: \(atSeat.held) held")
+        #expect(atServer.held + atServer.refused == 1000 && atServer.held >= 900, "server: \(atServer.held) held")
 
         // The teacher's console (127.0.0.1) is answered before its deadline (3 s in this school).
         let status = try school.vigie(["status", "--seat", "B204-01"])

@@ -6,6 +6,7 @@ import VigieLogin
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieSeatState
 import VigieTestSupport
 import VigieWire
 @testable import VigieAgent
@@ -87,8 +88,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
 
     /// The running `vigie-ui lock` helper's display, from its command line.
     func lockDisplay(_ agent: SeatAgent, stateDir: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: stateDir + "/lock.json"),
-              let lock = try? JSONDecoder().decode(RememberedLock.self, from: data), let pid = lock.pid,
+        guard case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid,
               let argv = Spawn.commandLine(of: pid), argv.count > 1, argv[1] == "lock",
               let i = argv.firstIndex(of: "--display"), i + 1 < argv.count else { return nil }
         return argv[i + 1]
@@ -129,7 +129,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         defer {
             following.cancel()
             agent.locks.stop()
-            if let pid = try? JSONDecoder().decode(RememberedLock.self, from: FileManager.default.contents(atPath: stateDir + "/lock.json") ?? Data()).pid {
+            if case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid {
                 Spawn.stop(pid, mode: "lock")
             }
         }
@@ -211,7 +211,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         defer {
             following.cancel()
             agent.locks.stop()
-            if let pid = try? JSONDecoder().decode(RememberedLock.self, from: FileManager.default.contents(atPath: stateDir + "/lock.json") ?? Data()).pid {
+            if case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid {
                 Spawn.stop(pid, mode: "lock")
             }
         }
