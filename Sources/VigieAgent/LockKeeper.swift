@@ -5,7 +5,9 @@ import VigieSeatState
 
 /// What happened to a lock request.
 enum LockOutcome {
-    case locked(until: Date?)
+    /// Locked; `inputHeld` is false when the input holder was expected to hold
+    /// the keyboards and pointers and did not (within a second).
+    case locked(until: Date?, inputHeld: Bool)
     case alreadyLocked(by: Identity)
     case failed(Reason)
 }
@@ -29,7 +31,11 @@ final class LockKeeper: @unchecked Sendable {
     /// A helper that could not be looked at was reported (once, until it can be again).
     private var reportedUnknown = false
 
-    init(stateDir: String, uiPath: String, target: SeatTarget, texts: SeatTexts, logger: Logger) {
+    /// `vigie-input-hold`'s report (``InputHoldState``), when the seat has one.
+    private let inputHoldState: String?
+
+    init(stateDir: String, uiPath: String, target: SeatTarget, texts: SeatTexts, inputHoldState: String? = nil, logger: Logger) {
+        self.inputHoldState = inputHoldState
         self.stateFile = URL(fileURLWithPath: stateDir).appendingPathComponent("lock.json").path
         self.noticePipe = URL(fileURLWithPath: stateDir).appendingPathComponent("lock-notices.pipe").path
         self.uiPath = uiPath
@@ -72,9 +78,27 @@ final class LockKeeper: @unchecked Sendable {
     var lockedBy: Identity? { queue.sync { current?.by } }
 
     func lock(by identity: Identity, until: Date?) async -> LockOutcome {
-        await withCheckedContinuation { continuation in
+        let outcome = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: self.doLock(by: identity, until: until)) }
         }
+        guard case .locked(let until, _) = outcome, inputHoldState != nil else { return outcome }
+        // The holder follows lock.json by inotify (milliseconds): wait for it to
+        // say it holds, up to a second, and say so when it does not.
+        let deadline = ContinuousClock.now + .seconds(1)
+        while inputHeld() == false && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let held = inputHeld() ?? true
+        if !held { logger.error("locked, but vigie-input-hold does not hold the keyboards and pointers", metadata: ["report": "\(inputHoldState ?? "")"]) }
+        return .locked(until: until, inputHeld: held)
+    }
+
+    /// Whether the input holder holds the keyboards and pointers: nil when the
+    /// seat has no holder configured, false when it reports nothing held (or
+    /// no report at all: the holder is not running).
+    func inputHeld() -> Bool? {
+        guard let inputHoldState else { return nil }
+        return InputHoldState.read(inputHoldState)?.holds ?? false
     }
 
     /// Unlocks; returns false if the seat was not locked.
@@ -125,7 +149,7 @@ final class LockKeeper: @unchecked Sendable {
         }
         switch launch(&lock) {
         case .success:
-            return .locked(until: until)
+            return .locked(until: until, inputHeld: true)
         case .failure(let reason):
             current = previous
             try? save()

@@ -36,6 +36,12 @@ public struct AgentOptions: Sendable {
     /// session's display and user (real seats). Nil: `display` and
     /// `sessionUser` as given (tests and demo, `--display`).
     public var loginSessions: (any LoginSessions)?
+    /// Where `vigie-input-hold` reports what it holds (real seats:
+    /// `/run/vigie-input-hold/state.json`). When set, a lock whose keyboard and
+    /// pointer are not held below X is answered and journaled as such
+    /// (`lock.input-free`, `status.locked-input-free`), never as a plain lock.
+    /// Nil: the X lock alone (tests on Xvfb, the demo).
+    public var inputHoldState: String?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
@@ -101,7 +107,8 @@ public final class SeatAgent: Service, Sendable {
         self.texts = SeatTexts(language: options.config.school.language, timeZoneID: room.timeZone)
         let target = SeatTarget(SeatTarget.State(display: options.display, sessionUser: options.sessionUser))
         self.target = target
-        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
+        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, target: target, texts: texts,
+                                inputHoldState: options.inputHoldState, logger: logger)
         self.screen = ScreenKeeper(target: target)
         self.messages = MessageShower(uiPath: options.uiPath, target: target)
         self.notices = NoticeShower(uiPath: options.uiPath, target: target, locks: locks,
@@ -283,7 +290,8 @@ public final class SeatAgent: Service, Sendable {
                 until = Date().addingTimeInterval(Double(seconds))
             }
             switch await locks.lock(by: identity, until: until) {
-            case .locked(let until):
+            case .locked(let until, let inputHeld):
+                if !inputHeld { return (.ok, Reason("lock.input-free"), []) }
                 if let until { return (.ok, Reason("lock.done-until", ["until": texts.time(until)]), []) }
                 return (.ok, Reason("lock.done"), [])
             case .alreadyLocked(let by):
@@ -323,7 +331,9 @@ public final class SeatAgent: Service, Sendable {
                 return (.failed, reason, [])
             }
         case .status:
-            if let by = locks.lockedBy { return (.ok, Reason("status.locked", ["by": by.displayName]), []) }
+            if let by = locks.lockedBy {
+                return (.ok, Reason(locks.inputHeld() == false ? "status.locked-input-free" : "status.locked", ["by": by.displayName]), [])
+            }
             return (.ok, Reason("status.unlocked"), [])
         case .power:
             return await performPower(args, by: identity)

@@ -441,10 +441,10 @@ final class SeatLink: @unchecked Sendable {
         case .ok:
             state.refusal = nil
             switch result.reason.code {
-            case "lock.done", "lock.done-until":
+            case "lock.done", "lock.done-until", "lock.input-free":
                 state.locked = true
                 state.lockedBy = nil
-            case "lock.already", "status.locked":
+            case "lock.already", "status.locked", "status.locked-input-free":
                 state.locked = true
                 state.lockedBy = result.reason.params["by"]
             case "unlock.done", "unlock.not-locked", "status.unlocked":

@@ -22,6 +22,8 @@ public enum Catalog {
         "done": ("fait", "done"),
         "lock.done": ("poste verrouillé", "seat locked"),
         "lock.done-until": ("poste verrouillé jusqu’à {until}", "seat locked until {until}"),
+        "lock.input-free": ("poste verrouillé à l’écran, mais clavier et souris ne sont pas retenus (vigie-input-hold ne les tient pas) : un programme de la session peut lever ce verrou",
+                            "seat locked on screen, but keyboard and mouse are not held (vigie-input-hold does not hold them): a program of the session can lift this lock"),
         "lock.state": ("verrouillage refusé : le poste ne peut pas l’enregistrer ({detail})", "lock refused: the seat cannot record it ({detail})"),
         "lock.already": ("déjà verrouillé par {by}", "already locked by {by}"),
         "unlock.done": ("poste déverrouillé", "seat unlocked"),
@@ -31,6 +33,8 @@ public enum Catalog {
         "screenshot.taken": ("capture {width}×{height}", "{width}×{height} screenshot"),
         "status.unlocked": ("en service, non verrouillé", "up, not locked"),
         "status.locked": ("verrouillé par {by}", "locked by {by}"),
+        "status.locked-input-free": ("verrouillé par {by} à l’écran, mais clavier et souris ne sont pas retenus (vigie-input-hold ne les tient pas)",
+                                     "locked by {by} on screen, but keyboard and mouse are not held (vigie-input-hold does not hold them)"),
 
         // Refusals (policy, identity).
         "auth.revoked": ("certificat révoqué (numéro {serial})", "certificate revoked (serial {serial})"),

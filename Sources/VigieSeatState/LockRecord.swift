@@ -126,3 +126,38 @@ public enum SmallFile {
         return names
     }
 }
+
+/// What `vigie-input-hold` holds now (`/run/vigie-input-hold/state.json`),
+/// written by the holder each time it changes and read by the agent, so that a
+/// lock whose input is not held below X is reported, never claimed. One
+/// format, read and written here only.
+public struct InputHoldState: Codable, Equatable, Sendable {
+    /// The evdev devices held (`event3`, …); empty while the seat is free or
+    /// when no keyboard or pointer could be grabbed.
+    public var devices: [String]
+    /// Whether the holder follows a lock record that says locked.
+    public var locked: Bool
+    /// When this state began.
+    public var since: Date
+
+    public init(devices: [String], locked: Bool, since: Date) {
+        self.devices = devices
+        self.locked = locked
+        self.since = since
+    }
+
+    /// True when the holder follows a lock and holds at least one device.
+    public var holds: Bool { locked && !devices.isEmpty }
+
+    /// Reads the state at `path`: nil when there is none (no holder running)
+    /// or it cannot be read.
+    public static func read(_ path: String) -> InputHoldState? {
+        guard case .success(let bytes) = SmallFile.read(path, limit: 64 << 10) else { return nil }
+        return try? JSONDecoder().decode(InputHoldState.self, from: Data(bytes))
+    }
+
+    /// Writes the state at `path` atomically.
+    public func write(to path: String) throws {
+        try SmallFile.writeDurably(Array(try JSONEncoder().encode(self)), to: path)
+    }
+}

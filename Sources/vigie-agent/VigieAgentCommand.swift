@@ -44,6 +44,8 @@ struct VigieAgentCommand: AsyncParsableCommand {
     var signage: String?
     @Option(help: ArgumentHelp("Login of the seat's session user, as whom `vigie run` starts programs (tests and demo; on real seats logind will name it).", valueName: "login"))
     var sessionUser: String?
+    @Option(help: ArgumentHelp("vigie-input-hold's report (real seats: /run/vigie-input-hold/state.json): a lock whose keyboard and mouse it does not hold is reported as such.", valueName: "file"))
+    var inputHoldState: String?
 
     /// The entry point. Under an LD_PRELOAD library such as libfaketime (used to
     /// test time windows with a faked clock), Swift's `CommandLine.arguments`
@@ -87,6 +89,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
                 listenHost: host, listenPort: port,
                 signageDirectory: signage ?? SignageTemplates.find(environment: ProcessInfo.processInfo.environment, configPath: config))
             options.sessionUser = sessionUser
+            options.inputHoldState = inputHoldState
             if display == nil { options.loginSessions = SDLoginSessions(seat: "seat0") }
         } catch let error as ValidationError {
             throw error

@@ -40,13 +40,16 @@ let KEY_A = 30, BTN_LEFT = 0x110, BTN_TOUCH = 0x14a, KEY_MAX = 0x2ff
 
 var stateDir = "/var/lib/vigie"
 var inputDir = "/dev/input"
+var reportPath: String?
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--state": stateDir = args.popFirst() ?? stateDir
     case "--input": inputDir = args.popFirst() ?? inputDir
+    case "--report": reportPath = args.popFirst()
     case "-h", "--help":
-        print("usage: vigie-input-hold [--state DIR (default /var/lib/vigie)] [--input DIR (default /dev/input)]")
+        print("usage: vigie-input-hold [--state DIR (default /var/lib/vigie)] [--input DIR (default /dev/input)] [--report FILE]")
+        print("  --report FILE: where to write what is held (InputHoldState), read by the agent for `status`")
         exit(0)
     default:
         log("vigie-input-hold: unknown argument \(a)"); exit(2)
@@ -129,6 +132,22 @@ let inputMask = UInt32(IN_CREATE | IN_ATTRIB | IN_DELETE)
 let stateMask = UInt32(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 if inotify_add_watch(ino, inputDir, inputMask) < 0 { log("cannot watch \(inputDir): \(String(cString: strerror(errno)))") }
 
+/// What is held now, written to `--report` when it changes (the agent reads it
+/// to report a lock whose input is not held instead of claiming it).
+var reported: InputHoldState?
+@MainActor func report(locked: Bool) {
+    guard let reportPath else { return }
+    let devices = held.keys.map { String($0.split(separator: "/").last ?? "") }.sorted()
+    if let reported, reported.locked == locked, reported.devices == devices { return }
+    let state = InputHoldState(devices: devices, locked: locked, since: Date())
+    do {
+        try state.write(to: reportPath)
+        reported = state
+    } catch {
+        log("cannot write \(reportPath): \(error)")
+    }
+}
+
 log("vigie-input-hold: following \(lockFile)")
 var holding = false
 while stopping == 0 {
@@ -143,6 +162,7 @@ while stopping == 0 {
         if !holding { log("seat locked: holding keyboards and pointers") }
         holding = true
         grabAll()
+        report(locked: true)
         if let until {
             timeoutMs = Int32(max(0, min(1000, until.timeIntervalSinceNow * 1000)))
         }
@@ -150,6 +170,7 @@ while stopping == 0 {
         if holding { log("seat unlocked: input released") }
         holding = false
         releaseAll()
+        report(locked: false)
     }
     var pfd = pollfd(fd: ino, events: Int16(POLLIN), revents: 0)
     let r = poll(&pfd, 1, timeoutMs)
@@ -172,4 +193,5 @@ while stopping == 0 {
     }
 }
 releaseAll()
+if let reportPath { unlink(reportPath) }
 log("vigie-input-hold: stopped")
