@@ -47,7 +47,8 @@ import VigieTestSupport
             "/usr/share/doc/vigie-agent/copyright": "-rw-r--r--",
         ]
         for (path, mode) in expected { #expect(entries[path] == mode, "\(path): \(entries[path] ?? "missing")") }
-        #expect(!contents.contains("root/root") == false, "files belong to root")
+        let owners = Set(contents.split(separator: "\n").compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first })
+        #expect(owners == ["root/root"], "every file belongs to root: \(owners)")
 
         // Maintainer scripts: valid sh, create the user and a 0700 state folder.
         let dir = out + "/control"

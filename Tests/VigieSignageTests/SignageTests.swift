@@ -77,10 +77,24 @@ func render(_ config: SchoolConfig, room: String = "CDI", _ kind: SignageKind = 
         let config = try ConfigLoader.load(path: exampleConfig)
         let room = config.room("CDI")!
         let facts = SignageFacts(room: room, config: config)
-        for day in Weekday.allCases {
+        // Every 5 minutes of a week, the policy's verdict (what the agent enforces)
+        // against what the poster lists for that weekday.
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: room.timeZone)!
+        let start = calendar.date(from: DateComponents(year: 2027, month: 3, day: 1))!  // a Monday
+        var checked = 0, watched = 0
+        for step in 0..<(7 * 24 * 12) {
+            let instant = start.addingTimeInterval(Double(step * 300))
+            let verdict = room.monitoring(at: instant)
+            if verdict.why == .closedDay { continue }
+            let day = verdict.moment.weekday
             let listed = facts.groups.first { $0.days.contains(day) }?.spans ?? []
-            #expect(listed == room.monitoringSpans(on: day), "\(day)")
+            let posted = listed.contains { $0.contains(verdict.moment.minute) }
+            #expect(posted == verdict.allowed, "\(day) minute \(verdict.moment.minute): poster \(posted), policy \(verdict.allowed)")
+            checked += 1
+            if verdict.allowed { watched += 1 }
         }
+        #expect(checked > 7 * 24 * 12 / 2 && watched > 0 && watched < checked, "checked \(checked), watched \(watched)")
     }
 
     @Test func reminderAndEnglish() throws {
