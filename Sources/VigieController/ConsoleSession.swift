@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -138,7 +139,7 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         // One request, encoded once, for every seat.
         let frame = Frame.request(Request(id: id, feature: feature.rawValue, args: args, deadlineMillis: UInt32(timeout.milliseconds)))
         let start = ContinuousClock.now
-        let remaining = ManagedAtomicCounter(seats.count)
+        let remaining = NIOLockedValueBox(seats.count)
         for seat in seats {
             let link = link(for: seat)
             link.loop.execute {
@@ -146,7 +147,7 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
                     var result = result
                     result.elapsed = ContinuousClock.now - start
                     continuation.yield(result)
-                    if remaining.decrement() == 0 { continuation.finish() }
+                    if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { continuation.finish() }
                 }
             }
         }

@@ -29,15 +29,13 @@ public struct SeatResult: Sendable {
 /// arrives. A seat that is down or hangs costs the deadline, never a hang of the
 /// whole command.
 public final class FanOut: Sendable {
-    let identity: IdentityBundle
-    let group: any EventLoopGroup
+    let transport: ClientTransport
     let schoolID: String
 
     public init(identity: IdentityBundle, schoolID: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
-        self.identity = identity
-        self.group = group
         self.schoolID = schoolID
-        _ = try VigieTLS.clientContext(identity.tlsMaterial)  // a broken identity fails here, not once per seat
+        // Each send sets its own deadline.
+        self.transport = try ClientTransport(identity: identity, deadlines: .total(.seconds(5)), group: group)
     }
 
     /// Sends `feature` with `args` to every seat; results arrive in the order seats answer.
@@ -46,14 +44,7 @@ public final class FanOut: Sendable {
         _ feature: Feature, args: [String: String] = [:], to seats: [Seat], timeout: Duration
     ) -> AsyncStream<SeatResult> {
         let (stream, continuation) = AsyncStream<SeatResult>.makeStream(bufferingPolicy: .unbounded)
-        let transport: ClientTransport
-        do {
-            transport = try ClientTransport(identity: identity, deadlines: .total(timeout), group: group)
-        } catch {
-            for seat in seats { continuation.yield(SeatResult(seat: seat, status: .failed, reason: Reason("tls.config", ["detail": "\(error)"]))) }
-            continuation.finish()
-            return stream
-        }
+        let transport = self.transport.with(.total(timeout))
         let schoolID = self.schoolID
         let start = ContinuousClock.now
         let task = Task {
@@ -86,18 +77,5 @@ public final class FanOut: Sendable {
         } catch {
             return SeatResult(seat: seat, status: .failed, reason: Reason("protocol.malformed", ["detail": "\(error)"]))
         }
-    }
-}
-
-/// A tiny thread-safe countdown.
-final class ManagedAtomicCounter: @unchecked Sendable {
-    private var value: Int
-    private let lock = NSLock()
-    init(_ value: Int) { self.value = value }
-    func decrement() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value -= 1
-        return value
     }
 }

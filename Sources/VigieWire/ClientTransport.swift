@@ -103,6 +103,18 @@ public struct ClientTransport: Sendable {
         self.group = group
     }
 
+    /// The same transport (certificate, CA, event loops) with other deadlines.
+    public func with(_ deadlines: ClientDeadlines) -> ClientTransport {
+        ClientTransport(tls: tls, caDER: caDER, deadlines: deadlines, group: group)
+    }
+
+    private init(tls: NIOSSLContext, caDER: [UInt8], deadlines: ClientDeadlines, group: any EventLoopGroup) {
+        self.tls = tls
+        self.caDER = caDER
+        self.deadlines = deadlines
+        self.group = group
+    }
+
     static func der(_ caPEM: String) throws -> [UInt8] {
         guard let ca = try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)).first else {
             throw WireError("tls.config", ["detail": "no CA certificate"])
