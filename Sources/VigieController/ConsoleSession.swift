@@ -2,7 +2,6 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import NIOSSL
 import NIOTLS
 import VigieModel
 import VigiePKI
@@ -65,6 +64,8 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         public var recycleAfter: Duration = .seconds(25)
         public var backoffBase: Duration = .milliseconds(250)
         public var backoffCap: Duration = .seconds(5)
+        /// The TCP connection and, separately, the TLS handshake (a link whose handshake
+        /// outlasts it is closed and retried, unless a request still waits for it).
         public var connectTimeout: Duration = .seconds(5)
         public init() {}
     }
