@@ -76,6 +76,8 @@ final class ConfigFollower: Sendable {
         }
     }
 
+    /// Fetches at start and every `configPollSeconds`; a fetch that fails
+    /// (server away or silent past `[server] timeout`) is tried again at the next poll.
     func run() async {
         while !Task.isCancelled {
             await fetchOnce()
@@ -85,13 +87,15 @@ final class ConfigFollower: Sendable {
 
     func fetchOnce() async {
         do {
-            let answer = try await client.call("config.fetch", timeout: .seconds(10))
+            let answer = try await client.call("config.fetch", timeout: .milliseconds(Int64(server.timeoutSeconds * 1000)))
             guard answer.status == .ok, answer.reason.code == "config.bundle" else { return }
             let bundle = try JSONDecoder().decode(SignedConfig.self, from: Data(answer.body))
             _ = consider(bundle, save: true)
         } catch {
-            // The server is away: the seat keeps enforcing what it has.
-            logger.debug("config fetch failed", metadata: ["error": "\(error)"])
+            // The server is away: the seat keeps enforcing what it has, and asks again at the next poll.
+            logger.warning("config fetch failed", metadata: [
+                "server": "\(server.address)", "error": "\(error)", "retry_in_s": "\(server.configPollSeconds)",
+            ])
         }
     }
 

@@ -1,7 +1,4 @@
 import Foundation
-import NIOCore
-import NIOPosix
-import NIOSSL
 import VigieModel
 import VigiePKI
 import VigieWire
@@ -17,24 +14,22 @@ public enum EnrolmentClient {
 
     /// - Parameters:
     ///   - caPEM: the school CA certificate installed with the seat: the server is checked against it.
+    ///   - deadlines: how long to wait for the connection, the handshake and the answer.
     public static func enrol(server host: String, port: Int, school: String, seat: String, token: String, caPEM: String,
-                             identityDirectory: String) async throws -> IdentityBundle {
+                             identityDirectory: String,
+                             deadlines: ClientDeadlines = .server(seconds: 10)) async throws -> IdentityBundle {
         let (request, privateKeyPEM) = try Enrolment.makeRequest(school: school, seat: seat, token: token)
-        let tls = try VigieTLS.enrolmentClientContext(caPEM: caPEM)
-        let connection = try await FramedConnection.open(host: host, port: port, tls: tls, connectTimeout: .seconds(10))
-        let certificatePEM: String = try await connection.channel.executeThenClose { inbound, outbound in
-            // The token goes only to a server of this school.
-            let peer = try await connection.peer()
-            guard case .server = peer.kind, peer.schoolID == school else {
-                throw Failure(reason: Reason("tls.wrong-server", ["got": peer.uri]))
-            }
-            try await outbound.write(.request(Request(id: 1, feature: "pki.enroll", args: request.args)))
-            for try await frame in inbound {
-                let response = try frame.decodeHeader(Response.self)
+        let transport = try ClientTransport(enrolmentCA: caPEM, deadlines: deadlines)
+        let certificatePEM: String
+        do {
+            // The token goes only to a server of this school (checked in the handshake).
+            certificatePEM = try await transport.call(host: host, port: port, expecting: .server(school: school)) { exchange in
+                let (response, frame) = try await exchange.ask(Request(id: 1, feature: "pki.enroll", args: request.args))
                 guard response.status == .ok else { throw Failure(reason: response.reason) }
                 return String(decoding: frame.body, as: UTF8.self)
             }
-            throw Failure(reason: Reason("net.closed"))
+        } catch let wire as WireError {
+            throw Failure(reason: wire.reason)
         }
         let bundle = try Enrolment.saveIdentity(to: identityDirectory, privateKeyPEM: privateKeyPEM, certificatePEM: certificatePEM, caPEM: caPEM)
         guard bundle.identity.seatID == seat, bundle.identity.schoolID == school else {

@@ -31,7 +31,7 @@ final class JournalShipper: Sendable {
     let school: String
     let seat: String
     let logger: Logger
-    let tls: NIOSSLContext
+    let transport: ClientTransport
     let seatRetentionDays: Int
     let state = ShipperState()
     static let batchSize = 500
@@ -63,7 +63,7 @@ final class JournalShipper: Sendable {
         self.seat = seat
         self.seatRetentionDays = seatRetentionDays
         self.logger = logger
-        self.tls = try VigieTLS.clientContext(identity.tlsMaterial)
+        self.transport = try ClientTransport(identity: identity, deadlines: .server(seconds: server.timeoutSeconds))
     }
 
     /// Runs until cancelled: ships, and prunes acknowledged content past the seat retention.
@@ -127,24 +127,17 @@ final class JournalShipper: Sendable {
     }
 
     /// One connection: ship while there is something to ship, then idle-poll.
+    /// Connecting, the handshake and every answer wait at most `[server] timeout`.
     func session() async throws {
-        let connection = try await FramedConnection.open(host: server.host, port: server.port, tls: tls)
-        try await connection.channel.executeThenClose { inbound, outbound in
-            // Nothing leaves the seat before the peer is known to be this school's server.
-            let peer = try await connection.peer()
-            guard case .server = peer.kind, peer.schoolID == school else {
-                throw ShipError(description: "\(peer.uri) is not a server of school \(school)")
-            }
-            var responses = inbound.makeAsyncIterator()
+        try await transport.call(host: server.host, port: server.port, expecting: .server(school: school)) { exchange in
+            // Nothing leaves the seat before the peer is known to be this school's server (checked in the handshake).
             var id: UInt32 = 0
             /// Sends one request (numbered here) and reads its answer.
             func send(_ request: Request, _ body: [UInt8]) async throws -> Response {
                 id &+= 1
                 var request = request
                 request.id = id
-                try await outbound.write(.request(request, body: body))
-                guard let frame = try await responses.next() else { throw ShipError(description: "the server closed the connection") }
-                return try frame.decodeHeader(Response.self)
+                return try await exchange.ask(request, body: body).0
             }
             // Where does the server's chain of this seat end? Less than it acknowledged: its store
             // was restored from an older copy; send the rest again (servers without it answer unknown-feature).
@@ -159,7 +152,7 @@ final class JournalShipper: Sendable {
                 if waiting.isEmpty {
                     // Idle: notice a server that went away (restarted, perhaps on a restored store),
                     // so the next connection asks `register.head` without waiting for a new event.
-                    guard connection.channel.channel.isActive else { throw ShipError(description: "the server closed the connection") }
+                    guard exchange.isActive else { throw ShipError(description: "the server closed the connection") }
                     try await Task.sleep(for: .milliseconds(300))
                     continue
                 }

@@ -10,7 +10,7 @@ extension Reader {
             fail("server", "must be a table ([server])")
             return nil
         }
-        checkKeys(t, "server", allowed: ["address", "store", "config_poll_seconds"])
+        checkKeys(t, "server", allowed: ["address", "store", "config_poll_seconds", "timeout"])
         guard let address = string(t, "address", "server") else { return nil }
         guard let (host, port) = Self.parseAddress(address) else {
             fail("server.address", "“\(address)” is not host:port (e.g. 10.20.0.5:7444)")
@@ -24,7 +24,13 @@ extension Reader {
                 fail("server.config_poll_seconds", "must be a number of seconds between 1 and 86400")
             }
         }
-        return ServerSettings(host: host, port: port, storePath: path, configPollSeconds: poll)
+        var timeout = 10.0
+        if let v = t["timeout"] {
+            if let d = v.double ?? v.int.map(Double.init), d >= 0.5, d <= 600 { timeout = d } else {
+                fail("server.timeout", "must be a number of seconds between 0.5 and 600: how long seats and consoles wait for the server")
+            }
+        }
+        return ServerSettings(host: host, port: port, storePath: path, configPollSeconds: poll, timeoutSeconds: timeout)
     }
 
     /// `[register]`: the art. 30 record.

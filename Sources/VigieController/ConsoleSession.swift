@@ -1,7 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import NIOSSL
 import NIOTLS
 import VigieModel
 import VigiePKI
@@ -64,12 +64,14 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         public var recycleAfter: Duration = .seconds(25)
         public var backoffBase: Duration = .milliseconds(250)
         public var backoffCap: Duration = .seconds(5)
+        /// The TCP connection and, separately, the TLS handshake (a link whose handshake
+        /// outlasts it is closed and retried, unless a request still waits for it).
         public var connectTimeout: Duration = .seconds(5)
         public init() {}
     }
 
     let group: any EventLoopGroup
-    let tls: NIOSSLContext
+    let transport: ClientTransport
     let schoolID: String
     let options: Options
     let onEvent: @Sendable (SeatLinkEvent) -> Void
@@ -86,7 +88,11 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         self.schoolID = schoolID
         self.options = options
         self.onEvent = onEvent
-        self.tls = try VigieTLS.clientContext(identity.tlsMaterial)
+        // Requests have their own deadlines (the console's); connecting and the handshake have the session's.
+        self.transport = try ClientTransport(
+            identity: identity,
+            deadlines: ClientDeadlines(connect: options.connectTimeout, handshake: options.connectTimeout, reply: options.connectTimeout),
+            group: group)
     }
 
     /// Keeps connections to exactly these seats: opens the new ones, closes the others.
@@ -134,7 +140,7 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         // One request, encoded once, for every seat.
         let frame = Frame.request(Request(id: id, feature: feature.rawValue, args: args, deadlineMillis: UInt32(timeout.milliseconds)))
         let start = ContinuousClock.now
-        let remaining = ManagedAtomicCounter(seats.count)
+        let remaining = NIOLockedValueBox(seats.count)
         for seat in seats {
             let link = link(for: seat)
             link.loop.execute {
@@ -142,7 +148,7 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
                     var result = result
                     result.elapsed = ContinuousClock.now - start
                     continuation.yield(result)
-                    if remaining.decrement() == 0 { continuation.finish() }
+                    if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { continuation.finish() }
                 }
             }
         }
@@ -231,18 +237,17 @@ final class SeatLink: @unchecked Sendable {
         retry?.cancel()
         retry = nil
         lastError = nil
-        let handler = SeatLinkHandler(link: self)
-        let tls = session.tls
-        let timeout = session.options.connectTimeout
+        let transport = session.transport
+        let expected = ExpectedPeer.seat(id: seat.id, school: session.schoolID)
+        let timeout = transport.deadlines.connect
         ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    // The seat is checked inside the TLS verification: a wrong seat fails the handshake.
+                    let record = try transport.configure(channel, expecting: expected)
+                    try channel.pipeline.syncOperations.addHandler(SeatLinkHandler(link: self, record: record))
                 }
             }
             .connect(host: seat.host, port: seat.port)
@@ -253,11 +258,26 @@ final class SeatLink: @unchecked Sendable {
                         channel.close(promise: nil)
                     } else {
                         self.channel = channel
+                        self.armHandshakeDeadline(channel)
                     }
                 case .failure(let error):
-                    self.connectFailed(FanOut.reason(connecting: error, timeout: timeout), rejected: false)
+                    self.connectFailed(ClientTransport.connecting(error, limit: timeout), rejected: false)
                 }
             }
+    }
+
+    /// A seat that accepts the connection but never completes the handshake is
+    /// closed after the handshake deadline, and retried like one that is down.
+    /// Not while a request still waits for it: a loaded room may take longer to
+    /// handshake than the deadline, and the request has a deadline of its own.
+    private func armHandshakeDeadline(_ channel: Channel) {
+        let limit = session.transport.deadlines.handshake
+        loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {
+            guard self.phase == .connecting, self.channel === channel else { return }
+            guard self.waiting.isEmpty else { return self.armHandshakeDeadline(channel) }
+            self.lastError = Reason("net.timeout", ["seconds": limit.secondsText])
+            channel.close(promise: nil)
+        }
     }
 
     /// TLS done and the certificate names our seat.
@@ -497,37 +517,25 @@ extension Feature {
     }
 }
 
-/// The pipeline end of a ``SeatLink``: checks the seat's certificate after the
-/// handshake, hands frames and closes to the link.
+/// The pipeline end of a ``SeatLink``: once the handshake is done (the TLS
+/// verification has checked that the certificate names the seat), hands the
+/// channel, frames and closes to the link.
 final class SeatLinkHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Frame
     let link: SeatLink
+    let record: PeerRecord
 
-    init(link: SeatLink) { self.link = link }
+    init(link: SeatLink, record: PeerRecord) {
+        self.link = link
+        self.record = record
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case TLSUserEvent.handshakeCompleted = event else {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        let seat = link.seat
-        do {
-            guard let certificate = try context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate else {
-                return reject(Reason("tls.wrong-seat", ["got": "?", "expected": seat.id]), context: context)
-            }
-            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
-            guard parsed.identity.seatID == seat.id, parsed.identity.schoolID == link.session.schoolID else {
-                return reject(Reason("tls.wrong-seat", ["got": parsed.identity.uri, "expected": seat.id]), context: context)
-            }
-        } catch {
-            return reject(Reason("tls.wrong-seat", ["got": "\(error)", "expected": seat.id]), context: context)
-        }
         link.ready(context.channel)
-    }
-
-    private func reject(_ reason: Reason, context: ChannelHandlerContext) {
-        link.lastError = reason
-        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -535,13 +543,8 @@ final class SeatLinkHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let wire = error as? WireError {
-            link.lastError = wire.reason
-        } else if let failure = TLSFailure.reason(error) {
-            link.lastError = failure.reason
-        } else if link.lastError == nil {
-            link.lastError = Reason("net.error", ["detail": "\(error)"])
-        }
+        let reason = ClientTransport.reason(error, record: record)
+        if link.lastError == nil || reason.code != "net.error" { link.lastError = reason }
         context.close(promise: nil)
     }
 

@@ -111,6 +111,7 @@ public enum Catalog {
         "net.timeout": ("pas de réponse en {seconds} s", "no answer within {seconds} s"),
         "net.error": ("erreur réseau ({detail})", "network error ({detail})"),
         "net.closed": ("connexion fermée par le poste", "connection closed by the seat"),
+        "server.unanswered": ("le serveur {address} n’a pas répondu : {detail}", "the server {address} did not answer: {detail}"),
         "tls.handshake": ("échec de la poignée de main TLS ({detail})", "TLS handshake failed ({detail})"),
         "tls.wrong-seat": ("le poste a présenté le certificat de {got} au lieu de {expected}", "the seat presented the certificate of {got} instead of {expected}"),
         "save.failed": ("la capture n’a pas pu être enregistrée ({detail})", "the screenshot could not be saved ({detail})"),

@@ -73,12 +73,17 @@ public struct ServerSettings: Codable, Sendable, Equatable {
     public var storePath: String
     /// How often seats ask the server for a newer signed configuration, in seconds.
     public var configPollSeconds: Double
+    /// How long seats and consoles wait for the server at each step of a call
+    /// (connection, TLS handshake, each answer), in seconds, before they give up
+    /// (seats then retry). Register commands wait longer for answers (`--timeout`).
+    public var timeoutSeconds: Double
 
-    public init(host: String, port: Int, storePath: String, configPollSeconds: Double = 60) {
+    public init(host: String, port: Int, storePath: String, configPollSeconds: Double = 60, timeoutSeconds: Double = 10) {
         self.host = host
         self.port = port
         self.storePath = storePath
         self.configPollSeconds = configPollSeconds
+        self.timeoutSeconds = timeoutSeconds
     }
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

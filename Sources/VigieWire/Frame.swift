@@ -45,6 +45,8 @@ public struct Frame: Sendable, Equatable {
 public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: Reason
     public init(_ code: String, _ params: [String: String] = [:]) { reason = Reason(code, params) }
+    /// An error for `reason`.
+    public init(_ reason: Reason) { self.reason = reason }
     public var description: String { Catalog.text(reason, .en) }
 }
 

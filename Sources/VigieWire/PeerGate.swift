@@ -209,10 +209,17 @@ public struct VerifiedPeer: Sendable {
 /// accepted it (set during the handshake, read afterwards): parsed once.
 public final class PeerRecord: Sendable {
     private let box = NIOLockedValueBox<VerifiedPeer?>(nil)
+    private let refusalBox = NIOLockedValueBox<Reason?>(nil)
     public init() {}
     public var peer: VerifiedPeer? {
         get { box.withLockedValue { $0 } }
         set { box.withLockedValue { $0 = newValue } }
+    }
+    /// Why the verification refused the peer's certificate, when it did (a client
+    /// reports it instead of the bare TLS failure that follows).
+    public var refusal: Reason? {
+        get { refusalBox.withLockedValue { $0 } }
+        set { refusalBox.withLockedValue { $0 = newValue } }
     }
 }
 
@@ -251,9 +258,31 @@ public struct PeerVerifier: Sendable {
         }
     }
 
-    /// The NIOSSL callback for one connection, recording the accepted peer in `record`.
+    /// A client's check of the peer it reached (a seat, the school server): the
+    /// chain against the school CA, then `authorize`. Nothing is logged or
+    /// recorded here: the client reads the refusal in the connection's ``PeerRecord``.
+    public init(caPEM: String, authorize: @escaping @Sendable (Identity, String) -> Reason?) throws {
+        guard let ca = try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)).first else {
+            throw WireError("tls.config", ["detail": "no CA certificate"])
+        }
+        self.init(caDER: try ca.toDERBytes(), authorize: authorize)
+    }
+
+    /// A client's check, with the CA already in DER.
+    init(caDER: [UInt8], authorize: @escaping @Sendable (Identity, String) -> Reason?) {
+        self.caDER = caDER
+        self.authorize = authorize
+        self.refused = { _, _, _ in }
+    }
+
+    /// The NIOSSL callback for one connection, recording the accepted peer (or
+    /// the reason it was refused) in `record`.
     public func callback(record: PeerRecord, address: String) -> NIOSSLCustomVerificationCallback {
-        let caDER = self.caDER, authorize = self.authorize, refused = self.refused
+        let caDER = self.caDER, authorize = self.authorize
+        let refused: @Sendable (Reason, Identity?, String) -> Void = { reason, identity, address in
+            record.refusal = reason
+            self.refused(reason, identity, address)
+        }
         return { certificates, promise in
             guard let leaf = certificates.first, let der = try? leaf.toDERBytes() else {
                 refused(Reason("auth.bad-certificate", ["detail": "no certificate"]), nil, address)

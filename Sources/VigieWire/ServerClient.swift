@@ -1,7 +1,5 @@
 import Foundation
 import NIOCore
-import NIOPosix
-import NIOSSL
 import VigieModel
 import VigiePKI
 
@@ -15,46 +13,40 @@ public struct RegisterAnswer: Sendable {
 }
 
 /// Talks to the school server with a person's (or a seat's) certificate: one
-/// connection per request, answers streamed to a file when they are big.
+/// connection per request, answers streamed to a file when they are big. The
+/// connection and the handshake wait at most the config's `[server] timeout`;
+/// each answer (each part of a streamed one) at most the call's `timeout`.
 public struct ServerClient: Sendable {
     let server: ServerSettings
     let school: String
-    let tls: NIOSSLContext
+    let transport: ClientTransport
 
     public init(server: ServerSettings, school: String, identity: IdentityBundle) throws {
         self.server = server
         self.school = school
-        self.tls = try VigieTLS.clientContext(identity.tlsMaterial)
+        self.transport = try ClientTransport(identity: identity, deadlines: .server(seconds: server.timeoutSeconds))
     }
 
     /// Sends `feature` with `args`; the parts of a streamed answer go to `output`
-    /// (a file opened by the caller) or are collected in `body`.
+    /// (a file opened by the caller) or are collected in `body`. Throws a
+    /// ``WireError`` (`net.timeout` when the server is silent past a deadline).
     public func call(_ feature: String, args: [String: String] = [:], body requestBody: [UInt8] = [], output: FileHandle? = nil,
                      timeout: Duration = .seconds(600)) async throws -> RegisterAnswer {
-        let connection = try await FramedConnection.open(host: server.host, port: server.port, tls: tls)
-        let school = self.school
-        return try await connection.channel.executeThenClose { inbound, outbound in
-            let peer = try await connection.peer()
-            guard case .server = peer.kind, peer.schoolID == school else {
-                throw WireError("tls.wrong-server", ["got": peer.uri])
-            }
-            try await outbound.write(.request(Request(id: 1, feature: feature, args: args), body: requestBody))
+        // Nothing leaves before the peer is known to be this school's server (checked in the handshake).
+        try await transport.call(host: server.host, port: server.port, expecting: .server(school: school), replyWithin: timeout) { exchange in
+            try await exchange.send(.request(Request(id: 1, feature: feature, args: args), body: requestBody))
             var written = 0
             var body: [UInt8] = []
-            for try await frame in inbound {
+            while true {
+                let frame = try await exchange.next()
                 let response = try frame.decodeHeader(Response.self)
-                if response.code == "register.part" {
-                    if let output { try output.write(contentsOf: frame.body) } else { body += frame.body }
-                    written += frame.body.count
-                    continue
-                }
                 if !frame.body.isEmpty {
                     if let output { try output.write(contentsOf: frame.body) } else { body += frame.body }
                     written += frame.body.count
                 }
+                if response.code == "register.part" { continue }
                 return RegisterAnswer(status: response.status, reason: response.reason, bytesWritten: written, body: body)
             }
-            throw WireError("net.closed")
         }
     }
 }

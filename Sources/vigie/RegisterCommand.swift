@@ -83,6 +83,12 @@ struct RegisterCommand: AsyncParsableCommand {
         var config: String?
         @Option(help: ArgumentHelp("Identity folder (default: $VIGIE_IDENTITY): the head's for most commands.", valueName: "dir"))
         var identity: String?
+        @Option(help: ArgumentHelp("Seconds to wait for each answer of the server, 0.5 to 3600 (default: 600).", valueName: "seconds"))
+        var timeout: Double = 600
+
+        func validate() throws {
+            guard timeout >= 0.5, timeout <= 3600 else { throw ValidationError("--timeout: between 0.5 and 3600 seconds") }
+        }
 
         func client() throws -> (ServerClient, SchoolConfig) {
             let env = ProcessInfo.processInfo.environment
@@ -115,9 +121,11 @@ struct RegisterCommand: AsyncParsableCommand {
         }
         let answer: RegisterAnswer
         do {
-            answer = try await client.call(feature, args: args, body: body, output: handle)
+            answer = try await client.call(feature, args: args, body: body, output: handle, timeout: .milliseconds(Int64(access.timeout * 1000)))
         } catch {
-            FileHandle.standardError.write(Data("vigie register: the server \(school.server!.address) did not answer: \(error)\n".utf8))
+            let why = (error as? WireError).map { Catalog.text($0.reason, language) } ?? "\(error)"
+            let words = Catalog.text(Reason("server.unanswered", ["address": school.server!.address, "detail": why]), language)
+            FileHandle.standardError.write(Data("vigie register: \(words)\n".utf8))
             return (Exit.someSeatsDidNot, nil)
         }
         try? handle?.close()

@@ -38,13 +38,19 @@ final class TestSchool: @unchecked Sendable {
     /// A command the agent runs under (`prlimit --nofile=… --`), if any.
     let agentWrapper: [String]
     let macs: [String: String]
+    let serverTimeout: Double?
 
     /// - Parameters:
     ///   - seats: (seat id, room) pairs; rooms are B204 (pedagogy) and CDI (surveillance).
     ///   - extraConfig: TOML appended to the config (grants, people…).
+    ///   - runServer: false to name a server in the config (and issue its identity) without starting it.
+    ///   - runAgents: false to start the seats' agents later (`startAgent`).
+    ///   - serverTimeout: the config's `[server] timeout`, when set.
     init(seats layout: [(String, String)] = [("B204-01", "B204"), ("B204-02", "B204"), ("CDI-01", "CDI")], width: Int = 640, height: Int = 480,
          fixedDisplays: Bool = false, withServer: Bool = false, extraConfig: String = "", agentArguments: [String] = [],
-         macs: [String: String] = [:], agentWrapper: [String] = []) throws {
+         macs: [String: String] = [:], agentWrapper: [String] = [], runServer: Bool = true, runAgents: Bool = true,
+         serverTimeout: Double? = nil) throws {
+        self.serverTimeout = serverTimeout
         self.agentWrapper = agentWrapper
         self.extraConfig = extraConfig
         self.agentArguments = agentArguments
@@ -90,8 +96,8 @@ final class TestSchool: @unchecked Sendable {
         let revokedSerial = try IdentityBundle.load(from: people["revoked"]!).serialHex
         configPath = dir + "/school.toml"
         try configText(revoked: revokedSerial).write(toFile: configPath, atomically: true, encoding: .utf8)
-        if withServer { try startServer() }
-        for id in order { try startAgent(id) }
+        if withServer && runServer { try startServer() }
+        if runAgents { for id in order { try startAgent(id) } }
     }
 
     deinit { stopAll() }
@@ -117,6 +123,7 @@ final class TestSchool: @unchecked Sendable {
                 address = "127.0.0.1:\(serverPort)"
                 store = "server/register.sqlite"
                 config_poll_seconds = 1
+                \(serverTimeout.map { "timeout = \($0)" } ?? "")
 
                 [register]
                 controller = "Lycée d’intégration, représenté par sa proviseure"
