@@ -32,11 +32,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## test: every test (unit, then integration on Xvfb with real agents and TLS),
-## run unprivileged: as the invoking user, or as the user vigie-test when root
+## test: every test: unit, then integration on Xvfb with real agents and TLS
+## (run unprivileged: as the invoking user, or as the user vigie-test when
+## root), then the seat lab (the .deb on a Debian 12 seat under QEMU, checks
+## and attacks: make seat-lab-check). SEATLAB=0 leaves the seat lab out, and says so.
+SEATLAB ?= 1
 test: build
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) scripts/run-tests.sh
+	@if [ "$(SEATLAB)" = 0 ]; then echo "make test: the seat lab was NOT run (SEATLAB=0): the package on a real seat is untested"; \
+	else $(MAKE) --no-print-directory seat-lab-check; fi
 
 ## fuzz: libFuzzer on the frame decoder, request decoding, TOML config loader and event parser, FUZZ_SECONDS (60) each (docs/FUZZING.md)
 FUZZ_SECONDS ?= 60

@@ -177,10 +177,22 @@ if [ "$1" = purge ]; then
         deb-systemd-helper purge vigie-agent.service vigie-input-hold.service >/dev/null || true
         deb-systemd-helper unmask vigie-agent.service vigie-input-hold.service >/dev/null || true
     fi
-    # The seat's state and journal go; a school server's register
-    # (/var/lib/vigie-server) is a legal record and stays. The user stays too
-    # (files it owned elsewhere keep a name).
-    rm -rf /var/lib/vigie
+    # The seat's state and journal go, and so does /etc/vigie: the school's
+    # config and the seat's identity, private key included (a purged seat
+    # must not keep a key that still opens the school's network). A school
+    # server's register (/var/lib/vigie-server) is a legal record and stays.
+    rm -rf /var/lib/vigie /etc/vigie
+    # The system user and group the package created, once nothing runs as
+    # them (prerm stopped the units and the seat's windows); kept when a
+    # server's register it owns stays behind.
+    # (adduser writes the comment as "Vigie seat agent,,,".)
+    if [ ! -e /var/lib/vigie-server ] && getent passwd vigie | cut -d: -f5 | grep -q '^Vigie seat agent'; then
+        pkill -KILL -u vigie >/dev/null 2>&1 || true
+        deluser --system --quiet vigie >/dev/null 2>&1 || userdel vigie >/dev/null 2>&1 || true
+    fi
+    if [ ! -e /var/lib/vigie-server ] && getent group vigie >/dev/null; then
+        delgroup --system --quiet --only-if-empty vigie >/dev/null 2>&1 || groupdel vigie >/dev/null 2>&1 || true
+    fi
 fi
 exit 0
 POSTRM

@@ -7,7 +7,8 @@
                           "N passed, N failed" on its last line (exit 1 if any failed).
 
 Figures (timings, keystrokes leaked under each attack) are written to
-$SEATLAB_CACHE/run/figures.json; screenshots to docs/seat-lab/.
+$SEATLAB_CACHE/run/figures.json; screenshots to $SEATLAB_CACHE/run/shots/
+(or $SEATLAB_SHOTS, e.g. docs/seat-lab to refresh the README's pictures).
 """
 import json
 import os
@@ -20,7 +21,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 LAB = os.path.join(HERE, "lab.sh")
 CACHE = os.environ.get("SEATLAB_CACHE", os.path.join(REPO, ".build-seatlab"))
 RUN = os.path.join(CACHE, "run")
-SHOTS = os.path.join(REPO, "docs", "seat-lab")
+# Screenshots of the guest's screen (QEMU screendump, independent of Vigie): in
+# the run's folder; SEATLAB_SHOTS=docs/seat-lab refreshes the README's pictures.
+SHOTS = os.path.abspath(os.environ.get("SEATLAB_SHOTS", os.path.join(RUN, "shots")))
 SEAT = "LAB-01"
 TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
 sys.path.insert(0, HERE)
@@ -104,6 +107,42 @@ def agent_pid():
     return gssh("systemctl show -p MainPID --value vigie-agent").stdout.strip()
 
 
+def session_of_seat0():
+    return gssh("loginctl show-seat seat0 -p ActiveSession --value").stdout.strip()
+
+
+def pupil_sessions():
+    out = gssh("loginctl list-sessions --no-legend | awk '$3 == \"pupil\" {print $1}'").stdout.split()
+    live = []
+    for sid in out:
+        st = gssh(f"loginctl show-session {sid} -p State --value").stdout.strip()
+        if st in ("active", "online"):
+            live.append(sid)
+    return live
+
+
+def pupil_session_up():
+    """The pupil's X session answers (its xterm runs, Vigie has the display)."""
+    return gssh("pgrep -u pupil -x xterm >/dev/null && DISPLAY=:0 XAUTHORITY=/home/pupil/.Xauthority "
+                "runuser -u pupil -- xhost 2>/dev/null | grep -q localuser:vigie").returncode == 0
+
+
+def code_of(p):
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1]).get("code", "")
+    except (ValueError, IndexError):
+        return ""
+
+
+def holder_devices():
+    out = gssh("cat /run/vigie-input-hold/state.json 2>/dev/null").stdout.strip()
+    try:
+        st = json.loads(out)
+    except ValueError:
+        return None
+    return st.get("devices", []) if st.get("locked") else []
+
+
 def lock_helpers():
     return gssh("pgrep -u vigie -f 'vigie-ui lock' | wc -l").stdout.strip()
 
@@ -173,6 +212,11 @@ def lock_from_the_host_holds_input():
     probe.wait(timeout=10)
     if p.returncode != 0 or not line.startswith("held"):
         raise Failed(f"vigie lock: {p.stdout.strip()} {p.stderr.strip()}; probe: {line}")
+    if code_of(vigie("lock", "--seat", SEAT, "--json")) != "lock.already":
+        raise Failed("a second lock is not answered lock.already")
+    st = status_line()
+    if '"status.locked"' not in st:
+        raise Failed(f"status after the lock: {st} (want status.locked: input held by vigie-input-hold)")
     figures["lock_command_s"] = round(t_cmd, 2)
     figures["lock_to_input_held_s"] = round(t_held, 2)
     return f"vigie lock answered in {t_cmd:.2f} s, keyboard held {t_held:.2f} s after the command"
@@ -206,6 +250,26 @@ def unlock_frees_the_seat():
     poll("10 keystrokes in /tmp/typed", lambda: typed_size() - before >= 10, 30)
     w, h, mean, white = shot("unlocked.png")
     return f"10/10 keystrokes arrived; screen white={white:.2f}"
+
+
+def vt_switch_and_zap_are_disabled():
+    """Xorg's DontVTSwitch and DontZap (Config/xorg.conf.d/50-vigie.conf), sent
+    as real key chords through the USB keyboard on the unlocked seat."""
+    vt0 = gssh("cat /sys/class/tty/tty0/active", check=True).stdout.strip()
+    xorg0 = gssh("pgrep -o -x Xorg", check=True).stdout.strip()
+    q = qmp()
+    try:
+        Q.press(q, ["ctrl", "alt", "f2"], hold=0.1)
+        time.sleep(0.5)
+        Q.press(q, ["ctrl", "alt", "backspace"], hold=0.1)
+    finally:
+        q.close()
+    settle_quiet()
+    vt1 = gssh("cat /sys/class/tty/tty0/active", check=True).stdout.strip()
+    xorg1 = gssh("pgrep -o -x Xorg").stdout.strip()
+    if vt1 != vt0 or xorg1 != xorg0:
+        raise Failed(f"VT {vt0}→{vt1}, Xorg pid {xorg0}→{xorg1 or 'gone'}")
+    return f"Ctrl-Alt-F2: still on VT {vt1}; Ctrl-Alt-Backspace: Xorg {xorg1} still runs"
 
 
 def lock_survives_agent_restart():
@@ -244,7 +308,7 @@ def stop_exits_cleanly():
     return f"{' '.join(r)}; lock while stopped: {held}"
 
 
-def leak_test(attack, seconds, keys, interval):
+def leak_test(attack, seconds, keys, interval, after=None):
     """Runs ATTACK as the pupil while KEYS keystrokes are typed through the
     USB keyboard; returns keystrokes that reached the pupil's clients."""
     poll("keyboard held before the attack", lambda: grab_state() == "held", 30)
@@ -263,6 +327,8 @@ def leak_test(attack, seconds, keys, interval):
     settle_quiet()
     to_xterm = typed_size() - before
     grabbed = int(gssh("stat -c %s /tmp/grabbed 2>/dev/null || echo 0").stdout.strip() or 0)
+    if after:
+        after()
     relocked = poll("lock back after the attack", lambda: grab_state() == "held", 30)
     st = status_line()
     return {"attack": attack, "keys": keys, "typing_s": round(typing, 1), "to_xterm": to_xterm,
@@ -291,15 +357,132 @@ def attack_kill_once_and_hold_grabs():
     return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
 
 
+def attack_revoke_vigies_x_access():
+    def give_back():
+        pupil("xhost +si:localuser:vigie", check=True)
+    r = leak_test("xhost-revoke.py", 14, 100, 0.1, after=give_back)
+    figures["attack_xhost_revoke"] = r
+    if "revoked=True" not in r["attack_output"]:
+        raise Failed(f"the attack did not run: {r['attack_output']}")
+    if r["leaked"]:
+        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']}); "
+                     f"status during the attack: {r['status_during']}")
+    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
+
+
+def hot_plugged_keyboard_is_held():
+    poll("keyboard held", lambda: grab_state() == "held", 30)
+    before_devices = holder_devices() or []
+    q = qmp()
+    try:
+        q.command("device_add", driver="usb-kbd", id="kbd1", bus="xhci.0", display="video0")
+    finally:
+        q.close()
+    try:
+        devices = poll("the new keyboard held by vigie-input-hold",
+                       lambda: (lambda d: d if d and len(d) > len(before_devices) else None)(holder_devices()), 30)
+        before = typed_size()
+        q = qmp()
+        try:
+            for _ in range(20):
+                Q.press(q, ["x"], device="kbd1")
+                time.sleep(0.05)
+        finally:
+            q.close()
+        settle_quiet()
+        leaked = typed_size() - before
+        figures["hotplug_keys_leaked"] = f"{leaked}/20"
+        if leaked:
+            raise Failed(f"{leaked} of 20 keystrokes of the hot-plugged keyboard reached the pupil's xterm")
+    finally:
+        q = qmp()
+        try:
+            q.command("device_del", id="kbd1")
+        finally:
+            q.close()
+    return f"held {len(devices)} devices (was {len(before_devices)}); 0 of 20 keystrokes of the new keyboard arrived"
+
+
 def message_is_shown():
     vigie("unlock", "--seat", SEAT)
     poll("free keyboard", lambda: grab_state() == "free", 30)
-    p = vigie("message", "--seat", SEAT, "Please save your work: we stop in 5 minutes.")
+    p = vigie("message", "--seat", SEAT, "Enregistrez votre travail : on s’arrête dans 5 minutes.")
     if p.returncode != 0:
         raise Failed(p.stdout + p.stderr)
     poll("message window", lambda: gssh("pgrep -u vigie -f 'vigie-ui message'").returncode == 0, 30)
     poll("message drawn", lambda: shot("message.png")[3] < 0.97, 10, 0.5)  # something over the white xterm
     return "docs/seat-lab/message.png"
+
+
+def logoff_ends_the_session():
+    vigie("unlock", "--seat", SEAT)
+    poll("free keyboard", lambda: grab_state() == "free", 30)
+    sessions = pupil_sessions()
+    if not sessions:
+        raise Failed("no session of the pupil to log off")
+    p = vigie("logoff", "--seat", SEAT, "--now", "--json")
+    if p.returncode != 0:
+        raise Failed(p.stdout + p.stderr)
+    poll("the pupil's session ended", lambda: not set(sessions) & set(pupil_sessions()), 60)
+    log = gssh("journalctl -u systemd-logind -b --no-pager -o cat | grep -i 'removed session' | tail -3").stdout.strip()
+    how = ensure_pupil_session()
+    return f"{how}; session {' '.join(sessions)} ended through logind ({log.splitlines()[-1] if log else 'no logind line'})"
+
+
+def ensure_pupil_session():
+    """LightDM logs the pupil in again (autologin) when the session ends; if it
+    shows its greeter instead, the display manager is restarted as an admin would."""
+    try:
+        poll("a new session of the pupil", pupil_session_up, 60)
+        return "LightDM logged the pupil in again"
+    except Failed:
+        gssh("systemctl restart lightdm", check=True)
+        poll("a new session of the pupil", pupil_session_up, 120)
+        return "LightDM showed its greeter; the display manager was restarted (autologin)"
+
+
+def logout_and_login_brings_the_lock_back():
+    vigie("lock", "--seat", SEAT)
+    poll("keyboard held", lambda: grab_state() == "held", 30)
+    sessions = pupil_sessions()
+    # The pupil logs out: their session ends with its xterm.
+    pupil("pkill -u pupil -x xterm; true")
+    poll("the pupil's session ended", lambda: not set(sessions) & set(pupil_sessions()), 60)
+    # Logged in again (autologin, or the display manager restarted): the lock is back on the new session.
+    how = ensure_pupil_session()
+    poll("keyboard held in the new session", lambda: grab_state() == "held", 60)
+    new = pupil_sessions()
+    before = typed_size()
+    type_keys(20, 0.05)
+    settle_quiet()
+    leaked = typed_size() - before
+    st = status_line()
+    shot("relogin-locked.png")
+    if leaked or '"status.locked"' not in st:
+        raise Failed(f"new session {new}: {leaked}/20 keystrokes arrived; status {st}")
+    return f"{how}; new session {' '.join(new)} locked at once; 0/20 keystrokes; status {st}"
+
+
+def reboot_goes_through_polkit_and_the_lock_is_remembered():
+    poll("keyboard held", lambda: grab_state() == "held", 30)
+    t0 = time.monotonic()
+    boot0 = gssh("cat /proc/sys/kernel/random/boot_id", check=True).stdout.strip()
+    p = vigie("power", "reboot", "--seat", SEAT, "--now", "--json")
+    if p.returncode != 0:
+        raise Failed(p.stdout + p.stderr)
+
+    def rebooted():
+        r = gssh("cat /proc/sys/kernel/random/boot_id", timeout=20)
+        return r.returncode == 0 and r.stdout.strip() not in ("", boot0)
+    poll("the guest back after the reboot", rebooted, 600, 2)
+    poll("the pupil's session after the reboot", pupil_session_up, 300, 1)
+    poll("the agent answering after the reboot", lambda: '"ok"' in status_line(), 120, 1)
+    poll("keyboard held after the reboot", lambda: grab_state() == "held", 60)
+    figures["reboot_to_locked_s"] = round(time.monotonic() - t0, 1)
+    st = status_line()
+    if '"status.locked"' not in st:
+        raise Failed(f"after the reboot: status {st}")
+    return f"rebooted and locked again {figures['reboot_to_locked_s']} s after the command; status {st}"
 
 
 def purge_leaves_nothing():
@@ -321,14 +504,16 @@ def purge_leaves_nothing():
 
 CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session,
           lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
-          unlock_frees_the_seat, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
-          attack_xkill_loop, attack_kill_once_and_hold_grabs, message_is_shown, purge_leaves_nothing]
+          unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
+          attack_xkill_loop, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
+          hot_plugged_keyboard_is_held, message_is_shown, logoff_ends_the_session,
+          logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
+          purge_leaves_nothing]
 
 
 def main():
     keep = "--keep" in sys.argv
     reuse = "--reuse" in sys.argv  # a lab already up (lab.sh up): for working on the checks
-    os.makedirs(SHOTS, exist_ok=True)
     try:
         if not reuse:
             t0 = time.monotonic()
@@ -338,6 +523,7 @@ def main():
                 print("0 passed, 1 failed")
                 return 1
             figures["up_total_s"] = round(time.monotonic() - t0, 1)
+        os.makedirs(SHOTS, exist_ok=True)
         for name in ("ready-seconds", "session-seconds"):
             try:
                 figures[name.replace("-", "_")] = float(open(os.path.join(RUN, name)).read())

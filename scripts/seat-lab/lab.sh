@@ -7,7 +7,8 @@
 #                      identity), boot, `apt install ./DEB`, configure, start the
 #                      agent; returns once `vigie status` answers from the host
 #                      (SEATLAB_NO_INSTALL=1: stop once the pupil's session is up)
-#   lab.sh install     the install step of `up` again, on the running VM (e.g. after a purge)
+#   lab.sh install [DEB] the install step of `up` again, on the running VM (e.g. after a
+#                      purge), with this run's package or DEB from the host
 #   lab.sh ssh CMD…    runs CMD as root in the guest
 #   lab.sh pupil CMD…  runs CMD as the pupil, in the pupil's X session (DISPLAY=:0)
 #   lab.sh vigie ARGS… the host's vigie console as the lab's teacher (e.g. lock --seat LAB-01)
@@ -53,6 +54,28 @@ poll() {
     done
 }
 
+# accel: QEMU's accelerator options. KVM when it really boots a guest: a
+# paravirtual /dev/kvm (nested, as on some CI machines) aborts at the first
+# vCPU reset ("failed to set MSR"), so it is tried for 3 s first; TCG
+# otherwise. SEATLAB_ACCEL=kvm|tcg forces one.
+accel() {
+    a=${SEATLAB_ACCEL:-}
+    if [ -z "$a" ]; then
+        a=tcg
+        if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+            rc=0
+            timeout 3 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 64 -display none -nodefaults -S \
+                -monitor none -serial none >/dev/null 2>&1 || rc=$?
+            [ "$rc" = 124 ] && a=kvm  # still running after 3 s: the vCPU started
+        fi
+    fi
+    case $a in
+        kvm) echo "-accel kvm -cpu host" ;;
+        tcg) echo "-accel tcg,thread=multi -cpu max" ;;
+        *) die "SEATLAB_ACCEL=$a: kvm or tcg" ;;
+    esac
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 school_toml() { # ADDRESS
@@ -61,7 +84,7 @@ school_toml() { # ADDRESS
 [school]
 id = "0750001A"
 name = "Lycée seat-lab"
-language = "en"
+language = "fr"
 
 [pki]
 revoked = []
@@ -89,7 +112,14 @@ up() {
     fi
     command -v qemu-system-x86_64 >/dev/null || { echo "seat-lab: qemu-system-x86_64 is missing (make seat-lab-deps)" >&2; exit 2; }
     if running; then die "a seat-lab VM is already running (pid $(cat "$run/qemu.pid")): lab.sh down first"; fi
-    image=$("$here/build-image.sh")
+    # The image is built as root (mmdebstrap); the rest runs as the caller.
+    if [ "$(id -u)" = 0 ]; then
+        image=$("$here/build-image.sh")
+    else
+        image=$(sudo -n "$here/build-image.sh") || die "building the image needs root: run make seat-lab as root or with sudo rights"
+    fi
+    accel_opts=$(accel)
+    echo "seat-lab: QEMU with $accel_opts" >&2
     rm -rf "$run"; mkdir -p "$run/disk"
     t_boot=$(now)
 
@@ -112,8 +142,9 @@ up() {
     fi
     mkfs.ext4 -q -L SEATRUN -d "$run/disk" "$run/run.img" 256M
 
-    qemu-system-x86_64 -name seat-lab -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
-        -vga std -display none \
+    # shellcheck disable=SC2086
+    qemu-system-x86_64 -name seat-lab $accel_opts -smp 2 -m 2048 \
+        -vga none -device VGA,id=video0 -display none \
         -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
         -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=false" \
         -drive "file=$image/rootfs.raw,format=raw,if=virtio,snapshot=on" \
@@ -139,7 +170,13 @@ up() {
 # package from the run's disk, then the seat's files, then start the agent.
 install_package() {
     t_inst=$(now)
-    gssh "cd /run/seatlab && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./$1" > "$run/apt-install.log" 2>&1 \
+    dir=/run/seatlab
+    if [ -f "$1" ]; then  # a package from the host (lab.sh install DEB): copied in first
+        gssh "cat > /var/tmp/$(basename "$1")" < "$1" || die "cannot copy $1 into the guest"
+        dir=/var/tmp
+        set -- "$(basename "$1")" "${2:-}"
+    fi
+    gssh "cd $dir && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./$1" > "$run/apt-install.log" 2>&1 \
         || { cat "$run/apt-install.log" >&2; die "apt install of the package failed"; }
     gssh 'set -e
         install -m 0644 /run/seatlab/school.toml /etc/vigie/school.toml
@@ -176,7 +213,7 @@ down() {
 cmd=${1:-}; [ $# -gt 0 ] && shift
 case $cmd in
     up) up "$@" ;;
-    install) install_package "$(cd "$run/disk" && ls vigie-agent_*.deb | head -1)" ;;
+    install) install_package "${1:-$(cd "$run/disk" && ls vigie-agent_*.deb | head -1)}" ;;
     down) down ;;
     ssh) gssh "$@" ;;
     pupil) printf '%s\n' "$*" | gssh "cd /tmp && runuser -u pupil -- env DISPLAY=:0 XAUTHORITY=/home/pupil/.Xauthority sh -s" ;;
