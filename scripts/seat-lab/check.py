@@ -433,7 +433,7 @@ def ensure_pupil_session():
     """LightDM logs the pupil in again (autologin) when the session ends; if it
     shows its greeter instead, the display manager is restarted as an admin would."""
     try:
-        poll("a new session of the pupil", pupil_session_up, 60)
+        poll("a new session of the pupil", pupil_session_up, 20)
         return "LightDM logged the pupil in again"
     except Failed:
         gssh("systemctl restart lightdm", check=True)
