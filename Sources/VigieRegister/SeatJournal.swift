@@ -92,12 +92,16 @@ public final class SeatJournal: @unchecked Sendable {
         guard RegisterTime.parseUTC(event.timeUTC) != nil else {
             throw RegisterError(.invalidContent, "time \"\(event.timeUTC)\" is not of the form 2026-11-23T09:02:00.123Z")
         }
-        return try queue.write { db in
+        // One INSERT in SQLite's own autocommit transaction (durable when it returns, with
+        // `synchronous = FULL`); reading the last link and appending are serialized by the
+        // queue, and a writer in another process that appended meanwhile makes the INSERT
+        // fail on the seq key instead of forking the chain.
+        return try queue.writeWithoutTransaction { db in
             let previous = try Self.last(db)
             let chained = ChainedEvent.make(after: previous, school: school, seat: seat, event: event)
-            try db.execute(
-                sql: "INSERT INTO journal(seq, time_utc, prev_hash, content_hash, hash, content) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [chained.seq, chained.timeUTC, chained.prevHash, chained.contentHash, chained.hash, chained.content])
+            // Prepared once per connection: appends are on every request's path.
+            try db.cachedStatement(sql: "INSERT INTO journal(seq, time_utc, prev_hash, content_hash, hash, content) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [chained.seq, chained.timeUTC, chained.prevHash, chained.contentHash, chained.hash, chained.content])
             return chained
         }
     }
@@ -228,7 +232,7 @@ public final class SeatJournal: @unchecked Sendable {
     }
 
     private static func last(_ db: Database) throws -> (seq: Int64, hash: String)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1") else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")) else { return nil }
         return (row["seq"], row["hash"])
     }
 
