@@ -175,10 +175,7 @@ public final class SeatAgent: Service, Sendable {
             // A refused person is a decision of the seat: journaled.
             guard let self else { return }
             do {
-                try self.journal.append(SeatConnection.event(
-                    school: self.options.config.school.id, seat: self.seat.id, room: self.room.id, zone: self.texts.timeZone,
-                    feature: "connect", args: [:], by: identity, at: Date(), status: .refused, reason: reason,
-                    sessionUser: self.target.sessionUser, configVersion: live.current.version))
+                try self.journal.append(self.pipeline.event("connect", [:], by: identity, at: Date(), status: SeatStatus.refused, reason: reason))
             } catch {
                 self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
