@@ -213,11 +213,15 @@ let package = Package(
             "VigieWire", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "VigieTerminalTests", dependencies: ["VigieTerminal"]),
-        .testTarget(name: "VigieScaleTests", dependencies: ["VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieTestSupport"]),
+        .testTarget(name: "VigieScaleTests", dependencies: [
+            "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieTestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui", "vigie-register-helper",
+            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

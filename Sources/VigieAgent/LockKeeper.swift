@@ -4,11 +4,14 @@ import VigieModel
 import VigieSeatState
 
 /// What happened to a lock request.
-enum LockOutcome {
-    /// Locked; `inputHeld` is false when the input holder was expected to hold
-    /// the keyboards and pointers and did not (within a second).
+public enum LockOutcome: Sendable {
+    /// Locked now (until that time, if given); `inputHeld` is false when the
+    /// input holder was expected to hold the keyboards and pointers and did
+    /// not (within a second).
     case locked(until: Date?, inputHeld: Bool)
+    /// It was already locked, by that person.
     case alreadyLocked(by: Identity)
+    /// Not locked, for that reason.
     case failed(Reason)
 }
 
@@ -77,9 +80,10 @@ final class LockKeeper: @unchecked Sendable {
     /// Who holds the lock now, if any.
     var lockedBy: Identity? { queue.sync { current?.by } }
 
-    func lock(by identity: Identity, until: Date?) async -> LockOutcome {
+    /// Locks; the helper has `wait` seconds (at most ``Spawn/helperStartWait``) to hold the screen.
+    func lock(by identity: Identity, until: Date?, wait: Double = Spawn.helperStartWait) async -> LockOutcome {
         let outcome = await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.doLock(by: identity, until: until)) }
+            queue.async { continuation.resume(returning: self.doLock(by: identity, until: until, wait: wait)) }
         }
         guard case .locked(let until, _) = outcome, inputHoldState != nil else { return outcome }
         // The holder follows lock.json by inotify (milliseconds): wait for it to
@@ -131,7 +135,7 @@ final class LockKeeper: @unchecked Sendable {
         return line.withCString { write(fd, $0, strlen($0)) } > 0
     }
 
-    private func doLock(by identity: Identity, until: Date?) -> LockOutcome {
+    private func doLock(by identity: Identity, until: Date?, wait: Double) -> LockOutcome {
         if let held = current, let pid = held.pid, Spawn.helperState(pid, mode: "lock") != false {
             return .alreadyLocked(by: held.by)
         }
@@ -147,7 +151,7 @@ final class LockKeeper: @unchecked Sendable {
             current = previous
             return .failed(Reason("lock.state", ["detail": "\(error)"]))
         }
-        switch launch(&lock) {
+        switch launch(&lock, wait: min(wait, Spawn.helperStartWait)) {
         case .success:
             return .locked(until: until, inputHeld: true)
         case .failure(let reason):
@@ -224,7 +228,7 @@ final class LockKeeper: @unchecked Sendable {
     }
 
     /// Starts a helper for `lock` (already on disk); remembers its pid once known.
-    private func launch(_ lock: inout RememberedLock) -> Result<Void, Reason> {
+    private func launch(_ lock: inout RememberedLock, wait: Double = Spawn.helperStartWait) -> Result<Void, Reason> {
         let display = target.display
         var argv = [uiPath, "lock"]
         if let display { argv += ["--display", display] }
@@ -233,7 +237,7 @@ final class LockKeeper: @unchecked Sendable {
         if let until = lock.until { argv += ["--until", String(Int(until.timeIntervalSince1970))] }
         argv += ["--notice-pipe", noticePipe, "--by", lock.by.uri, "--by-name", lock.by.displayName]
         var started = lock
-        let result = Spawn.startHelper(argv) { pid in
+        let result = Spawn.startHelper(argv, timeout: wait) { pid in
             started.pid = pid
             started.display = display
             current = started

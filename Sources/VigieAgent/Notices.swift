@@ -2,6 +2,14 @@ import Foundation
 import Logging
 import VigieModel
 
+/// Where a notice was shown to the person at the seat (journaled as `notice.window`, `notice.lock`).
+public enum NoticePlacement: String, Sendable {
+    /// A window of its own, on top, without the keyboard focus.
+    case window
+    /// Drawn by the lock process, which owns the top of the screen while locked.
+    case onLock = "lock"
+}
+
 /// Tells the person at the seat what is happening: the login notice, and the
 /// indicator that the screen was looked at. While the seat is locked, the lock
 /// process draws them itself (through its notice pipe), so nothing fights the
@@ -13,10 +21,7 @@ struct NoticeShower: Sendable {
     let settings: SignageSettings
     let logger: Logger
 
-    enum Shown: String {
-        case window
-        case onLock = "lock"
-    }
+    typealias Shown = NoticePlacement
 
     /// The login notice (agent start, new session); nil if it could not be shown.
     func loginNotice(title: String, text: String) async -> Shown? {

@@ -4,10 +4,18 @@ import VigieModel
 import VigieScreen
 
 /// A PNG of the seat's screen.
-struct Shot {
-    var png: [UInt8]
-    var width: Int
-    var height: Int
+public struct Shot: Sendable {
+    /// The PNG bytes.
+    public var png: [UInt8]
+    /// Its size in pixels.
+    public var width: Int
+    public var height: Int
+
+    public init(png: [UInt8], width: Int, height: Int) {
+        self.png = png
+        self.width = width
+        self.height = height
+    }
 }
 
 /// Captures the seat's display on a dedicated thread (XCB replies block), keeping

@@ -85,8 +85,10 @@ public final class SeatAgent: Service, Sendable {
     let gate: PeerGate
     /// The connections being served, for a graceful shutdown.
     let drain = ConnectionDrain()
-    /// Every decision, durable before the console hears of it.
+    /// Every decision, durable before it is carried out.
     let journal: SeatJournal
+    /// Decode → policy → record → effects → answer, shared with the simulated seats.
+    let pipeline: SeatPipeline
     let shipper: JournalShipper?
     /// The configuration in force (policy decisions read it on every request) and its follower.
     let live: LiveConfig
@@ -123,6 +125,8 @@ public final class SeatAgent: Service, Sendable {
             throw AgentStartError("cannot open the journal \(journalPath): \(error)")
         }
         self.live = LiveConfig(options.config)
+        let effects = AgentEffects(locks: locks, screen: screen, messages: messages, notices: notices, power: power, target: target, logger: logger)
+        self.pipeline = SeatPipeline(seat: seat, room: room, texts: texts, live: live, journal: journal, effects: effects, logger: logger)
         if let server = options.config.server {
             self.shipper = try JournalShipper(journal: journal, server: server, identity: options.identity,
                                               school: options.config.school.id, seat: seat.id,
@@ -161,7 +165,7 @@ public final class SeatAgent: Service, Sendable {
         power.onFired = { [weak self] action, by, status, reason in
             guard let self else { return }
             do {
-                try self.journal.append(self.event(.power, ["action": action.rawValue], by: by, at: Date(), status: status, reason: reason))
+                try self.journal.append(self.pipeline.event(Feature.power.rawValue, ["action": action.rawValue], by: by, at: Date(), status: status, reason: reason))
             } catch {
                 self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
@@ -178,10 +182,7 @@ public final class SeatAgent: Service, Sendable {
             // A refused person is a decision of the seat: journaled.
             guard let self else { return }
             do {
-                try self.journal.append(SeatConnection.event(
-                    school: self.options.config.school.id, seat: self.seat.id, room: self.room.id, zone: self.texts.timeZone,
-                    feature: "connect", args: [:], by: identity, at: Date(), status: .refused, reason: reason,
-                    sessionUser: self.target.sessionUser, configVersion: live.current.version))
+                try self.journal.append(self.pipeline.event("connect", [:], by: identity, at: Date(), status: SeatStatus.refused, reason: reason))
             } catch {
                 self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
@@ -226,122 +227,11 @@ public final class SeatAgent: Service, Sendable {
             }
         }
         let shown = await notices.loginNotice(title: words.title, text: words.text)
-        journalNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
+        pipeline.recordNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
     }
 
-    /// Journals a notice shown to the person at the seat (or that could not be shown).
-    func journalNotice(_ feature: String, text: String, shown: NoticeShower.Shown?, viewer: Identity?) {
-        let event = SeatConnection.event(
-            school: options.config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature, args: ["text": text],
-            by: viewer, at: Date(), status: shown == nil ? .failed : .ok, reason: Reason(shown.map { "notice.\($0.rawValue)" } ?? "notice.failed"),
-            sessionUser: target.sessionUser, configVersion: live.current.version)
-        do { try journal.append(event) } catch { logger.error("journal write failed", metadata: ["error": "\(error)"]) }
-    }
-
-    /// Decides and, when allowed, does what a request frame asks.
+    /// Decides and, when allowed and recorded, does what a request frame asks (``SeatPipeline``).
     func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> (Response, [UInt8]) {
-        let (request, feature): (Request, Feature)
-        switch SeatConnection.decode(frame) {
-        case .answer(let response): return (response, [])
-        case .request(let r, let f): (request, feature) = (r, f)
-        }
-        let now = Date()
-        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: live.current.config, at: now)
-        var status = SeatStatus.refused
-        var reason: Reason
-        var body: [UInt8] = []
-        if case .refuse(let why) = decision {
-            reason = why
-        } else {
-            (status, reason, body) = await perform(feature, request.args, by: peer.identity)
-        }
-        logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(peer.identity.uri)", "code": "\(reason.code)"])
-        // On disk before the console hears of it: what a console saw as done is in the journal.
-        do {
-            try journal.append(event(feature, request.args, by: peer.identity, at: now, status: status, reason: reason))
-        } catch {
-            logger.error("journal write failed", metadata: ["error": "\(error)"])
-            return (Response(id: request.id, status: .failed, reason: Reason("journal.write", ["detail": "\(error)"])), [])
-        }
-        if feature.isMonitoring && status == .ok {
-            // The person at the seat sees who looked, and when (after the capture, so not in it).
-            let words = texts.indicator(by: peer.identity, at: now)
-            journalNotice("notice.indicator", text: words, shown: await notices.indicator(words), viewer: peer.identity)
-        }
-        return (Response(id: request.id, status: status, reason: reason), body)
-    }
-
-    /// The register event for one decision: who, what, where, the arguments that
-    /// matter (never screenshot pixels), the outcome and its reason.
-    func event(_ feature: Feature, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
-        SeatConnection.event(
-            school: options.config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature.rawValue, args: args,
-            by: identity, at: date, status: status, reason: reason, sessionUser: target.sessionUser, configVersion: live.current.version)
-    }
-
-    func perform(_ feature: Feature, _ args: [String: String], by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
-        switch feature {
-        case .lock:
-            var until: Date?
-            if let text = args["for"] {
-                guard let seconds = Int(text), seconds > 0, seconds <= 7 * 24 * 3600 else {
-                    return (.failed, Reason("request.bad-argument", ["name": "for", "detail": text]), [])
-                }
-                until = Date().addingTimeInterval(Double(seconds))
-            }
-            switch await locks.lock(by: identity, until: until) {
-            case .locked(let until, let inputHeld):
-                if !inputHeld { return (.ok, Reason("lock.input-free"), []) }
-                if let until { return (.ok, Reason("lock.done-until", ["until": texts.time(until)]), []) }
-                return (.ok, Reason("lock.done"), [])
-            case .alreadyLocked(let by):
-                return (.ok, Reason("lock.already", ["by": by.displayName]), [])
-            case .failed(let reason):
-                return (.failed, reason, [])
-            }
-        case .unlock:
-            return await locks.unlock() ? (.ok, Reason("unlock.done"), []) : (.ok, Reason("unlock.not-locked"), [])
-        case .message:
-            // Bytes, not characters: the seat is the enforcement point, whatever the console checked.
-            let text = args["text"] ?? ""
-            if let problem = MessageLimits.problem(text) {
-                if problem.code == "input.message.empty" {
-                    return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "empty"]), [])
-                }
-                return (.failed, Reason("message.too-long", problem.params), [])
-            }
-            let settings = live.current.config.messages
-            switch await messages.show(title: texts.messageTitle(from: identity, at: Date()), text: text,
-                                       expireAfter: settings.expireMinutes * 60, maxOpen: settings.maxOpen) {
-            case .success: return (.ok, Reason("message.shown"), [])
-            case .failure(let reason): return (.failed, reason, [])
-            }
-        case .screenshot, .thumbnail:
-            var width: Int?
-            if feature == .thumbnail {
-                guard let w = args["width"].flatMap(Int.init), (16...3840).contains(w) else {
-                    return (.failed, Reason("request.bad-argument", ["name": "width", "detail": "16 to 3840 pixels"]), [])
-                }
-                width = w
-            }
-            switch await screen.capture(thumbnailWidth: width) {
-            case .success(let shot):
-                return (.ok, Reason("screenshot.taken", ["width": String(shot.width), "height": String(shot.height), "bytes": String(shot.png.count)]), shot.png)
-            case .failure(let reason):
-                return (.failed, reason, [])
-            }
-        case .status:
-            if let by = locks.lockedBy {
-                return (.ok, Reason(locks.inputHeld() == false ? "status.locked-input-free" : "status.locked", ["by": by.displayName]), [])
-            }
-            return (.ok, Reason("status.unlocked"), [])
-        case .power:
-            return await performPower(args, by: identity)
-        case .run:
-            return await performRun(args, by: identity)
-        case .wake:
-            // Wake-on-LAN is sent by the console: a seat that answers is awake.
-            return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
-        }
+        await pipeline.answer(frame, from: peer)
     }
 }

@@ -8,7 +8,8 @@ import VigieRegister
 import VigieWire
 
 /// What a seat does with a console connection, shared by the real agent and the
-/// simulated seats of the scale harness, so that both speak exactly the same protocol.
+/// simulated seats of the scale harness, so that both speak exactly the same protocol
+/// (what it does with each request is ``SeatPipeline``'s).
 public enum SeatConnection {
     /// A peer whose certificate cannot name anyone.
     public struct PeerError: Error { public let reason: Reason }
@@ -77,6 +78,7 @@ public enum SeatConnection {
         case answer(Response)
     }
 
+    /// Reads a request frame: the request and its feature, or the protocol error it is answered with.
     public static func decode(_ frame: Frame) -> Decoded {
         let request: Request
         do {
@@ -102,8 +104,16 @@ public enum SeatConnection {
         school: String, seat: String, room: String, zone: TimeZone, feature: String, args: [String: String],
         by identity: Identity?, at date: Date, status: SeatStatus, reason: Reason, sessionUser: String?, configVersion: Int
     ) -> RegisterEvent {
-        let outcome: RegisterEvent.Outcome = status == .ok ? .done : status == .refused ? .refused : .failed
-        return RegisterEvent(
+        event(school: school, seat: seat, room: room, zone: zone, feature: feature, args: args, by: identity, at: date,
+              outcome: RegisterEvent.Outcome(status), reason: reason, sessionUser: sessionUser, configVersion: configVersion)
+    }
+
+    /// The register event of one decision or of its start (`outcome` ``RegisterEvent/Outcome/started``).
+    public static func event(
+        school: String, seat: String, room: String, zone: TimeZone, feature: String, args: [String: String],
+        by identity: Identity?, at date: Date, outcome: RegisterEvent.Outcome, reason: Reason, sessionUser: String?, configVersion: Int
+    ) -> RegisterEvent {
+        RegisterEvent(
             school: school, seat: seat, timeUTC: RegisterTime.utc(date), timeLocal: RegisterTime.local(date, zone), room: room,
             actor: identity?.uri, actorName: identity?.displayName, actorRole: identity?.role?.rawValue, feature: feature,
             args: args.filter { keptArguments.contains($0.key) }, outcome: outcome, code: reason.code, params: reason.params,

@@ -100,12 +100,17 @@ public enum Spawn {
         }
     }
 
+    /// How long a helper window may take to say `ready`, in seconds: shorter than the
+    /// console's default deadline (``SchoolConfig/defaultConsoleTimeout``), so that a
+    /// console never reports a seat `unreachable` that then locks.
+    public static let helperStartWait: Double = 3
+
     /// Starts a `vigie-ui` helper (`argv[1]` is its mode) in its own session and
     /// waits until it says `ready`; a helper that says anything else, or nothing
     /// within `timeout`, is stopped and its words become the reason.
     /// `started` runs once the pid is known, before the wait (the lock keeper
     /// remembers the pid on disk first, so a crash in between leaves the seat locked).
-    public static func startHelper(_ argv: [String], timeout: Double = 5, started: (pid_t) -> Void = { _ in }) -> Result<pid_t, Reason> {
+    public static func startHelper(_ argv: [String], timeout: Double = helperStartWait, started: (pid_t) -> Void = { _ in }) -> Result<pid_t, Reason> {
         let process: SpawnedProcess
         do {
             process = try start(argv, newSession: true)

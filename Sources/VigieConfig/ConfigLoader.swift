@@ -207,7 +207,7 @@ struct Reader {
         }
 
         // [console]
-        var timeout = 5.0
+        var timeout = SchoolConfig.defaultConsoleTimeout
         if let t = root["console"]?.table {
             checkKeys(t, "console", allowed: ["timeout"])
             if let v = t["timeout"] {

@@ -6,6 +6,7 @@ import NIOSSL
 import VigieConfig
 import VigieModel
 import VigiePKI
+import VigieRegister
 import VigieWire
 
 /// The files of a harness school: a CA, a teacher and an admin, every seat's
@@ -174,8 +175,14 @@ public final class Harness: @unchecked Sendable {
     private var listeners: [Channel] = []
     private var tasks: [Task<Void, Never>] = []
 
-    public init(files: HarnessFiles, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    /// Where each seat keeps its journal (`<seat>.sqlite`, WAL, `synchronous = FULL`,
+    /// as on a real seat); nil: SQLite's in-memory mode (the same code, without the disk).
+    let journalDirectory: String?
+
+    public init(files: HarnessFiles, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                journalDirectory: String? = nil, logger: Logger) {
         self.files = files
+        self.journalDirectory = journalDirectory
         self.group = group
         self.logger = logger
     }
@@ -183,7 +190,10 @@ public final class Harness: @unchecked Sendable {
     /// The seats served.
     public var seatCount: Int { seats.count }
     /// Events journaled by all seats.
-    public var journaled: Int64 { seats.reduce(0) { $0 + $1.journal.count } }
+    public var journaled: Int { seats.reduce(0) { $0 + $1.journal.count } }
+
+    /// Every seat's journal (to read or verify its chain).
+    public var journals: [SeatJournal] { seats.map(\.journal) }
 
     /// Binds every seat's listener and starts serving. A reserved port taken
     /// meanwhile by another process is replaced by a free one, and the config rewritten.
@@ -192,7 +202,17 @@ public final class Harness: @unchecked Sendable {
         for seat in files.config.seats {
             guard let material = files.seats[seat.id] else { throw HarnessError("no identity for seat \(seat.id)") }
             let tls = try VigieTLS.serverContext(material)
-            let simulated = SimulatedSeat(seat: seat, config: files.config, screen: screen, logger: logger)
+            let simulated: SimulatedSeat
+            do {
+                let journal = try journalDirectory.map { dir in
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    return try SeatJournal(path: dir + "/\(seat.id).sqlite", school: files.config.school.id, seat: seat.id)
+                } ?? SeatJournal(inMemoryFor: files.config.school.id, seat: seat.id)
+                simulated = try SimulatedSeat(seat: seat, config: files.config, screen: screen, journal: journal, logger: logger)
+            } catch {
+                await stop()
+                throw HarnessError("seat \(seat.id) cannot open its journal: \(error)")
+            }
             let server: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
             do {
                 do {

@@ -10,38 +10,29 @@ import VigieWire
 import VigieAgent
 
 /// A seat agent without a display, for scale tests: the real request path — its
-/// own mutual-TLS listener and certificate, the frame codec, the school's
-/// ``Policy`` on the seat's clock, a hash-chained journal entry before every
-/// answer, the same answers (codes and parameters) — with the X11 side replaced by
-/// a few bytes of state (lock, pending power action) and a ``SyntheticScreen``.
-///
-/// The connection loop mirrors `SeatAgent.serve` (NIOAsyncChannel, requests
-/// answered in order, a peer idle for 30 s is dropped, protocol errors answered
-/// then closed). The journal is a ``MemoryJournal``: the same chain, kept in memory.
-public final class SimulatedSeat: @unchecked Sendable {
+/// own mutual-TLS listener and certificate, the frame codec, and the agent's own
+/// ``SeatPipeline`` (policy on the seat's clock, the deadline, a `SeatJournal`
+/// record before every effect, the same answers) — with the X11 side replaced by
+/// ``SimulatedEffects``: a few bytes of state (lock, pending power action) and a
+/// ``SyntheticScreen``.
+public final class SimulatedSeat: Sendable {
     let seat: Seat
-    let room: Room
-    let config: SchoolConfig
-    let texts: SeatTexts
-    let screen: SyntheticScreen
     let logger: Logger
-    /// Every decision, chained as on a real seat, before the console hears of it.
-    public let journal: MemoryJournal
-    private let lock = NSLock()
-    private var lockedBy: Identity?
-    private var lockedUntil: Date?
-    private var powerPending: (action: PowerAction, at: Date, by: Identity)?
+    /// The agent's pipeline, with simulated effects.
+    let pipeline: SeatPipeline
+    /// Every decision, chained as on a real seat, before it is carried out.
+    public var journal: SeatJournal { pipeline.journal }
     /// How long a connection may stay without a request.
     static let idleLimit: TimeAmount = .seconds(30)
 
-    public init(seat: Seat, config: SchoolConfig, screen: SyntheticScreen, logger: Logger) {
+    /// A simulated seat journaling into `journal` (a file, or SQLite's in-memory mode).
+    public init(seat: Seat, config: SchoolConfig, screen: SyntheticScreen, journal: SeatJournal, logger: Logger) throws {
         self.seat = seat
-        self.room = config.room(seat.room)!
-        self.config = config
-        self.texts = SeatTexts(language: config.school.language, timeZoneID: room.timeZone)
-        self.screen = screen
         self.logger = logger
-        self.journal = MemoryJournal(school: config.school.id, seat: seat.id)
+        guard let room = config.room(seat.room) else { throw HarnessError("seat \(seat.id) names room \(seat.room), not in the configuration") }
+        let texts = SeatTexts(language: config.school.language, timeZoneID: room.timeZone)
+        self.pipeline = try SeatPipeline(seat: seat, config: config, journal: journal,
+                                         effects: SimulatedEffects(screen: screen, texts: texts), logger: logger)
     }
 
     /// Binds the seat's listener; the returned channel's inbound sequence yields connections.
@@ -79,147 +70,78 @@ public final class SimulatedSeat: @unchecked Sendable {
 
     /// One console connection, served exactly as the real agent serves one.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        await SeatConnection.serve(connection, idleLimit: Self.idleLimit, logger: logger) { frame, peer in self.answer(frame, from: peer) }
-    }
-
-    /// Decides, does, journals, answers — as `SeatAgent.answer`.
-    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) -> (Response, [UInt8]) {
-        let (request, feature): (Request, Feature)
-        switch SeatConnection.decode(frame) {
-        case .answer(let response): return (response, [])
-        case .request(let r, let f): (request, feature) = (r, f)
-        }
-        let now = Date()
-        let decision = Policy.decide(identity: peer.identity, serialHex: peer.serial, feature: feature, seat: seat, config: config, at: now)
-        var status = SeatStatus.refused
-        var reason: Reason
-        var body: [UInt8] = []
-        if case .refuse(let why) = decision {
-            reason = why
-        } else {
-            (status, reason, body) = perform(feature, request.args, by: peer.identity, at: now)
-        }
-        journal.append(event(feature.rawValue, request.args, by: peer.identity, at: now, status: status, reason: reason))
-        if feature.isMonitoring && status == .ok {
-            // The indicator a real seat would show, journaled the same way.
-            journal.append(event("notice.indicator", ["text": texts.indicator(by: peer.identity, at: now)], by: peer.identity, at: now,
-                                 status: .ok, reason: Reason("notice.window")))
-        }
-        return (Response(id: request.id, status: status, reason: reason), body)
-    }
-
-    func event(_ feature: String, _ args: [String: String], by identity: Identity, at date: Date, status: SeatStatus, reason: Reason) -> RegisterEvent {
-        SeatConnection.event(school: config.school.id, seat: seat.id, room: room.id, zone: texts.timeZone, feature: feature, args: args,
-                             by: identity, at: date, status: status, reason: reason, sessionUser: nil, configVersion: 0)
-    }
-
-    func perform(_ feature: Feature, _ args: [String: String], by identity: Identity, at now: Date) -> (SeatStatus, Reason, [UInt8]) {
-        switch feature {
-        case .lock:
-            var until: Date?
-            if let text = args["for"] {
-                guard let seconds = Int(text), seconds > 0, seconds <= 7 * 24 * 3600 else {
-                    return (.failed, Reason("request.bad-argument", ["name": "for", "detail": text]), [])
-                }
-                until = now.addingTimeInterval(Double(seconds))
-            }
-            return lock.withLock {
-                expireLock(now)
-                if let by = lockedBy { return (.ok, Reason("lock.already", ["by": by.displayName]), []) }
-                lockedBy = identity
-                lockedUntil = until
-                if let until { return (.ok, Reason("lock.done-until", ["until": texts.time(until)]), []) }
-                return (.ok, Reason("lock.done"), [])
-            }
-        case .unlock:
-            return lock.withLock {
-                expireLock(now)
-                defer { lockedBy = nil; lockedUntil = nil }
-                return lockedBy == nil ? (.ok, Reason("unlock.not-locked"), []) : (.ok, Reason("unlock.done"), [])
-            }
-        case .status:
-            return lock.withLock {
-                expireLock(now)
-                if let by = lockedBy { return (.ok, Reason("status.locked", ["by": by.displayName]), []) }
-                return (.ok, Reason("status.unlocked"), [])
-            }
-        case .message:
-            // The same rule as the agent's: UTF-8 bytes, not characters.
-            if let problem = MessageLimits.problem(args["text"] ?? "") {
-                if problem.code == "input.message.empty" {
-                    return (.failed, Reason("request.bad-argument", ["name": "text", "detail": "empty"]), [])
-                }
-                return (.failed, Reason("message.too-long", problem.params), [])
-            }
-            return (.ok, Reason("message.shown"), [])
-        case .screenshot, .thumbnail:
-            var width: Int?
-            if feature == .thumbnail {
-                guard let w = args["width"].flatMap(Int.init), (16...3840).contains(w) else {
-                    return (.failed, Reason("request.bad-argument", ["name": "width", "detail": "16 to 3840 pixels"]), [])
-                }
-                width = w
-            }
-            switch screen.png(thumbnailWidth: width) {
-            case .success(let shot):
-                return (.ok, Reason("screenshot.taken", ["width": String(shot.width), "height": String(shot.height), "bytes": String(shot.png.count)]), shot.png)
-            case .failure(let reason):
-                return (.failed, reason, [])
-            }
-        case .power:
-            guard let text = args["action"], let action = PowerAction(rawValue: text) else {
-                return (.failed, Reason("request.bad-argument", ["name": "action", "detail": "off, reboot, logoff or cancel"]), [])
-            }
-            return lock.withLock {
-                if action == .cancel {
-                    guard let p = powerPending else { return (.ok, Reason("power.nothing-pending"), []) }
-                    powerPending = nil
-                    return (.ok, Reason("power.cancelled", ["action": p.action.rawValue, "at": texts.timeWithSeconds(p.at), "by": p.by.displayName]), [])
-                }
-                // Simulated: the countdown is remembered, nothing is ever switched off.
-                let delay = args["delay"].flatMap(Int.init) ?? config.power.defaultDelay
-                let at = now.addingTimeInterval(Double(delay))
-                powerPending = (action, at, identity)
-                return (.ok, Reason("power.scheduled", ["action": action.rawValue, "at": texts.timeWithSeconds(at), "by": identity.displayName]), [])
-            }
-        case .run:
-            // A simulated seat has nobody logged in.
-            return (.failed, Reason("run.no-session-user"), [])
-        case .wake:
-            return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
-        }
-    }
-
-    private func expireLock(_ now: Date) {
-        if let until = lockedUntil, until <= now {
-            lockedBy = nil
-            lockedUntil = nil
+        await SeatConnection.serve(connection, idleLimit: Self.idleLimit, logger: logger) { frame, peer in
+            await self.pipeline.answer(frame, from: peer)
         }
     }
 }
 
-/// A seat journal in memory: each event is chained exactly as `SeatJournal` does
-/// (canonical JSON, SHA-256 links from the seat's genesis); only the last link and
-/// the count are kept. A per-agent SQLite file would cost more than the whole
-/// simulated agent, and the harness measures the request path, not the disk.
-public final class MemoryJournal: @unchecked Sendable {
-    let school: String
-    let seat: String
-    private let lock = NSLock()
-    private var last: (seq: Int64, hash: String)?
+/// What a simulated seat does: remembers the lock and a pending power action,
+/// captures a ``SyntheticScreen``; shows nothing, switches nothing off, runs nothing
+/// (nobody is logged in).
+final class SimulatedEffects: SeatEffects, @unchecked Sendable {
+    let screen: SyntheticScreen
+    let texts: SeatTexts
+    private let mutex = NSLock()
+    private var locked: (by: Identity, until: Date?)?
+    private var powerPending: (action: PowerAction, at: Date, by: Identity)?
 
-    init(school: String, seat: String) {
-        self.school = school
-        self.seat = seat
+    init(screen: SyntheticScreen, texts: SeatTexts) {
+        self.screen = screen
+        self.texts = texts
     }
 
-    func append(_ event: RegisterEvent) {
-        lock.withLock {
-            let chained = ChainedEvent.make(after: last, school: school, seat: seat, event: event)
-            last = (chained.seq, chained.hash)
+    var sessionUser: String? { nil }
+
+    var lockedBy: Identity? { mutex.withLock { current(Date())?.by } }
+    var inputHeld: Bool? { nil }
+
+    /// The lock now, a timed lock that has run out lifted.
+    private func current(_ now: Date) -> (by: Identity, until: Date?)? {
+        if let until = locked?.until, until <= now { locked = nil }
+        return locked
+    }
+
+    func lock(by identity: Identity, until: Date?, wait: Double) async -> LockOutcome {
+        mutex.withLock {
+            if let held = current(Date()) { return .alreadyLocked(by: held.by) }
+            locked = (identity, until)
+            return .locked(until: until, inputHeld: true)
         }
     }
 
-    /// Events journaled so far.
-    public var count: Int64 { lock.withLock { last?.seq ?? 0 } }
+    func unlock() async -> Bool {
+        mutex.withLock {
+            defer { locked = nil }
+            return current(Date()) != nil
+        }
+    }
+
+    func showMessage(title: String, text: String, expireAfter: Double, maxOpen: Int) async -> Result<Void, Reason> { .success(()) }
+
+    func capture(thumbnailWidth: Int?) async -> Result<Shot, Reason> {
+        screen.png(thumbnailWidth: thumbnailWidth).map { Shot(png: $0.png, width: $0.width, height: $0.height) }
+    }
+
+    func showIndicator(_ text: String) async -> NoticePlacement? { .window }
+
+    func schedulePower(_ action: PowerAction, delay: Int, by identity: Identity) async -> (SeatStatus, Reason) {
+        // Simulated: the countdown is remembered, nothing is ever switched off.
+        let at = Date().addingTimeInterval(Double(delay))
+        mutex.withLock { powerPending = (action, at, identity) }
+        return (.ok, Reason("power.scheduled", ["action": action.rawValue, "at": texts.timeWithSeconds(at), "by": identity.displayName]))
+    }
+
+    func cancelPower(by identity: Identity) async -> (SeatStatus, Reason) {
+        mutex.withLock {
+            guard let p = powerPending else { return (.ok, Reason("power.nothing-pending")) }
+            powerPending = nil
+            return (.ok, Reason("power.cancelled", ["action": p.action.rawValue, "at": texts.timeWithSeconds(p.at), "by": p.by.displayName]))
+        }
+    }
+
+    func run(_ command: [String], program: String, privileged: Bool, timeout: Int, by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
+        // A simulated seat has nobody logged in.
+        (.failed, Reason("run.no-session-user"), [])
+    }
 }

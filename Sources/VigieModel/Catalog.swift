@@ -50,6 +50,8 @@ public enum Catalog {
         "policy.time-window": ("surveillance autorisée {windows} ; prochaine plage : {next}", "monitoring allowed {windows}; next window: {next}"),
         "policy.closed-day": ("salle fermée ce jour ({date}) ; surveillance autorisée {windows} ; prochaine plage : {next}", "room closed today ({date}); monitoring allowed {windows}; next window: {next}"),
         "request.bad-argument": ("argument invalide « {name} » : {detail}", "invalid argument “{name}”: {detail}"),
+        "request.expired": ("délai de la console dépassé avant l’exécution ({late} ms de retard) : rien n’a été fait",
+                            "the console’s deadline passed before it could be done ({late} ms late): nothing was done"),
 
         // Failures on the seat.
         "x11.connect": ("pas d’accès à l’écran du poste ({detail})", "no access to the seat’s display ({detail})"),
@@ -71,7 +73,10 @@ public enum Catalog {
         "protocol.unknown-feature": ("action inconnue « {feature} »", "unknown action “{feature}”"),
 
         // The register.
-        "journal.write": ("le journal du poste n’a pas pu être écrit ({detail})", "the seat’s journal could not be written ({detail})"),
+        "journal.unavailable": ("le journal du poste ne peut pas être écrit : rien n’a été fait ({detail})",
+                                "the seat’s journal cannot be written: nothing was done ({detail})"),
+        "request.started": ("commencé (l’issue suit dans le journal ; sans issue, le poste s’est arrêté avant de la noter)",
+                            "started (the outcome follows in the journal; without one, the seat stopped before recording it)"),
         "register.stored": ("événements enregistrés jusqu’au n° {last}", "events stored up to #{last}"),
         "register.recorded": ("inscrit au registre (n° {seq})", "recorded in the register (#{seq})"),
         "register.exported": ("{events} événements exportés", "{events} events exported"),

@@ -123,6 +123,9 @@ public struct SchoolConfig: Sendable, Codable {
     public var people: [Person]
     /// How long the console waits for each seat, in seconds.
     public var consoleTimeout: Double
+    /// `[console] timeout` when the config sets none, in seconds: the deadline a console
+    /// gives every request. A seat's helper waits are shorter (`Spawn.helperStartWait`).
+    public static let defaultConsoleTimeout: Double = 5
     /// Posters and on-seat notices (`[signage]`).
     public var signage: SignageSettings
     /// The school server (register), when the school runs one.

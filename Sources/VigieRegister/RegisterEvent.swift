@@ -17,6 +17,11 @@ public struct RegisterEvent: Codable, Sendable, Equatable {
         case refused
         /// It was allowed but did not work; ``RegisterEvent/code`` says why.
         case failed
+        /// The seat recorded that it is about to do it, before doing it: the event
+        /// that says how it ended follows and names this one (`params.started`, its seq).
+        /// A `started` event that no later event names means the seat stopped in
+        /// between (crash, power cut): it may or may not have been done.
+        case started
     }
 
     /// The chain of the school server itself (Wake-on-LAN, exports, purges, access requests).
@@ -140,7 +145,7 @@ public struct RegisterEvent: Codable, Sendable, Equatable {
         }
         let outcomeText = try string("outcome")!
         guard let outcome = Outcome(rawValue: outcomeText) else {
-            throw RegisterError(.invalidContent, "the event's outcome \"\(outcomeText)\" is not done, refused or failed")
+            throw RegisterError(.invalidContent, "the event's outcome \"\(outcomeText)\" is not done, refused, failed or started")
         }
         self.init(
             school: try string("school")!, seat: try string("seat")!, timeUTC: try string("timeUTC")!,

@@ -171,6 +171,7 @@ extension RegisterExport {
         case ("done", .fr): return "fait"
         case ("refused", .fr): return "refusé"
         case ("failed", .fr): return "échec"
+        case ("started", .fr): return "commencé"
         default: return outcome
         }
     }

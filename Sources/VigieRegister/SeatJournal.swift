@@ -18,21 +18,39 @@ public final class SeatJournal: @unchecked Sendable {
     public let school: String
     /// The seat id.
     public let seat: String
-    /// The SQLite file.
+    /// The SQLite file (`:memory:` for ``init(inMemoryFor:seat:)``).
     public let path: String
     private let queue: DatabaseQueue
 
+    /// How long an append waits for a write lock held by another connection before
+    /// it fails: well inside a console's deadline, so that a seat whose journal is
+    /// held elsewhere answers `journal.unavailable` instead of going silent.
+    public static let busyWait: TimeInterval = 1
+
     /// Opens (or creates, mode 0600) the journal at `path` for `seat` of `school`.
-    public init(path: String, school: String, seat: String) throws {
-        self.school = school
-        self.seat = seat
-        self.path = path
+    public convenience init(path: String, school: String, seat: String) throws {
         try SQLiteFiles.prepare(path)
-        queue = try DatabaseQueue(path: path, configuration: SQLiteFiles.configuration())
+        var configuration = SQLiteFiles.configuration()
+        configuration.busyMode = .timeout(Self.busyWait)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.writeWithoutTransaction { db in
             try SQLiteFiles.enableWAL(db)
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        try self.init(queue: queue, path: path, school: school, seat: seat)
+    }
+
+    /// A journal in SQLite's own in-memory mode: the same schema, chain and code
+    /// as on a file, gone with the process (the simulated seats of the scale harness).
+    public convenience init(inMemoryFor school: String, seat: String) throws {
+        try self.init(queue: try DatabaseQueue(), path: ":memory:", school: school, seat: seat)
+    }
+
+    private init(queue: DatabaseQueue, path: String, school: String, seat: String) throws {
+        self.school = school
+        self.seat = seat
+        self.path = path
+        self.queue = queue
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -74,12 +92,16 @@ public final class SeatJournal: @unchecked Sendable {
         guard RegisterTime.parseUTC(event.timeUTC) != nil else {
             throw RegisterError(.invalidContent, "time \"\(event.timeUTC)\" is not of the form 2026-11-23T09:02:00.123Z")
         }
-        return try queue.write { db in
+        // One INSERT in SQLite's own autocommit transaction (durable when it returns, with
+        // `synchronous = FULL`); reading the last link and appending are serialized by the
+        // queue, and a writer in another process that appended meanwhile makes the INSERT
+        // fail on the seq key instead of forking the chain.
+        return try queue.writeWithoutTransaction { db in
             let previous = try Self.last(db)
             let chained = ChainedEvent.make(after: previous, school: school, seat: seat, event: event)
-            try db.execute(
-                sql: "INSERT INTO journal(seq, time_utc, prev_hash, content_hash, hash, content) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [chained.seq, chained.timeUTC, chained.prevHash, chained.contentHash, chained.hash, chained.content])
+            // Prepared once per connection: appends are on every request's path.
+            try db.cachedStatement(sql: "INSERT INTO journal(seq, time_utc, prev_hash, content_hash, hash, content) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [chained.seq, chained.timeUTC, chained.prevHash, chained.contentHash, chained.hash, chained.content])
             return chained
         }
     }
@@ -210,7 +232,7 @@ public final class SeatJournal: @unchecked Sendable {
     }
 
     private static func last(_ db: Database) throws -> (seq: Int64, hash: String)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1") else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")) else { return nil }
         return (row["seq"], row["hash"])
     }
 

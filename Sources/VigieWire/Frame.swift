@@ -30,12 +30,20 @@ public struct Frame: Sendable, Equatable {
     public var kind: Kind
     public var header: [UInt8]
     public var body: [UInt8]
+    /// When ``FrameDecoder`` read the frame off the connection (nil for a frame built
+    /// here): a request's deadline counts from then, whatever waited before it.
+    /// Not part of the frame's bytes, nor of its equality.
+    public var receivedAt: NIODeadline?
 
     public init(version: UInt16 = vigieProtocolVersion, kind: Kind, header: [UInt8], body: [UInt8] = []) {
         self.version = version
         self.kind = kind
         self.header = header
         self.body = body
+    }
+
+    public static func == (a: Frame, b: Frame) -> Bool {
+        a.version == b.version && a.kind == b.kind && a.header == b.header && a.body == b.body
     }
 
     public static let maxHeaderLength = 64 * 1024
@@ -70,7 +78,8 @@ public struct FrameDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.decode(&buffer, maxLength: limit?.bytes ?? maxLength) else { return .needMoreData }
+        guard var frame = try Self.decode(&buffer, maxLength: limit?.bytes ?? maxLength) else { return .needMoreData }
+        frame.receivedAt = .now()
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }

@@ -13,21 +13,25 @@ struct HarnessCommand: AsyncParsableCommand {
         discussion: """
             Writes under --state a CA, a teacher and an admin (env, env.admin to source), every seat's \
             certificate (seats.json) and school.toml with one loopback port per seat (rooms of 30: \
-            R01-01…), then serves until Ctrl-C. Simulated seats journal in memory and never lock a screen.
+            R01-01…), then serves until Ctrl-C. Simulated seats run the agent's own request pipeline; they journal with \
+            the agent's SeatJournal in SQLite's in-memory mode (or, with --journals, one file per seat, \
+            as on a real seat) and never lock a screen.
             """
     )
     @Option(help: "Number of simulated seats (1 to 20000).")
     var seats = 1000
     @Option(help: ArgumentHelp("Folder for the harness's files.", valueName: "dir"))
     var state = "harness-state"
+    @Option(help: ArgumentHelp("Keep each seat's journal in a file of this folder (default: in memory).", valueName: "dir"))
+    var journals: String?
 
     func validate() throws {
         guard (1...20_000).contains(seats) else { throw ValidationError("--seats must be between 1 and 20000") }
     }
 
     func run() async throws {
-        // A listener and a connection per seat, and a few for the runtime.
-        if let warning = OpenFileLimit.raise(needed: seats * 2 + 64, what: "a harness of \(seats) seats") {
+        // A listener and a connection per seat (and a journal file, its -wal and -shm), and a few for the runtime.
+        if let warning = OpenFileLimit.raise(needed: seats * (journals == nil ? 2 : 5) + 64, what: "a harness of \(seats) seats") {
             FileHandle.standardError.write(Data("vigie harness: \(warning)\n".utf8))
         }
         let stateDir = URL(fileURLWithPath: state).standardizedFileURL.path
@@ -40,7 +44,7 @@ struct HarnessCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "vigie.harness")
         logger.logLevel = .warning
-        let harness = Harness(files: files, logger: logger)
+        let harness = Harness(files: files, journalDirectory: journals.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, logger: logger)
         do {
             try await harness.start()
         } catch {

@@ -29,6 +29,8 @@ struct ScaleBench: AsyncParsableCommand {
     var thumbnail = 320
     @Option(help: ArgumentHelp("Folder for the harnesses' files (kept: identities are reused).", valueName: "dir"))
     var state = "/tmp/vigie-bench-scale"
+    @Flag(help: "Journal each simulated seat on a file (WAL, synchronous = FULL, as on a real seat) instead of SQLite's in-memory mode.")
+    var journalFiles = false
 
     func run() async throws {
         let counts = sizes.split(separator: ",").compactMap { Int($0) }
@@ -70,7 +72,12 @@ struct ScaleBench: AsyncParsableCommand {
         let stateDir = "\(state)/\(n)"
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         let vigie = CommandLine.executablePath
-        let harness = try Spawn.start([vigie, "harness", "--seats", String(n), "--state", stateDir], newSession: true,
+        var harnessArguments = [vigie, "harness", "--seats", String(n), "--state", stateDir]
+        if journalFiles {
+            try? FileManager.default.removeItem(atPath: stateDir + "/journals")
+            harnessArguments += ["--journals", stateDir + "/journals"]
+        }
+        let harness = try Spawn.start(harnessArguments, newSession: true,
                                       logPath: stateDir + "/harness.log")
         defer {
             kill(harness.pid, SIGTERM)

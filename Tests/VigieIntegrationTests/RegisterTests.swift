@@ -5,9 +5,10 @@ import VigieTestSupport
 /// Events of a seat in an export.
 func events(_ all: [[String: Any]], seat: String) -> [[String: Any]] { all.filter { $0["seat"] as? String == seat } }
 
-/// The decisions among them (notices shown to the person at the seat left out).
+/// The decisions among them: how each request ended (notices shown to the person at
+/// the seat, and the records of a start that precede an outcome, left out).
 func decisions(_ all: [[String: Any]], seat: String) -> [[String: Any]] {
-    events(all, seat: seat).filter { !(($0["feature"] as? String)?.hasPrefix("notice.") ?? false) }
+    events(all, seat: seat).filter { !(($0["feature"] as? String)?.hasPrefix("notice.") ?? false) && $0["outcome"] as? String != "started" }
 }
 
 /// Minimal RFC 4180 reader for checking CSV exports.
@@ -43,12 +44,15 @@ func parseCSV(_ text: String) -> [[String]] {
 
         // Shipped within a few seconds.
         var all: [[String: Any]] = []
-        #expect(eventually(15) { all = (try? school.registerEvents()) ?? []; return events(all, seat: "B204-01").count >= 6 })
-        // The seat told its user first (login notice at agent start), then each decision,
+        #expect(eventually(15) { all = (try? school.registerEvents()) ?? []; return events(all, seat: "B204-01").count >= 9 })
+        // The seat told its user first (login notice at agent start), then each decision —
+        // what it carried out recorded as started before its outcome, a refusal once —
         // and after the screenshot the indicator shown on that seat.
-        #expect(events(all, seat: "B204-01").map { $0["feature"] as? String }
-            == ["notice.login", "lock", "message", "lock", "screenshot", "notice.indicator"])
-        #expect(events(all, seat: "B204-01").map { $0["seq"] as? Int } == [1, 2, 3, 4, 5, 6])
+        #expect(events(all, seat: "B204-01").map { "\($0["feature"] as? String ?? "") \($0["outcome"] as? String ?? "")" }
+            == ["notice.login done", "lock started", "lock done", "message started", "message done", "lock refused",
+                "screenshot started", "screenshot done", "notice.indicator done"])
+        #expect(events(all, seat: "B204-01").map { $0["seq"] as? Int } == Array(1...9))
+        #expect((events(all, seat: "B204-01")[4]["params"] as? [String: String])?["started"] == "4", "the outcome names its start")
         let indicator = try #require(events(all, seat: "B204-01").last)
         #expect((indicator["args"] as? [String: String])?["text"]?.hasPrefix("Écran consulté par M. Dupont (professeur) à ") == true)
         #expect(eventually(10) { events((try? school.registerEvents()) ?? [], seat: "CDI-01").map { $0["feature"] as? String } == ["notice.login"] },

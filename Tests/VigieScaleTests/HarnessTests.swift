@@ -1,10 +1,12 @@
 import Foundation
+import GRDB
 import Logging
 import Testing
 import VigieController
 import VigieHarness
 import VigieModel
 import VigiePKI
+import VigieRegister
 import VigieTestSupport
 import VigieWire
 
@@ -40,11 +42,11 @@ func ownSockets(ports: Set<Int>) -> Int {
 }
 
 @Suite(.serialized) struct HarnessTests {
-    func startHarness(_ seats: Int, in dir: String) async throws -> Harness {
+    func startHarness(_ seats: Int, in dir: String, journals: String? = nil) async throws -> Harness {
         let files = try HarnessFiles.prepare(stateDir: dir, seatCount: seats)
         var logger = Logger(label: "test.harness")
         logger.logLevel = .critical
-        let harness = Harness(files: files, logger: logger)
+        let harness = Harness(files: files, journalDirectory: journals, logger: logger)
         try await harness.start()
         return harness
     }
@@ -88,7 +90,15 @@ func ownSockets(ports: Set<Int>) -> Int {
         #expect(ownSockets(ports: ports) == 3000)
         let states = await session.states()
         #expect(states.filter { $0.connection == .online }.count == 1000)
-        #expect(harness.journaled == 2000)
+        // The agent's pipeline and journal: per seat, the lock's start, then its outcome
+        // naming it, then the status (read-only: one event); every chain verifies.
+        #expect(harness.journaled == 3000)
+        for journal in harness.journals.prefix(20) {
+            #expect(throws: Never.self) { try journal.verifyChain() }
+            let events = try journal.all().compactMap(\.event)
+            #expect(events.map { "\($0.feature) \($0.outcome.rawValue) \($0.code)" } == ["lock started request.started", "lock done lock.done", "status done status.locked"])
+            #expect(events[1].params["started"] == "1")
+        }
 
         await session.close()
         await harness.stop()
@@ -122,6 +132,33 @@ func ownSockets(ports: Set<Int>) -> Int {
             #expect(r.status == .refused)
             #expect(r.reason.code == "policy.feature")
         }
+        await session.close()
+        await harness.stop()
+    }
+
+    @Test func aSimulatedSeatWhoseJournalCannotBeWrittenDoesNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-harness-journal-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Journals on files, as on a real seat; another connection holds the first seat's write lock.
+        let harness = try await startHarness(2, in: dir, journals: dir + "/journals")
+        let seats = harness.files.config.seats
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: dir + "/journals/\(seats[0].id).sqlite", configuration: configuration)
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let session = try ConsoleSession(identity: try IdentityBundle.load(from: harness.files.people["teacher"]!), schoolID: HarnessFiles.schoolID)
+        var answers: [String: SeatResult] = [:]
+        for await r in session.send(.lock, to: seats, timeout: .seconds(10)) { answers[r.seat.id] = r }
+        #expect(answers[seats[0].id]?.status == .failed)
+        #expect(answers[seats[0].id]?.reason.code == "journal.unavailable")
+        #expect(answers[seats[1].id]?.reason.code == "lock.done", "the other seat's journal is its own")
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        var status: [String: String] = [:]
+        for await r in session.send(.status, to: seats, timeout: .seconds(10)) { status[r.seat.id] = r.reason.code }
+        #expect(status == [seats[0].id: "status.unlocked", seats[1].id: "status.locked"], "the seat that could not record did not lock")
+        let journals = harness.journals
+        #expect(try journals[0].all().compactMap(\.event).map(\.feature) == ["status"])
+        #expect(try journals[1].all().compactMap(\.event).map(\.feature) == ["lock", "lock", "status"])
         await session.close()
         await harness.stop()
     }

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import VigieModel
+import VigieWire
+
+/// The real seat's effects: the lock helper, message and notice windows, X11
+/// capture, power through polkit, programs as the session user.
+struct AgentEffects: SeatEffects {
+    let locks: LockKeeper
+    let screen: ScreenKeeper
+    let messages: MessageShower
+    let notices: NoticeShower
+    let power: PowerKeeper
+    /// The display, session and user the agent drives now.
+    let target: SeatTarget
+    let logger: Logger
+
+    var sessionUser: String? { target.sessionUser }
+    var lockedBy: Identity? { locks.lockedBy }
+    var inputHeld: Bool? { locks.inputHeld() }
+
+    func lock(by identity: Identity, until: Date?, wait: Double) async -> LockOutcome {
+        await locks.lock(by: identity, until: until, wait: wait)
+    }
+
+    func unlock() async -> Bool { await locks.unlock() }
+
+    func showMessage(title: String, text: String, expireAfter: Double, maxOpen: Int) async -> Result<Void, Reason> {
+        await messages.show(title: title, text: text, expireAfter: expireAfter, maxOpen: maxOpen)
+    }
+
+    func capture(thumbnailWidth: Int?) async -> Result<Shot, Reason> { await screen.capture(thumbnailWidth: thumbnailWidth) }
+
+    func showIndicator(_ text: String) async -> NoticePlacement? { await notices.indicator(text) }
+
+    func schedulePower(_ action: PowerAction, delay: Int, by identity: Identity) async -> (SeatStatus, Reason) {
+        await power.schedule(action, delay: delay, by: identity)
+    }
+
+    func cancelPower(by identity: Identity) async -> (SeatStatus, Reason) { await power.cancel(by: identity) }
+
+    func run(_ command: [String], program: String, privileged: Bool, timeout: Int, by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
+        // Who it runs as.
+        var account: RunAccount?
+        if !privileged {
+            guard let login = target.sessionUser else { return (.failed, Reason("run.no-session-user"), []) }
+            guard let a = RunAccount.lookup(login) else { return (.failed, Reason("run.unknown-user", ["user": login]), []) }
+            if a.uid != geteuid() && geteuid() != 0 { return (.failed, Reason("run.cannot-switch-user", ["user": login]), []) }
+            account = a
+        }
+        let runAs = account ?? RunAccount.current
+        var environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": runAs.home, "USER": runAs.login, "LOGNAME": runAs.login,
+                           "LANG": ProcessInfo.processInfo.environment["LANG"] ?? "C.UTF-8"]
+        if let display = target.display ?? ProcessInfo.processInfo.environment["DISPLAY"] { environment["DISPLAY"] = display }
+        let home = FileManager.default.fileExists(atPath: runAs.home) ? runAs.home : "/"
+        let (runAccount, runEnvironment, runTimeout) = (account, environment, Double(timeout))
+        logger.notice("run", metadata: ["argv": "\(command)", "as": "\(runAs.login)", "actor": "\(identity.uri)", "timeout": "\(timeout)"])
+
+        let outcome: Result<RunOutcome, Error> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Result {
+                    try ProgramRunner.run(command, as: runAccount, environment: runEnvironment, timeout: runTimeout, workingDirectory: home)
+                })
+            }
+            thread.name = "vigie.run"
+            thread.start()
+        }
+        switch outcome {
+        case .failure(let error):
+            return (.failed, Reason("run.start", ["program": program, "detail": "\(error)"]), [])
+        case .success(let o):
+            var params = ["program": program, "user": runAs.login, "truncated": o.truncated ? "true" : "false",
+                          "timed_out": o.timedOut ? "true" : "false", "limit": String(ProgramRunner.defaultLimit)]
+            if let code = o.exitCode { params["exit"] = String(code) }
+            if let signal = o.signal { params["signal"] = String(signal) }
+            let body = RunOutput(stdout: o.stdout, stderr: o.stderr).encoded
+            if o.timedOut {
+                params["seconds"] = String(timeout)
+                return (.failed, Reason("run.timeout", params), body)
+            }
+            if let code = o.exitCode { return (code == 0 ? .ok : .failed, Reason(code == 0 ? "run.done" : "run.exit", params), body) }
+            if o.signal != nil { return (.failed, Reason("run.signal", params), body) }
+            return (.failed, Reason("run.start", params.merging(["detail": "no exit status"]) { $1 }), body)
+        }
+    }
+}
