@@ -59,7 +59,8 @@ mmdebstrap --quiet --mode=root --variant=apt --include="$packages" \
 cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -1)" "$work/vmlinuz"
 cp "$(ls "$work"/root/boot/initrd.img-* | sort -V | tail -1)" "$work/initrd.img"
 chmod 0644 "$work/vmlinuz" "$work/initrd.img"
-mkfs.ext4 -q -L seatlab-root -d "$work/root" "$work/rootfs.raw" "$size"
+# mkfs.ext4 -d reports each special file on stdout: only the image folder goes there.
+mkfs.ext4 -q -L seatlab-root -d "$work/root" "$work/rootfs.raw" "$size" >&2
 rm -rf "$work/root"
 mkdir -p "$out"
 mv "$work/rootfs.raw" "$work/vmlinuz" "$work/initrd.img" "$out/"

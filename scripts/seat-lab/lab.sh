@@ -140,7 +140,7 @@ up() {
         echo "VIGIE_SEAT=$SEAT" > "$run/disk/agent.env"
         cp "$deb" "$run/disk/"
     fi
-    mkfs.ext4 -q -L SEATRUN -d "$run/disk" "$run/run.img" 256M
+    mkfs.ext4 -q -L SEATRUN -d "$run/disk" "$run/run.img" 256M >&2
 
     # shellcheck disable=SC2086
     qemu-system-x86_64 -name seat-lab $accel_opts -smp 2 -m 2048 \
