@@ -426,7 +426,7 @@ def message_is_shown():
         raise Failed(p.stdout + p.stderr)
     poll("message window", lambda: gssh("pgrep -u vigie -f 'vigie-ui message'").returncode == 0, 30)
     poll("message drawn", lambda: shot("message.png")[3] < 0.97, 10, 0.5)  # something over the white xterm
-    return "docs/seat-lab/message.png"
+    return os.path.join(SHOTS, "message.png")
 
 
 def logoff_ends_the_session():
