@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import VigieTestSupport
 
@@ -120,9 +121,14 @@ import VigieTestSupport
     @Test func concurrentAppendsMakeOneChain() throws {
         let dir = TempDir()
         let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
+        // A failed append is a test failure, not a crash of the whole runner (no try!).
+        let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { t in
-            for i in 0..<25 { _ = try! journal.append(sampleEvent("B204-02", t * 100 + i)) }
+            for i in 0..<25 {
+                do { _ = try journal.append(sampleEvent("B204-02", t * 100 + i)) } catch { failures.withLock { $0.append("\(error)") } }
+            }
         }
+        #expect(failures.withLock { $0 }.isEmpty)
         let all = try journal.all()
         #expect(all.map(\.seq) == Array(1...100))
         for (a, b) in zip(all, all.dropFirst()) { #expect(b.prevHash == a.hash) }
