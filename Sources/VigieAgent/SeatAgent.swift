@@ -73,11 +73,9 @@ public final class SeatAgent: Service, Sendable {
     let room: Room
     let texts: SeatTexts
     let logger: Logger
-    let locks: LockKeeper
-    let screen: ScreenKeeper
-    let messages: MessageShower
-    let notices: NoticeShower
-    let power: PowerKeeper
+    /// The lock, windows, capture and power of this seat (what the pipeline acts through).
+    let effects: AgentEffects
+    var locks: LockKeeper { effects.locks }
     /// The display, session and user the agent drives now (see `follow`).
     let target: SeatTarget
     let tls: NIOSSLContext
@@ -109,13 +107,13 @@ public final class SeatAgent: Service, Sendable {
         self.texts = SeatTexts(language: options.config.school.language, timeZoneID: room.timeZone)
         let target = SeatTarget(SeatTarget.State(display: options.display, sessionUser: options.sessionUser))
         self.target = target
-        self.locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, target: target, texts: texts,
-                                inputHoldState: options.inputHoldState, logger: logger)
-        self.screen = ScreenKeeper(target: target)
-        self.messages = MessageShower(uiPath: options.uiPath, target: target)
-        self.notices = NoticeShower(uiPath: options.uiPath, target: target, locks: locks,
-                                    settings: options.config.signage, logger: logger)
-        self.power = PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, target: target, texts: texts, logger: logger)
+        let locks = LockKeeper(stateDir: options.stateDir, uiPath: options.uiPath, target: target, texts: texts,
+                               inputHoldState: options.inputHoldState, logger: logger)
+        self.effects = AgentEffects(
+            locks: locks, screen: ScreenKeeper(target: target), messages: MessageShower(uiPath: options.uiPath, target: target),
+            notices: NoticeShower(uiPath: options.uiPath, target: target, locks: locks, settings: options.config.signage, logger: logger),
+            power: PowerKeeper(commands: options.config.power.commands, uiPath: options.uiPath, target: target, texts: texts, logger: logger),
+            target: target, logger: logger)
         self.tls = try VigieTLS.serverContext(options.identity.tlsMaterial)
         self.gate = PeerGate.fitted(.seat, for: "the agent", logger: logger)
         let journalPath = URL(fileURLWithPath: options.stateDir).appendingPathComponent("journal.sqlite").path
@@ -125,7 +123,6 @@ public final class SeatAgent: Service, Sendable {
             throw AgentStartError("cannot open the journal \(journalPath): \(error)")
         }
         self.live = LiveConfig(options.config)
-        let effects = AgentEffects(locks: locks, screen: screen, messages: messages, notices: notices, power: power, target: target, logger: logger)
         self.pipeline = SeatPipeline(seat: seat, room: room, texts: texts, live: live, journal: journal, effects: effects, logger: logger)
         if let server = options.config.server {
             self.shipper = try JournalShipper(journal: journal, server: server, identity: options.identity,
@@ -162,7 +159,7 @@ public final class SeatAgent: Service, Sendable {
         locks.start()
         defer { locks.stop() }
         // A power action that runs at the end of its countdown is a decision of its own.
-        power.onFired = { [weak self] action, by, status, reason in
+        effects.power.onFired = { [weak self] action, by, status, reason in
             guard let self else { return }
             do {
                 try self.journal.append(self.pipeline.event(Feature.power.rawValue, ["action": action.rawValue], by: by, at: Date(), status: status, reason: reason))
@@ -226,7 +223,7 @@ public final class SeatAgent: Service, Sendable {
                 logger.error("login notice template unusable; showing the built-in text", metadata: ["error": "\(error)"])
             }
         }
-        let shown = await notices.loginNotice(title: words.title, text: words.text)
+        let shown = await effects.notices.loginNotice(title: words.title, text: words.text)
         pipeline.recordNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
     }
 

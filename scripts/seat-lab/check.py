@@ -107,10 +107,6 @@ def agent_pid():
     return gssh("systemctl show -p MainPID --value vigie-agent").stdout.strip()
 
 
-def session_of_seat0():
-    return gssh("loginctl show-seat seat0 -p ActiveSession --value").stdout.strip()
-
-
 def pupil_sessions():
     out = gssh("loginctl list-sessions --no-legend | awk '$3 == \"pupil\" {print $1}'").stdout.split()
     live = []
@@ -141,10 +137,6 @@ def holder_devices():
     except ValueError:
         return None
     return st.get("devices", []) if st.get("locked") else []
-
-
-def lock_helpers():
-    return gssh("pgrep -u vigie -f 'vigie-ui lock' | wc -l").stdout.strip()
 
 
 def settle_quiet(seconds=2.0):
@@ -308,66 +300,54 @@ def stop_exits_cleanly():
     return f"{' '.join(r)}; lock while stopped: {held}"
 
 
-def leak_test(attack, seconds, keys, interval, after=None):
-    """Runs ATTACK as the pupil while KEYS keystrokes are typed through the
-    USB keyboard; returns keystrokes that reached the pupil's clients."""
+def attack(name, tool, ran, after=None, seconds=14, keys=100, interval=0.1):
+    """Runs TOOL (a script of tools/ and its options) as the pupil for SECONDS
+    while KEYS keystrokes are typed through the USB keyboard; fails if the tool
+    did not print RAN (the attack was not mounted) or if any keystroke reached
+    the pupil's clients (their xterm, or the attacker's own grab). AFTER runs
+    once the attack is over, before the lock is expected back."""
     poll("keyboard held before the attack", lambda: grab_state() == "held", 30)
     gssh("rm -f /tmp/grabbed", check=True)
     before = typed_size()
-    a = subprocess.Popen([LAB, "pupil", f"python3 {TOOLS}/{attack} {seconds} /tmp/grabbed"],
+    script, *options = tool.split()
+    a = subprocess.Popen([LAB, "pupil", f"python3 {TOOLS}/{script} {seconds} /tmp/grabbed {' '.join(options)}"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    poll("attack running", lambda: gssh(f"pgrep -u pupil -f {attack}").returncode == 0, 30, 0.1)
-    status_during = []
+    poll("attack running", lambda: gssh(f"pgrep -u pupil -f {script}").returncode == 0, 30, 0.1)
     t0 = time.monotonic()
     type_keys(keys // 2, interval)
-    status_during.append(status_line())
+    status_during = status_line()
     type_keys(keys - keys // 2, interval)
     typing = time.monotonic() - t0
     out, _ = a.communicate(timeout=seconds + 60)
+    out = out.strip().replace("\n", " ")
     settle_quiet()
     to_xterm = typed_size() - before
     grabbed = int(gssh("stat -c %s /tmp/grabbed 2>/dev/null || echo 0").stdout.strip() or 0)
     if after:
         after()
-    relocked = poll("lock back after the attack", lambda: grab_state() == "held", 30)
-    st = status_line()
-    return {"attack": attack, "keys": keys, "typing_s": round(typing, 1), "to_xterm": to_xterm,
-            "to_attacker": grabbed, "leaked": to_xterm + grabbed, "attack_output": out.strip().replace("\n", " "),
-            "status_during": status_during[0], "status_after": st, "relocked": bool(relocked)}
+    poll("lock back after the attack", lambda: grab_state() == "held", 30)
+    leaked = to_xterm + grabbed
+    figures[name] = {"attack": tool, "keys": keys, "typing_s": round(typing, 1), "to_xterm": to_xterm,
+                     "to_attacker": grabbed, "leaked": leaked, "attack_output": out,
+                     "status_during": status_during, "status_after": status_line()}
+    if ran not in out:
+        raise Failed(f"the attack did not run: {out}")
+    if leaked:
+        raise Failed(f"leaked {leaked}/{keys} keystrokes ({out}); status during the attack: {status_during}")
+    return f"leaked 0/{keys} ({out}); status during: {status_during}"
 
 
 def attack_xkill_loop():
-    r = leak_test("xkill-loop.py", 14, 100, 0.1)
-    figures["attack_xkill_loop"] = r
-    if "kills=" not in r["attack_output"]:
-        raise Failed(f"the attack did not run: {r['attack_output']}")
-    if r["leaked"]:
-        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']})")
-    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']})"
+    return attack("attack_xkill_loop", "xkill-loop.py", "kills=")
 
 
 def attack_kill_once_and_hold_grabs():
-    r = leak_test("grab-hold.py", 14, 100, 0.1)
-    figures["attack_kill_once_hold_grabs"] = r
-    if "presses=" not in r["attack_output"]:
-        raise Failed(f"the attack did not run: {r['attack_output']}")
-    if r["leaked"]:
-        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']}); "
-                     f"status during the attack: {r['status_during']}")
-    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
+    return attack("attack_kill_once_hold_grabs", "grab-hold.py", "presses=")
 
 
 def attack_revoke_vigies_x_access():
-    def give_back():
-        pupil("xhost +si:localuser:vigie", check=True)
-    r = leak_test("xhost-revoke.py", 14, 100, 0.1, after=give_back)
-    figures["attack_xhost_revoke"] = r
-    if "revoked=True" not in r["attack_output"]:
-        raise Failed(f"the attack did not run: {r['attack_output']}")
-    if r["leaked"]:
-        raise Failed(f"leaked {r['leaked']}/{r['keys']} keystrokes ({r['attack_output']}); "
-                     f"status during the attack: {r['status_during']}")
-    return f"leaked {r['leaked']}/{r['keys']} ({r['attack_output']}); status during: {r['status_during']}"
+    return attack("attack_xhost_revoke", "grab-hold.py --revoke-vigie", "revoked=True",
+                  after=lambda: pupil("xhost +si:localuser:vigie", check=True))
 
 
 def hot_plugged_keyboard_is_held():
