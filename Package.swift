@@ -219,7 +219,7 @@ let package = Package(
         ]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
-            "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
+            "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
             "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -17,7 +17,9 @@ public enum LockOutcome: Sendable {
 
 /// Keeps the seat's lock: starts the `vigie-ui lock` helper in its own session,
 /// remembers the lock on disk before answering, and brings the lock back when
-/// its helper disappears (display restarted, process killed) while it should hold.
+/// its helper disappears (display restarted, process killed, X connection killed)
+/// while it should hold: at once, on the helper's exit (a pidfd), with a look
+/// every second for what has no event (expiry, a helper that cannot be watched).
 /// All work runs on one serial queue: helpers block on X and on pipes.
 final class LockKeeper: @unchecked Sendable {
     private let queue = DispatchQueue(label: "vigie.lock")
@@ -31,6 +33,8 @@ final class LockKeeper: @unchecked Sendable {
     private let logger: Logger
     private var current: RememberedLock?
     private var timer: DispatchSourceTimer?
+    /// The running helper's exit, watched through a pidfd (readable once it exits).
+    private var exitWatch: (pid: pid_t, source: DispatchSourceRead)?
     /// A helper that could not be looked at was reported (once, until it can be again).
     private var reportedUnknown = false
 
@@ -75,6 +79,7 @@ final class LockKeeper: @unchecked Sendable {
     func stop() {
         timer?.cancel()
         timer = nil
+        queue.sync { watchExit(of: nil) }
     }
 
     /// Who holds the lock now, if any.
@@ -153,6 +158,7 @@ final class LockKeeper: @unchecked Sendable {
         }
         switch launch(&lock, wait: min(wait, Spawn.helperStartWait)) {
         case .success:
+            watchExit(of: current?.pid)
             return .locked(until: until, inputHeld: true)
         case .failure(let reason):
             current = previous
@@ -166,6 +172,7 @@ final class LockKeeper: @unchecked Sendable {
     private func doUnlock() -> Bool {
         let held = current
         current = nil
+        watchExit(of: nil)
         do {
             try save()  // forget first: the watchdog must not bring it back
         } catch {
@@ -248,8 +255,9 @@ final class LockKeeper: @unchecked Sendable {
         return result.map { _ in () }
     }
 
-    /// Called every second: expire, or bring back a helper that is gone.
+    /// Called when the helper exits, and every second: expire, or bring back a helper that is gone.
     private func enforce() {
+        defer { watchExit(of: current?.pid) }
         guard var lock = current else { return }
         if lock.isExpired() {
             logger.info("lock expired", metadata: ["by": "\(lock.by.displayName)"])
@@ -294,6 +302,38 @@ final class LockKeeper: @unchecked Sendable {
             logger.warning("relock failed; will retry", metadata: ["code": "\(reason.code)"])
         }
     }
+
+    /// Watches `pid`'s exit (nil: nothing to watch) so that a killed helper is
+    /// replaced at once. Without a pidfd (old kernel, seccomp) the look every
+    /// second still brings it back.
+    private func watchExit(of pid: pid_t?) {
+        if exitWatch?.pid == pid { return }
+        exitWatch?.source.cancel()
+        exitWatch = nil
+        guard let pid else { return }
+        let fd = Self.pidfdOpen?(pid, 0) ?? -1
+        guard fd >= 0 else {
+            logger.debug("cannot watch the lock helper's exit; looking every second", metadata: ["errno": "\(errno)"])
+            return
+        }
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [weak self] in
+            guard let self, self.exitWatch?.pid == pid else { return }
+            self.exitWatch = nil
+            source.cancel()
+            self.logger.info("lock helper exited", metadata: ["pid": "\(pid)"])
+            self.enforce()
+        }
+        source.setCancelHandler { close(fd) }
+        source.resume()
+        exitWatch = (pid, source)
+    }
+
+    /// glibc ≥ 2.36's pidfd_open(2) (Linux ≥ 5.3; not exported by the Glibc module).
+    private static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
+    }()
 
     /// Writes the lock record (or removes it when unlocked); throws when it cannot.
     private func save() throws {

@@ -1,3 +1,4 @@
+import CXCB
 import Foundation
 import NIOCore
 import NIOPosix
@@ -108,6 +109,50 @@ func lockCovers(_ xvfb: Xvfb) throws -> Bool { try xvfb.screenshot().isCovered(b
         #expect(try school.vigie(["unlock", "--seat", "B204-01"]).code(of: "B204-01") == "unlock.done")
         #expect(eventually(3) { (try? keyboardHeld(seat.display)) == false })
         school.killAgent("B204-01")
+    }
+
+    /// The pupil's attack on an X lock: `xkill` of the lock's connection. The
+    /// agent sees its helper exit and puts the lock back at once; the test
+    /// counts the kills it undid and prints how long the keyboard was free.
+    @Test func anXKillOfTheLockIsUndoneAtOnce() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        let display = school.seats["B204-01"]!.display
+        #expect(try school.vigie(["lock", "--seat", "B204-01"]).code(of: "B204-01") == "lock.done")
+        // The pupil's client stays connected throughout (so the X server never resets).
+        let pupil = try XConnection(display: display)
+        defer { pupil.close() }
+        func lockHelper() throws -> Int32? {
+            try run(["pgrep", "-f", "vigie-ui lock --display \(display) "]).stdout.split(separator: "\n").compactMap { Int32($0) }.first
+        }
+        var freeFor: [Double] = []
+        for _ in 0..<10 {
+            let before = try #require(try lockHelper())
+            #expect(!pupil.canGrabKeyboard())
+            // The lock keeps its window on top: the top-most child of the root is the lock's.
+            let tree = try #require(xcb_query_tree_reply(pupil.connection, xcb_query_tree(pupil.connection, pupil.root), nil))
+            let count = Int(xcb_query_tree_children_length(tree))
+            let top = xcb_query_tree_children(tree)![count - 1]
+            free(tree)
+            let start = ContinuousClock.now
+            xcb_kill_client(pupil.connection, top)
+            pupil.sync()
+            // A new helper holds the keyboard again (looked at every 5 ms: the figure is the gap).
+            var back = false
+            while !back && ContinuousClock.now - start < .seconds(5) {
+                back = ((try? lockHelper()) ?? nil).map { $0 != before } == true && !pupil.canGrabKeyboard()
+                if !back { usleep(5_000) }
+            }
+            #expect(back, "the lock did not come back within 5 s")
+            let elapsed = ContinuousClock.now - start
+            freeFor.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+        }
+        #expect(freeFor.count == 10)
+        let sorted = freeFor.sorted()
+        print("figure: lock back after XKillClient: median \(Int(sorted[sorted.count / 2])) ms, max \(Int(sorted.last!)) ms over \(sorted.count) kills")
+        let status = try school.vigie(["status", "--seat", "B204-01"])
+        #expect(status.code(of: "B204-01") == "status.locked", "\(status)")
+        #expect(try school.vigie(["unlock", "--seat", "B204-01"]).code(of: "B204-01") == "unlock.done")
+        #expect(eventually(3) { pupil.canGrabKeyboard() })
     }
 
     @Test func aMessageWindowShowsItsTextAndSender() throws {
