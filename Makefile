@@ -68,7 +68,7 @@ demo: release
 demo-stop:
 	.build/release/vigie demo stop --state $(STATE)
 
-## bench: measure the figures reported in the README
+## bench: measure the figures of docs/FIGURES.md (one-shot commands, capture, memory)
 bench: release
 	scripts/bench.sh
 
