@@ -172,18 +172,7 @@ public final class SeatAgent: Service, Sendable {
         let sessionTask = Task { if let sessions { await self.follow(sessions) } else { await self.showLoginNotice() } }
         defer { sessionTask.cancel() }
 
-        let live = self.live
-        let verifier = try PeerVerifier(caPEM: options.identity.caCertificatePEM, logger: logger, authorize: { identity, serial in
-            Policy.admit(identity: identity, serialHex: serial, config: live.current.config)
-        }, record: { [weak self] reason, identity in
-            // A refused person is a decision of the seat: journaled.
-            guard let self else { return }
-            do {
-                try self.journal.append(self.pipeline.event("connect", [:], by: identity, at: Date(), status: SeatStatus.refused, reason: reason))
-            } catch {
-                self.logger.error("journal write failed", metadata: ["error": "\(error)"])
-            }
-        })
+        let verifier = try pipeline.peerVerifier(caPEM: options.identity.caCertificatePEM)
         let host = options.listenHost ?? seat.host
         let port = options.listenPort ?? seat.port
         // Bounded before trusted: caps and a handshake deadline for every peer, the

@@ -14,19 +14,13 @@ public enum SeatConnection {
     /// A peer whose certificate cannot name anyone.
     public struct PeerError: Error { public let reason: Reason }
 
-    /// A console's identity and certificate serial, from its CA-verified certificate.
+    /// A console's identity and certificate serial, as the TLS verification of the
+    /// ``GuardedListener`` accepted them (parsed and checked once, in the handshake).
     public static func peer(of channel: Channel) async throws -> (identity: Identity, serial: String) {
-        // Accepted inside the handshake by a guarded listener: already parsed and checked.
-        if let known = await GuardedListener.peer(of: channel) { return (known.identity, known.serial) }
-        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no client certificate"]))
+        guard let known = await GuardedListener.peer(of: channel) else {
+            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "no verified client certificate"]))
         }
-        do {
-            let parsed = try CertificateIdentity.parse(der: try certificate.toDERBytes())
-            return (parsed.identity, parsed.serialHex)
-        } catch {
-            throw PeerError(reason: Reason("auth.bad-certificate", ["detail": "\(error)"]))
-        }
+        return (known.identity, known.serial)
     }
 
     /// Serves one connection: requests are answered in order by `answer`; a

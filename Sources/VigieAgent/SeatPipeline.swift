@@ -158,6 +158,23 @@ public final class SeatPipeline: Sendable {
         return Response(id: request.id, status: .failed, reason: Reason("journal.unavailable", ["detail": "\(error)"]))
     }
 
+    /// The check of every console's certificate, inside the TLS handshake: the
+    /// chain to the school CA, then ``Policy/admit(identity:serialHex:config:)``
+    /// under the config in force (school, a person, not revoked). A refused
+    /// person is a decision of the seat: journaled (`connect`, `refused`).
+    public func peerVerifier(caPEM: String) throws -> PeerVerifier {
+        let live = self.live
+        return try PeerVerifier(caPEM: caPEM, logger: logger, authorize: { identity, serial in
+            Policy.admit(identity: identity, serialHex: serial, config: live.current.config)
+        }, record: { [self] reason, identity in
+            do {
+                try journal.append(event("connect", [:], by: identity, at: Date(), status: SeatStatus.refused, reason: reason))
+            } catch {
+                logger.error("journal write failed", metadata: ["error": "\(error)"])
+            }
+        })
+    }
+
     /// The register event of one decision: who, what, where, the arguments that
     /// matter (never screenshot pixels), the outcome and its reason.
     func event(_ feature: String, _ args: [String: String], by identity: Identity?, at date: Date, status: RegisterEvent.Outcome, reason: Reason) -> RegisterEvent {

@@ -216,9 +216,9 @@ public final class Harness: @unchecked Sendable {
             let server: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
             do {
                 do {
-                    server = try await simulated.bind(tls: tls, group: group, host: seat.host, port: seat.port)
+                    server = try await simulated.bind(tls: tls, caPEM: material.caPEM, group: group, host: seat.host, port: seat.port)
                 } catch let error as IOError where error.errnoCode == EADDRINUSE {
-                    server = try await simulated.bind(tls: tls, group: group, host: seat.host, port: 0)
+                    server = try await simulated.bind(tls: tls, caPEM: material.caPEM, group: group, host: seat.host, port: 0)
                 }
             } catch {
                 await stop()

@@ -35,22 +35,14 @@ public final class SimulatedSeat: Sendable {
                                          effects: SimulatedEffects(screen: screen, texts: texts), logger: logger)
     }
 
-    /// Binds the seat's listener; the returned channel's inbound sequence yields connections.
-    func bind(tls: NIOSSLContext, group: any EventLoopGroup, host: String, port: Int) async throws
+    /// Binds the seat's listener, the agent's own (``GuardedListener``: peers
+    /// bounded, certificates checked in the handshake, refusals journaled); the
+    /// returned channel's inbound sequence yields connections.
+    func bind(tls: NIOSSLContext, caPEM: String, group: any EventLoopGroup, host: String, port: Int) async throws
         -> NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
     {
-        try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
-                }
-            }
+        try await GuardedListener.bind(host: host, port: port, tls: tls, gate: PeerGate(limits: .seat),
+                                       verifier: pipeline.peerVerifier(caPEM: caPEM), group: group)
     }
 
     /// Serves connections until the listener closes or the task is cancelled.

@@ -386,9 +386,10 @@ public enum GuardedListener {
     /// Binds `host:port`; each accepted connection is a framed channel whose
     /// peer, when it presented a certificate, is in ``peer(of:)``.
     public static func bind(
-        host: String, port: Int, backlog: Int = 256, tls: NIOSSLContext, gate: PeerGate, verifier: PeerVerifier
+        host: String, port: Int, backlog: Int = 256, tls: NIOSSLContext, gate: PeerGate, verifier: PeerVerifier,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never> {
-        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
