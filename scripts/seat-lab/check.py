@@ -185,7 +185,6 @@ def agent_follows_the_autologin_session():
     log = gssh("journalctl -u vigie-agent -b --no-pager -o cat", check=True).stdout
     if "pupil" not in log:
         raise Failed("the agent's log never names the pupil's session:\n" + log[-800:])
-    shot("notice.png")
     return f"session {sess} {' '.join(info)}"
 
 
@@ -300,7 +299,7 @@ def stop_exits_cleanly():
     return f"{' '.join(r)}; lock while stopped: {held}"
 
 
-def attack(name, tool, ran, after=None, seconds=14, keys=100, interval=0.1):
+def attack(name, tool, ran, after=None, seconds=8, keys=60, interval=0.1):
     """Runs TOOL (a script of tools/ and its options) as the pupil for SECONDS
     while KEYS keystrokes are typed through the USB keyboard; fails if the tool
     did not print RAN (the attack was not mounted) or if any keystroke reached
@@ -424,6 +423,14 @@ def logoff_ends_the_session():
     return f"{how}; session {' '.join(sessions)} ended through logind ({log.splitlines()[-1] if log else 'no logind line'})"
 
 
+def login_notice_is_shown():
+    """The new session (after the logoff) gets the login notice, drawn by vigie-ui as vigie."""
+    poll("the login notice", lambda: gssh("pgrep -u vigie -f 'vigie-ui notice'").returncode == 0, 30)
+    drawn = poll("the notice drawn", lambda: (lambda s: s if s[3] < 0.97 else None)(shot("notice.png")), 10, 0.5)
+    log = gssh("journalctl -u vigie-agent -b --no-pager -o cat | grep -c 'notice' ; true").stdout.strip()
+    return f"notice on screen ({drawn[0]}x{drawn[1]}, {100 * drawn[3]:.0f} % white); agent log lines naming it: {log}"
+
+
 def ensure_pupil_session():
     """LightDM logs the pupil in again (autologin) when the session ends; if it
     shows its greeter instead, the display manager is restarted as an admin would."""
@@ -501,7 +508,7 @@ CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session
           lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
           unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
           attack_xkill_loop, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
-          hot_plugged_keyboard_is_held, message_is_shown, logoff_ends_the_session,
+          hot_plugged_keyboard_is_held, message_is_shown, logoff_ends_the_session, login_notice_is_shown,
           logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
           purge_leaves_nothing]
 
