@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vigie", targets: ["vigie"]),
+        .executable(name: "vigie-server", targets: ["vigie-server"]),
+        .executable(name: "vigie-dev", targets: ["vigie-dev"]),
         .executable(name: "vigie-agent", targets: ["vigie-agent"]),
         .executable(name: "vigie-ui", targets: ["vigie-ui"]),
         .executable(name: "vigie-input-hold", targets: ["vigie-input-hold"]),
@@ -139,14 +141,40 @@ let package = Package(
             ]
         ),
 
-        // Thin executables.
+        // Thin executables. What the command-line tools share: exit statuses, failures, output.
+        .target(
+            name: "VigieCLI",
+            dependencies: ["VigieModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The console: starts on every command, so it links no agent, server or harness
+        // (`vigie server|demo|bench|harness` exec the two executables below).
         .executableTarget(
             name: "vigie",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieSignage", "VigieRegister", "VigieServer",
-                "VigieTerminal", "VigieHarness",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieSignage", "VigieRegister",
+                "VigieTerminal", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The school server (`vigie-server run`, its enrolment tokens).
+        .executableTarget(
+            name: "vigie-server",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieServer", "VigieCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The developer's tools: the demo school, the benchmarks, the scale harness.
+        .executableTarget(
+            name: "vigie-dev",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
+                "VigieHarness", "VigieCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -220,7 +248,7 @@ let package = Package(
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister",
+            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieConfig
 import VigieModel
 import VigiePKI

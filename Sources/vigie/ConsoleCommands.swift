@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieConfig
 import VigieController
 import VigieModel
@@ -30,8 +31,6 @@ struct ConsoleOptions: ParsableArguments {
         }
     }
 }
-
-extension Language: ExpressibleByArgument {}
 
 /// Which seats a command goes to. `--room` values add up, so do `--seat` values;
 /// `--seat` with `--room` picks those seats within those rooms (a teacher who names
@@ -128,37 +127,6 @@ struct Console {
         let status = r.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
         return "\(seat)  \(status)  \(message)"
     }
-}
-
-/// Errors that end a command with a documented exit status.
-enum Failure: Error, CustomStringConvertible {
-    case usage(String)
-    case configuration(String)
-
-    var description: String {
-        switch self {
-        case .usage(let m), .configuration(let m): return m
-        }
-    }
-
-    var exitCode: Int32 {
-        switch self {
-        case .usage: return Exit.usage
-        case .configuration: return Exit.configuration
-        }
-    }
-}
-
-/// Runs a console command body, turning failures into messages and exit statuses.
-func runConsole(_ body: () async throws -> Int32) async throws {
-    let code: Int32
-    do {
-        code = try await body()
-    } catch let failure as Failure {
-        FileHandle.standardError.write(Data("vigie: \(failure.description)\n".utf8))
-        code = failure.exitCode
-    }
-    if code != 0 { throw ExitCode(code) }
 }
 
 struct LockCommand: AsyncParsableCommand {
@@ -423,18 +391,3 @@ enum ScreenshotFiles {
     }
 }
 
-/// Writes a line to stdout as it comes (seats answer one by one). If the reader
-/// has gone (`vigie status --all | head -3`), stop quietly: NIO ignores SIGPIPE,
-/// so the write fails with EPIPE instead of ending the process.
-func writeLine(_ text: String) {
-    var bytes = Array((text + "\n").utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            exit(errno == EPIPE ? Exit.someSeatsDidNot : 1)
-        }
-        offset += n
-    }
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieModel
 import VigiePKI
 
@@ -15,7 +16,7 @@ struct PKICommand: ParsableCommand {
               vigie pki issue --ca /etc/vigie/ca --out ids/mmartin --person "Mme Martin" --login mmartin --role teacher
               vigie pki show ids/mmartin
             """,
-        subcommands: [PKIInit.self, PKIIssue.self, PKIShow.self, PKIEnrollToken.self]
+        subcommands: [PKIInit.self, PKIIssue.self, PKIShow.self, Forward.EnrollToken.self]
     )
 }
 

@@ -1,20 +1,21 @@
 import ArgumentParser
 import Foundation
-import VigieModel
+import VigieCLI
 
-/// Exit statuses of `vigie` (documented in the README).
-enum Exit {
-    /// Every targeted seat did it.
-    static let ok: Int32 = 0
-    /// At least one seat did not (refused, unreachable or failed).
-    static let someSeatsDidNot: Int32 = 1
-    /// Bad command line (unknown room, missing option…): EX_USAGE.
-    static let usage: Int32 = 64
-    /// Bad or missing configuration or identity: EX_CONFIG.
-    static let configuration: Int32 = 78
+/// The console: what a teacher, a librarian, the head and the admin run. It
+/// links what a console needs (config, PKI, the wire, the register's reader) and
+/// starts on every one-shot command, so the school server and the developer's
+/// tools are their own executables, installed beside it; `vigie server`, `vigie
+/// pki enroll-token` and `vigie demo|bench|harness` are handed to them by exec,
+/// before any parsing, with the same arguments.
+@main
+enum VigieMain {
+    static func main() async {
+        Forward.handOver(CommandLine.arguments)
+        await Vigie.main()
+    }
 }
 
-@main
 struct Vigie: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigie",
@@ -27,9 +28,73 @@ struct Vigie: AsyncParsableCommand {
             """,
         subcommands: [
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
-            PolicyCommand.self, RegisterCommand.self, ServerCommand.self, ConfigCommand.self, SignageCommand.self,
-            PKICommand.self, DemoCommand.self, BenchCommand.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
-            ConsoleCommand.self, HarnessCommand.self,
+            PolicyCommand.self, RegisterCommand.self, Forward.Server.self, ConfigCommand.self, SignageCommand.self,
+            PKICommand.self, Forward.Demo.self, Forward.Bench.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
+            ConsoleCommand.self, Forward.Harness.self,
         ]
     )
+}
+
+/// Commands that live in a sibling executable.
+enum Forward {
+    /// `vigie WORDS…` → `EXECUTABLE ARGS…`: the longest rule that matches the first words.
+    static let rules: [(words: [String], executable: String, replacement: [String])] = [
+        (["server"], "vigie-server", ["run"]),
+        (["pki", "enroll-token"], "vigie-server", ["enroll-token"]),
+        (["demo"], "vigie-dev", ["demo"]),
+        (["bench"], "vigie-dev", ["bench"]),
+        (["harness"], "vigie-dev", ["harness"]),
+    ]
+
+    /// Replaces this process with the sibling executable when the command is one
+    /// of the rules; returns when it is not. A sibling that is missing is a clear
+    /// error (exit 127), never a silent fallback.
+    static func handOver(_ arguments: [String]) {
+        let given = Array(arguments.dropFirst())
+        guard let rule = rules.first(where: { given.starts(with: $0.words) }) else { return }
+        let directory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            .map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? "."
+        let path = directory + "/" + rule.executable
+        let argv = [path] + rule.replacement + given.dropFirst(rule.words.count)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        execv(path, &cArguments)
+        let why = String(cString: strerror(errno))
+        let what = rule.executable == "vigie-dev"
+            ? "it is a developer's tool, built from source (make demo)"
+            : "it comes with the vigie-agent package"
+        FileHandle.standardError.write(Data("vigie: `\(rule.words.joined(separator: " "))` runs \(path), which cannot start (\(why)); \(what)\n".utf8))
+        exit(127)
+    }
+
+    /// Listed in `vigie --help`; never parsed here (``handOver(_:)`` runs first).
+    struct Server: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "server", abstract: "Run the school server (vigie-server run): receive the seats' journals and keep the register.")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "demo", abstract: "A demo school on this machine: Xvfb seats, real agents and server (vigie-dev demo).")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bench", abstract: "Measure Vigie's figures on this machine (vigie-dev bench).")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct Harness: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "harness", abstract: "Simulate many seats in this process, for scale tests (vigie-dev harness).")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct EnrollToken: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enroll-token",
+            abstract: "Print a one-time enrolment token for a seat (vigie-server enroll-token). Run it on the school server.")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
 }

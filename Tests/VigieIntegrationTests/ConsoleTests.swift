@@ -47,3 +47,50 @@ let exampleConfig = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         #expect(ok.status == 0)
     }
 }
+
+/// The console is thin: the server and the developer's tools are their own
+/// executables, reached through `vigie server|demo|bench|harness` and `vigie pki enroll-token`.
+@Suite struct ThinConsoleTests {
+    @Test func theServerAndTheDevelopersToolsAreReachedThroughTheConsole() throws {
+        let server = try run([product("vigie"), "server", "--help"])
+        #expect(server.status == 0 && server.stdout.contains("vigie-server run") && server.stdout.contains("--identity"), "\(server)")
+        let token = try run([product("vigie"), "pki", "enroll-token", "--help"])
+        #expect(token.status == 0 && token.stdout.contains("vigie-server enroll-token") && token.stdout.contains("--seat"), "\(token)")
+        let demo = try run([product("vigie"), "demo", "--help"])
+        #expect(demo.status == 0 && demo.stdout.contains("vigie-dev demo"), "\(demo)")
+        let help = try run([product("vigie"), "--help"])
+        for word in ["server", "demo", "bench", "harness", "lock", "register"] {
+            #expect(help.stdout.contains("  \(word) "), "vigie --help does not list \(word)")
+        }
+    }
+
+    @Test func aMissingSiblingIsNamedNotSkipped() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigie-alone-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: product("vigie"), toPath: dir + "/vigie")
+        let demo = try run([dir + "/vigie", "demo", "--seats", "2"])
+        #expect(demo.status == 127 && demo.stderr.contains("\(dir)/vigie-dev"), "\(demo)")
+        let server = try run([dir + "/vigie", "server", "--config", "x"])
+        #expect(server.status == 127 && server.stderr.contains("\(dir)/vigie-server"), "\(server)")
+        // The console's own commands do not need them.
+        let policy = try run([dir + "/vigie", "policy", "--room", "CDI", "--config", exampleConfig, "--json"])
+        #expect(policy.status == 0, "\(policy)")
+    }
+
+    @Test func theConsoleLinksNoAgentServerOrHarness() throws {
+        // Swift symbols carry their module's name (`$s10VigieAgent…`): none of these is in the console.
+        let count = try run(["sh", "-c", "nm --defined-only \"$0\" | grep -oE '[$]s(8VigieCLI|10VigieAgent|11VigieServer|12VigieHarness|10VigieLogin)' | sort | uniq -c",
+                             product("vigie")], timeout: 120)
+        #expect(count.status == 0, "\(count)")
+        var modules: [String: Int] = [:]
+        for line in count.stdout.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let n = Int(fields[0]) { modules[String(fields[1].dropFirst(2).drop { $0.isNumber })] = n }
+        }
+        #expect((modules["VigieCLI"] ?? 0) > 0, "nm saw no Swift symbols of the console: \(count)")
+        for module in ["VigieAgent", "VigieServer", "VigieHarness", "VigieLogin"] {
+            #expect(modules[module] == nil, "the console links \(module): \(modules[module] ?? 0) symbols")
+        }
+    }
+}

@@ -56,7 +56,7 @@ func read(_ relative: String) throws -> String {
         let exec = lines.first { $0.hasPrefix("ExecStart=") } ?? ""
         #expect(exec.hasPrefix("ExecStart=/usr/bin/vigie-agent ") && !exec.contains("--display"), "the agent follows logind, no fixed display")
         let server = try read("Config/vigie-server.service")
-        #expect(server.contains("\nUser=vigie\n") && server.contains("ExecStart=/usr/bin/vigie server "))
+        #expect(server.contains("\nUser=vigie\n") && server.contains("ExecStart=/usr/bin/vigie-server run "))
     }
 
     /// `systemd-analyze verify` (systemd is installed here, not running), with

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieAgent
 import VigieConfig
 import VigieController
@@ -71,8 +72,9 @@ struct ScaleBench: AsyncParsableCommand {
         var row = Row(seats: n)
         let stateDir = "\(state)/\(n)"
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-        let vigie = CommandLine.executablePath
-        var harnessArguments = [vigie, "harness", "--seats", String(n), "--state", stateDir]
+        // The harness is this executable; the one-shot commands are the console's, `vigie`, beside it.
+        let vigie = URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent().appendingPathComponent("vigie").path
+        var harnessArguments = [CommandLine.executablePath, "harness", "--seats", String(n), "--state", stateDir]
         if journalFiles {
             try? FileManager.default.removeItem(atPath: stateDir + "/journals")
             harnessArguments += ["--journals", stateDir + "/journals"]

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieConfig
 import VigieModel
 import VigiePKI
 import VigieRegister
 import VigieServer
 
-/// `vigie pki enroll-token --seat S`: on the school server, a one-time token a
+/// `vigie-server enroll-token --seat S` (or `vigie pki enroll-token`): on the school server, a one-time token a
 /// seat uses to enrol (`vigie-agent enroll`). Valid 24 hours, once.
 struct PKIEnrollToken: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import NIOPosix
 import VigieAgent
 import VigieModel
@@ -103,34 +104,6 @@ struct DemoCommand: AsyncParsableCommand {
             print("Stopped the demo in \(state).")
         }
     }
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-func waitForInterrupt() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let once = OnceFlag()
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            source.setEventHandler { if once.take() { continuation.resume() } }
-            source.resume()
-            OnceFlag.keep(source)
-        }
-    }
-}
-
-final class OnceFlag: @unchecked Sendable {
-    private var taken = false
-    private let lock = NSLock()
-    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
-    func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if taken { return false }
-        taken = true
-        return true
-    }
-    static func keep(_ s: DispatchSourceSignal) { kept.append(s) }
 }
 
 /// What `demo.json` holds about one seat.
@@ -258,7 +231,7 @@ final class DemoSchool {
             let identity = Identity(schoolID: Self.schoolID, kind: .server(name: "vigie-server"), displayName: "vigie-server")
             _ = try ca.issue(identity: identity, ipAddresses: ["127.0.0.1"]).save(to: serverDir + "/identity", caCertificatePEM: ca.certificatePEM)
         }
-        let serverCommand = [bin + "/vigie", "server", "--config", configPath, "--identity", serverDir + "/identity", "--ca", caDir]
+        let serverCommand = [bin + "/vigie-server", "run", "--config", configPath, "--identity", serverDir + "/identity", "--ca", caDir]
         let serverProcess = try Spawn.start(serverCommand, newSession: true, logPath: serverDir + "/server.log")
         close(serverProcess.stdout)
         server = DemoServer(address: "127.0.0.1:\(serverPort)", store: serverDir + "/register.sqlite", pid: serverProcess.pid,
@@ -343,7 +316,7 @@ final class DemoSchool {
             Spawn.stop(seat.pid) { $0.first?.hasSuffix("vigie-agent") ?? false }
         }
         if let server = file?.server ?? server {
-            Spawn.stop(server.pid) { $0.count > 1 && $0[0].hasSuffix("vigie") && $0[1] == "server" }
+            Spawn.stop(server.pid) { $0.count > 1 && $0[0].hasSuffix("vigie-server") && $0[1] == "run" }
         }
         for seat in seats {
             if let pid = seat.backdropPid { Spawn.stop(pid, mode: "backdrop") }
@@ -571,7 +544,7 @@ enum DemoKeeper {
     /// True when `pid` is a running demo keeper (not a zombie, not a reused pid).
     static func isKeeper(_ pid: Int32) -> Bool {
         guard let args = Spawn.commandLine(of: pid) else { return false }
-        return args.count > 1 && args[0].hasSuffix("vigie") && args[1] == "demo" && args.contains("--keeper")
+        return args.count > 1 && args[0].hasSuffix("vigie-dev") && args[1] == "demo" && args.contains("--keeper")
     }
 
     /// Sends SIGTERM to the keeper and waits until it has stopped everything and ended.

@@ -1,4 +1,5 @@
 import Foundation
+import VigieCLI
 
 extension DemoSchool {
     /// The demo's power and program settings: power commands that only write a

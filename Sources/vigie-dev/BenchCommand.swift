@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieCLI
 import VigieScreen
 
 struct BenchCommand: ParsableCommand {
