@@ -201,8 +201,12 @@ public final class SeatAgent: Service, Sendable {
         await SeatConnection.serve(connection, drain: drain, logger: logger) { frame, peer in await self.answer(frame, from: peer) }
     }
 
-    /// The room's login notice (from the Signage templates), shown when the agent
-    /// starts inside a session; the information of the persons is journaled.
+    /// How many times the login notice is tried when its window cannot open.
+    static let loginNoticeTries = 10
+
+    /// The room's login notice (from the Signage templates), shown when a person's
+    /// session starts (or the agent starts inside one); the information of the
+    /// persons is journaled.
     func showLoginNotice() async {
         var words = texts.fallbackLoginNotice(room: room)
         if let dir = options.signageDirectory {
@@ -212,7 +216,18 @@ public final class SeatAgent: Service, Sendable {
                 logger.error("login notice template unusable; showing the built-in text", metadata: ["error": "\(error)"])
             }
         }
-        let shown = await effects.notices.loginNotice(title: words.title, text: words.text)
+        // A display that refuses the agent at the very start of a session (its
+        // access is granted as the session starts) is tried again, up to 10 times a
+        // second apart; the outcome is journaled once.
+        var shown = await effects.notices.loginNotice(title: words.title, text: words.text)
+        var tries = 1
+        while shown == nil, tries < Self.loginNoticeTries, !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { return }
+            shown = await effects.notices.loginNotice(title: words.title, text: words.text)
+            tries += 1
+        }
+        if Task.isCancelled && shown == nil { return }
         pipeline.recordNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
     }
 

@@ -81,13 +81,18 @@ extension SeatAgent {
         var watcher = SessionWatcher()
         let fallback = target.current
         var first = true
+        // The session the login notice was shown in: once per session, when its
+        // X display is known (logind often reports it a moment after the start).
+        var noticed: String?
+        var notice: Task<Void, Never>?
+        defer { notice?.cancel() }
         func look() async {
             let lookup = sessions.activeSession()
             let changes = watcher.update(lookup)
             defer { first = false }
             guard !changes.isEmpty else { return }
             target.current = SessionWatcher.target(for: lookup, fallback: fallback)
-            var newUserSession = false
+            var fallbackNotice = false
             for change in changes {
                 switch change {
                 case .started(let s):
@@ -97,21 +102,30 @@ extension SeatAgent {
                         logger.warning("Wayland session: lock, messages, screenshots and notices answer failed session.wayland (use Xorg: docs/SEATS.md)",
                                        metadata: ["session": "\(s.id)"])
                     }
-                    newUserSession = s.isUser && s.kind == .x11 && s.display != nil
                 case .updated(let s):
                     logger.info("session changed", metadata: ["session": "\(s.id)", "display": "\(s.display ?? "-")"])
-                    newUserSession = false
                 case .ended(let s):
                     logger.notice("session ended", metadata: ["session": "\(s.id)", "user": "\(s.user ?? String(s.uid))"])
                 case .unavailable(let why):
                     logger.warning("logind unavailable; driving the display the agent was started with", metadata: ["why": "\(why)", "display": "\(fallback.display ?? "$DISPLAY")"])
                     // As without logind: the notice is shown when the agent starts.
-                    newUserSession = first
+                    fallbackNotice = first
                 }
             }
             // The lock first, so that the notice is drawn by it when the seat is locked.
             await locks.refresh()
-            if newUserSession { await showLoginNotice() }
+            var owed = fallbackNotice
+            if case .active(let s) = lookup, s.isUser, s.kind == .x11, s.display != nil, noticed != s.id {
+                noticed = s.id
+                owed = true
+            }
+            if owed {
+                // On its own task: a display that refuses the agent for a moment (its
+                // access is granted as the session starts) is tried again without
+                // holding up the next session change, which cancels it.
+                notice?.cancel()
+                notice = Task { await self.showLoginNotice() }
+            }
         }
         // Subscribe before the first look, so that a change while it runs is not missed.
         let changes = sessions.changes()

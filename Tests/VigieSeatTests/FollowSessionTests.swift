@@ -191,6 +191,43 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         #expect(await ask(agent, "lock").reason.code == "session.none")
     }
 
+    /// What LightDM does on a real seat (seen in the seat lab): logind reports the
+    /// pupil's new session first with no type and no display, then with its X
+    /// display a moment later. The login notice is shown then, once.
+    @Test func aSessionWhoseDisplayComesLaterGetsTheLoginNoticeOnce() async throws {
+        let x = try Xvfb(width: 640, height: 480)
+        defer { x.stop() }
+        let fake = FakeLoginSessions(.none)
+        var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: dir + "/state3",
+                                   uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
+        options.loginSessions = fake
+        var logger = Logger(label: "test-agent")
+        logger.logLevel = .warning
+        let agent = try SeatAgent(options: options, logger: logger)
+        agent.locks.start()
+        let following = Task { await agent.follow(fake) }
+        defer {
+            following.cancel()
+            agent.locks.stop()
+        }
+        func notices() -> [RegisterEvent] { ((try? events(agent)) ?? []).filter { $0.feature == "notice.login" } }
+
+        let starting = SeatSession(id: "19", kind: .unspecified, sessionClass: "user", display: nil, uid: 1001, user: "eleve1")
+        fake.set(.active(starting))
+        #expect(await until { agent.target.current.sessionID == "19" })
+        #expect(notices().isEmpty, "a notice before the session has a display")
+        let withDisplay = SeatSession(id: "19", kind: .x11, sessionClass: "user", display: x.display, uid: 1001, user: "eleve1")
+        fake.set(.active(withDisplay))
+        #expect(await until { notices().count == 1 }, "no login notice once the display was known")
+        #expect(notices().first?.code == "notice.window" && notices().first?.sessionUser == "eleve1", "\(notices())")
+        #expect(await until(10) { (try? run(["xwininfo", "-root", "-tree", "-display", x.display]).stdout.contains("vigie-notice")) == true },
+                "the notice window is not on the display")
+        // The same session changing again (its class, say) does not show it twice.
+        fake.set(.active(SeatSession(id: "19", kind: .x11, sessionClass: "user", display: x.display, uid: 1001, user: "eleve")))
+        #expect(await until { agent.target.sessionUser == "eleve" })
+        #expect(notices().count == 1)
+    }
+
     /// A lock taken while the seat had no X session is not lost: remembered on
     /// disk, it comes back on the next X session, and a new session whose X
     /// server replaced the old one gets the lock again.
