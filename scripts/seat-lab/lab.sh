@@ -56,17 +56,20 @@ poll() {
 
 # accel: QEMU's accelerator options. KVM when it really boots a guest: a
 # paravirtual /dev/kvm (nested, as on some CI machines) aborts at the first
-# vCPU reset ("failed to set MSR"), so it is tried for 3 s first; TCG
+# vCPU reset ("failed to set MSR"), so it is tried for 10 s first; TCG
 # otherwise. SEATLAB_ACCEL=kvm|tcg forces one.
 accel() {
     a=${SEATLAB_ACCEL:-}
     if [ -z "$a" ]; then
         a=tcg
         if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+            # A paravirtual KVM aborts at the first register load ("failed to set
+            # MSR"), which can take seconds on a loaded machine: 10 s, and any
+            # error printed, count as a failure.
             rc=0
-            timeout 3 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 64 -display none -nodefaults -S \
-                -monitor none -serial none >/dev/null 2>&1 || rc=$?
-            [ "$rc" = 124 ] && a=kvm  # still running after 3 s: the vCPU started
+            probe=$(timeout 10 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 64 -display none -nodefaults \
+                -monitor none -serial none 2>&1 >/dev/null) || rc=$?
+            [ "$rc" = 124 ] && [ -z "$probe" ] && a=kvm  # still running after 10 s, silent: the vCPU runs
         fi
     fi
     case $a in
