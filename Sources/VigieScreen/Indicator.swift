@@ -53,24 +53,8 @@ public struct Indicator: Sendable {
             banner.draw(x, win, gc, colors, y: 0, width: width)
             x.flush()
         }
-        // Hear about windows mapped or raised above us.
-        var rootMask = XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY.rawValue
-        _ = xcb_change_window_attributes(c, x.root, XCB_CW_EVENT_MASK.rawValue, &rootMask)
-        // Raise again when another window comes above, at most every 250 ms (so that two
-        // clients that both keep themselves on top cannot spin), never above a Vigie lock
-        // and without answering another indicator.
-        var lockWindows = Set<xcb_window_t>()
-        var raisePending = false
-        var lastRaise = 0.0
-        func raiseUnlessLocked(_ other: xcb_window_t) {
-            if other == win { return }
-            switch x.wmInstance(other) {
-            case "vigie-lock": lockWindows.insert(other)
-            case "vigie-indicator": return
-            default: break
-            }
-            raisePending = lockWindows.isEmpty
-        }
+        // Above windows mapped or raised after it, never above a lock, not fighting another indicator.
+        var onTop = StayOnTop(x, window: win, ignoring: ["vigie-indicator"])
         xcb_map_window(c, win)
         x.restack(win, above: true)
         let deadline = monotonicMs() + timeout * 1000
@@ -78,13 +62,8 @@ public struct Indicator: Sendable {
         while true {
             let now = monotonicMs()
             if now >= deadline { break }
-            if raisePending && now - lastRaise >= 250 {
-                x.restack(win, above: true)
-                raisePending = false
-                lastRaise = now
-            }
             var wait = deadline - now
-            if raisePending { wait = min(wait, max(1, lastRaise + 250 - now)) }
+            if let next = onTop.tick(x, now: now) { wait = min(wait, next) }
             switch x.waitForWake(signalFD: signalFD, timeoutMs: Int32(wait.rounded(.up))) {
             case .signal:
                 xcb_destroy_window(c, win)
@@ -96,25 +75,17 @@ public struct Indicator: Sendable {
                 continue
             case .event(let ev):
                 defer { free(ev) }
+                if onTop.handle(x, ev) { continue }
                 switch Int32(eventType(ev)) {
                 case XCB_MAP_NOTIFY:
-                    let e = eventAs(ev, xcb_map_notify_event_t.self)
-                    if e.window == win && !mapped {
+                    if eventAs(ev, xcb_map_notify_event_t.self).window == win && !mapped {
                         mapped = true
                         draw()
                         x.sync()
                         onReady()
-                    } else {
-                        raiseUnlessLocked(e.window)
                     }
                 case XCB_EXPOSE:
                     if mapped && eventAs(ev, xcb_expose_event_t.self).count == 0 { draw() }
-                case XCB_CONFIGURE_NOTIFY:
-                    raiseUnlessLocked(eventAs(ev, xcb_configure_notify_event_t.self).window)
-                case XCB_UNMAP_NOTIFY:
-                    lockWindows.remove(eventAs(ev, xcb_unmap_notify_event_t.self).window)
-                case XCB_DESTROY_NOTIFY:
-                    lockWindows.remove(eventAs(ev, xcb_destroy_notify_event_t.self).window)
                 default:
                     break
                 }

@@ -32,9 +32,12 @@ public struct MessageWindow: Sendable {
         var instance: String
         /// A click anywhere in the window closes it (not only on OK).
         var anyClickCloses: Bool
+        /// Stays above the windows mapped after it (``StayOnTop``): the login notice
+        /// opens as the session starts, before the session's own windows.
+        var staysOnTop: Bool
 
-        static let message = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-message", anyClickCloses: false)
-        static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true)
+        static let message = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-message", anyClickCloses: false, staysOnTop: false)
+        static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true, staysOnTop: true)
     }
 
     /// A message window with `title`, `text`, closing after `timeout`
@@ -144,6 +147,7 @@ public struct MessageWindow: Sendable {
 
         // Return/KP_Enter/Escape keysyms.
         let closeKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0xFF1B])
+        var onTop = style.staysOnTop ? StayOnTop(x, window: win, ignoring: ["vigie-indicator", style.instance]) : nil
         xcb_map_window(c, win)
         x.restack(win, above: true)
         let deadline: Double? = timeout > 0 ? monotonicMs() + timeout * 1000 : nil
@@ -156,6 +160,7 @@ public struct MessageWindow: Sendable {
                 wait = Int32(left.rounded(.up))
             }
             if !mapped { wait = wait < 0 ? 5000 : min(wait, 5000) }
+            if let next = onTop?.tick(x, now: monotonicMs()) { wait = wait < 0 ? Int32(next.rounded(.up)) : min(wait, Int32(next.rounded(.up))) }
             switch x.waitForWake(signalFD: signalFD, timeoutMs: wait) {
             case .signal:
                 return .signal
@@ -165,6 +170,7 @@ public struct MessageWindow: Sendable {
                 continue
             case .event(let ev):
                 defer { free(ev) }
+                if onTop?.handle(x, ev) == true { continue }
                 switch Int32(eventType(ev)) {
                 case XCB_MAP_NOTIFY:
                     if !mapped && eventAs(ev, xcb_map_notify_event_t.self).window == win {

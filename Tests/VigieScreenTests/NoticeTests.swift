@@ -95,6 +95,34 @@ func writeNotice(_ path: String, _ line: String) -> Int32 {
         other.close()
     }
 
+    /// The login notice opens as a session starts, before the session's own
+    /// windows: without a window manager the last window mapped is on top, so the
+    /// notice raises itself above windows mapped after it (seen in the seat lab:
+    /// the pupil's xterm covered it).
+    @Test func noticeStaysAboveTheSessionsFirstWindows() throws {
+        let x = try Xvfb(width: 800, height: 600)
+        let p = try ChildProcess([ui, "notice", "--display", x.display, "--title", "Ce poste peut faire l’objet d’un contrôle visuel",
+                                  "--text", "Informations", "--timeout", "20"])
+        #expect(p.readLine(timeout: 10) == "ready", "\(p.readAllStderr())")
+        let other = try XConnection(display: x.display)
+        let win = other.createWindow(x: 0, y: 0, width: 800, height: 600, background: other.pixel(rgb: 0xFF0000),
+                                     overrideRedirect: false, events: 0)
+        xcb_map_window(other.connection, win)
+        other.sync()
+        #expect(try eventually(2) { !rows(of: NoticeWindow.bandRGB, in: try x.screenshot()).isEmpty },
+                "the notice stayed under a window mapped after it")
+        // A lock covers it, and it does not fight the lock for the top.
+        let lock = try startLock(x)
+        #expect(try eventually(3) { coveredByLock(try x.screenshot()) })
+        usleep(1_000_000)
+        #expect(rows(of: NoticeWindow.bandRGB, in: try x.screenshot()).isEmpty, "notice drawn above the lock")
+        lock.signal(SIGTERM)
+        #expect(lock.wait(timeout: 5) == 0)
+        p.signal(SIGTERM)
+        #expect(p.wait(timeout: 5) != nil)
+        other.close()
+    }
+
     @Test func noticeIsCentredAndClosesAfterItsTimeout() throws {
         let x = try Xvfb(width: 1280, height: 800)
         let backdrop = try startBackdrop(x)
