@@ -25,6 +25,9 @@ RUN = os.path.join(CACHE, "run")
 # the run's folder; SEATLAB_SHOTS=docs/seat-lab refreshes the README's pictures.
 SHOTS = os.path.abspath(os.environ.get("SEATLAB_SHOTS", os.path.join(RUN, "shots")))
 SEAT = "LAB-01"
+# Title band colours of vigie-ui's windows (VigieScreen MessageWindow.bandRGB, NoticeWindow.bandRGB).
+MESSAGE_BAND = 0x14213D
+NOTICE_BAND = 0x2E6B4F
 TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
 sys.path.insert(0, HERE)
 import qmp as Q  # noqa: E402
@@ -71,10 +74,10 @@ def qmp():
     return Q.QMP(os.path.join(RUN, "qmp.sock"))
 
 
-def shot(name):
+def shot(name, band=None):
     q = qmp()
     try:
-        return Q.screendump(q, os.path.join(SHOTS, name))
+        return Q.screendump(q, os.path.join(SHOTS, name), band)
     finally:
         q.close()
 
@@ -404,7 +407,7 @@ def message_is_shown():
     if p.returncode != 0:
         raise Failed(p.stdout + p.stderr)
     poll("message window", lambda: gssh("pgrep -u vigie -f 'vigie-ui message'").returncode == 0, 30)
-    poll("message drawn", lambda: shot("message.png")[3] < 0.97, 10, 0.5)  # something over the white xterm
+    poll("message drawn", lambda: shot("message.png", MESSAGE_BAND)[4] > 0.005, 10, 0.5)  # its title band on screen
     return os.path.join(SHOTS, "message.png")
 
 
@@ -426,9 +429,9 @@ def logoff_ends_the_session():
 def login_notice_is_shown():
     """The new session (after the logoff) gets the login notice, drawn by vigie-ui as vigie."""
     poll("the login notice", lambda: gssh("pgrep -u vigie -f 'vigie-ui notice'").returncode == 0, 30)
-    drawn = poll("the notice drawn", lambda: (lambda s: s if s[3] < 0.97 else None)(shot("notice.png")), 10, 0.5)
-    log = gssh("journalctl -u vigie-agent -b --no-pager -o cat | grep -c 'notice' ; true").stdout.strip()
-    return f"notice on screen ({drawn[0]}x{drawn[1]}, {100 * drawn[3]:.0f} % white); agent log lines naming it: {log}"
+    # Its title band on screen, above the session's windows (the xterm maps after it).
+    drawn = poll("the notice drawn", lambda: (lambda s: s if s[4] > 0.005 else None)(shot("notice.png", NOTICE_BAND)), 15, 0.5)
+    return f"notice on screen ({drawn[0]}x{drawn[1]}, its band {100 * drawn[4]:.1f} % of the screen)"
 
 
 def ensure_pupil_session():

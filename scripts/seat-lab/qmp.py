@@ -125,7 +125,9 @@ def ppm_to_png(ppm):
     return w, h, png, rgb
 
 
-def screendump(qmp, out_png):
+def screendump(qmp, out_png, band=None):
+    """Saves the screen as a PNG; returns (width, height, mean, white share), and
+    with `band` (0xRRGGBB) the share of the screen in that colour as a fifth value."""
     tmp = out_png + ".ppm"
     qmp.command("screendump", filename=tmp)
     # QEMU writes the file before it answers; read it whole.
@@ -141,7 +143,12 @@ def screendump(qmp, out_png):
     samples = range(0, n, step)
     mean = sum(rgb[i * 3] + rgb[i * 3 + 1] + rgb[i * 3 + 2] for i in samples) / (3 * len(samples))
     white = sum(1 for i in samples if rgb[i * 3] > 240 and rgb[i * 3 + 1] > 240 and rgb[i * 3 + 2] > 240) / len(samples)
-    return w, h, mean, white
+    if band is None:
+        return w, h, mean, white
+    want = ((band >> 16) & 255, (band >> 8) & 255, band & 255)
+    dense = range(0, n, 7)
+    near = sum(1 for i in dense if all(abs(rgb[i * 3 + k] - want[k]) <= 8 for k in range(3))) / len(dense)
+    return w, h, mean, white, near
 
 
 def main(argv):
