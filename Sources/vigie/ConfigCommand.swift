@@ -13,7 +13,7 @@ struct ConfigCommand: ParsableCommand {
     /// `vigie config sign`: the school CA signs a version of the config (on the admin's machine, where the CA key is).
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign a configuration with the school CA as version N, for the server to distribute to the seats.")
+            commandName: "sign", abstract: "Sign a configuration with the school CA as version N, for the server to distribute to the seats.")
         @Argument(help: "The configuration file (TOML).") var file: String
         @Option(help: ArgumentHelp("The school CA folder (ca.pem, ca-key.pem).", valueName: "dir")) var ca: String
         @Option(help: ArgumentHelp("Version number; seats accept only a higher one than they enforce.", valueName: "n")) var version: Int
@@ -47,7 +47,7 @@ struct ConfigCommand: ParsableCommand {
     /// `vigie config publish`: an admin hands a signed config to the server.
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give a signed configuration to the school server; every seat fetches it and enforces it.")
+            commandName: "publish", abstract: "Give a signed configuration to the school server; every seat fetches it and enforces it.")
         @Argument(help: "The signed bundle made by `vigie config sign`.") var bundle: String
         @OptionGroup var access: RegisterCommand.Access
 
@@ -70,7 +70,7 @@ struct ConfigCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Report every error of a configuration file, with its line and field; exit 78 if there is one.")
+            commandName: "check", abstract: "Report every error of a configuration file, with its line and field; exit 78 if there is one.")
         @Argument(help: "The configuration file (TOML).")
         var file: String
 

@@ -98,7 +98,7 @@ struct RegisterCommand: AsyncParsableCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Export the register (the art. 30 record heads it); the export is itself journaled.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Export the register (the art. 30 record heads it); the export is itself journaled.")
         @OptionGroup var access: Access
         @OptionGroup var filters: Filters
         @Option(help: "csv, jsonl or html.") var format = "csv"
@@ -121,7 +121,7 @@ struct RegisterCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Prove that nobody edited, removed or reordered an event: on the server, or offline on a copy of the store.",
+            commandName: "verify", abstract: "Prove that nobody edited, removed or reordered an event: on the server, or offline on a copy of the store.",
             discussion: """
                 Checks every chain, every seat of the config and the server's own signed checkpoints. \
                 Exit 0 when every chain is whole; 1 otherwise, naming the seat and the first bad event.
@@ -171,7 +171,7 @@ struct RegisterCommand: AsyncParsableCommand {
 
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove the content of events past the retention in the config; their hashes stay, so verify still passes.")
+            commandName: "purge", abstract: "Remove the content of events past the retention in the config; their hashes stay, so verify still passes.")
         @OptionGroup var access: Access
 
         func run() async throws {
@@ -188,7 +188,7 @@ struct RegisterCommand: AsyncParsableCommand {
 
     struct Subject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Everything the register holds about one person (an access request), as JSON Lines.")
+            commandName: "subject", abstract: "Everything the register holds about one person (an access request), as JSON Lines.")
         @OptionGroup var access: Access
         @Option(help: ArgumentHelp("The person's login.", valueName: "login")) var user: String
         @Option(help: ArgumentHelp("Output file (created 0600).", valueName: "file")) var out: String

@@ -17,7 +17,7 @@ struct SignageCommand: ParsableCommand {
 
     struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Render a room's poster (A4 HTML ready to print, or text) or its login notice.",
+            commandName: "render", abstract: "Render a room's poster (A4 HTML ready to print, or text) or its login notice.",
             discussion: """
                 The hours come from the room's policy in the configuration, so a poster never \
                 disagrees with what the seats enforce. Templates are read from --templates, \
