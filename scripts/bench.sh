@@ -42,7 +42,7 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 
 [[ -d "$BIN" ]] || die "no binary folder $BIN (build first: swift build -c release)"
-BIN="$(cd "$BIN" && pwd)"
+BIN="$(cd "$BIN" && pwd -P)"  # physical: the demo puts the real folder on PATH
 for exe in vigie vigie-agent vigie-ui; do
     [[ -x "$BIN/$exe" ]] || die "$BIN/$exe is missing (build first: swift build -c release)"
 done
