@@ -28,6 +28,7 @@ SEAT = "LAB-01"
 # Title band colours of vigie-ui's windows (VigieScreen MessageWindow.bandRGB, NoticeWindow.bandRGB).
 MESSAGE_BAND = 0x14213D
 NOTICE_BAND = 0x2E6B4F
+INDICATOR_BAND = 0xFFD166  # VigieScreen Indicator.backgroundRGB
 TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
 sys.path.insert(0, HERE)
 import qmp as Q  # noqa: E402
@@ -343,6 +344,11 @@ def attack_xkill_loop():
     return attack("attack_xkill_loop", "xkill-loop.py", "kills=")
 
 
+def attack_xkill_on_creation():
+    # Each lock window the agent brings back is killed as X creates it.
+    return attack("attack_xkill_on_create", "xkill-loop.py --on-create", "on-create kills=")
+
+
 def attack_kill_once_and_hold_grabs():
     return attack("attack_kill_once_hold_grabs", "grab-hold.py", "presses=")
 
@@ -409,6 +415,29 @@ def message_is_shown():
     poll("message window", lambda: gssh("pgrep -u vigie -f 'vigie-ui message'").returncode == 0, 30)
     poll("message drawn", lambda: shot("message.png", MESSAGE_BAND)[4] > 0.005, 10, 0.5)  # its title band on screen
     return os.path.join(SHOTS, "message.png")
+
+
+def screenshot_through_vigie():
+    """A teacher's screenshot through the real LightDM-granted X access: a PNG of
+    the seat's size on the host, and the pupil told (the indicator's band on screen)."""
+    out = os.path.join(RUN, "screenshots")
+    os.makedirs(out, exist_ok=True)
+    p = vigie("screenshot", "--seat", SEAT, "--out", out, "--json")
+    try:
+        answer = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failed(f"no answer: {p.stdout}{p.stderr}")
+    path = answer.get("params", {}).get("file", "")
+    if p.returncode != 0 or answer.get("code") != "screenshot.saved" or not os.path.exists(path):
+        raise Failed(f"screenshot not saved: {p.stdout.strip()} {p.stderr.strip()}")
+    with open(path, "rb") as f:
+        head = f.read(24)
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    screen = shot("screenshot-indicator.png", INDICATOR_BAND)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or (width, height) != (screen[0], screen[1]):
+        raise Failed(f"{path}: not a {screen[0]}x{screen[1]} PNG ({width}x{height})")
+    told = poll("the indicator on the seat", lambda: shot("screenshot-indicator.png", INDICATOR_BAND)[4] > 0.001, 10, 0.5)
+    return f"{os.path.basename(path)} {width}x{height}, {os.path.getsize(path)} bytes; the indicator covers {100 * told[4]:.1f} % of the screen"
 
 
 def logoff_ends_the_session():
@@ -510,8 +539,8 @@ def purge_leaves_nothing():
 CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session,
           lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
           unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
-          attack_xkill_loop, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
-          hot_plugged_keyboard_is_held, message_is_shown, logoff_ends_the_session, login_notice_is_shown,
+          attack_xkill_loop, attack_xkill_on_creation, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
+          hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, logoff_ends_the_session, login_notice_is_shown,
           logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
           purge_leaves_nothing]
 
