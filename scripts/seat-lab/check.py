@@ -164,7 +164,7 @@ def check(fn):
 def push_tools():
     """The probe and the attacks, from scripts/seat-lab/tools/, into the guest."""
     gssh(f"install -d -m 0755 {TOOLS}", check=True)
-    for name in sorted(os.listdir(os.path.join(HERE, "tools"))):
+    for name in sorted(n for n in os.listdir(os.path.join(HERE, "tools")) if n.endswith(".py")):
         with open(os.path.join(HERE, "tools", name), "rb") as f:
             p = subprocess.run([LAB, "ssh", f"cat > {TOOLS}/{name} && chmod 0755 {TOOLS}/{name}"], stdin=f,
                                capture_output=True, timeout=60)
@@ -436,7 +436,8 @@ def screenshot_through_vigie():
     screen = shot("screenshot-indicator.png", INDICATOR_BAND)
     if head[:8] != b"\x89PNG\r\n\x1a\n" or (width, height) != (screen[0], screen[1]):
         raise Failed(f"{path}: not a {screen[0]}x{screen[1]} PNG ({width}x{height})")
-    told = poll("the indicator on the seat", lambda: shot("screenshot-indicator.png", INDICATOR_BAND)[4] > 0.001, 10, 0.5)
+    told = poll("the indicator on the seat",
+                lambda: (lambda s: s if s[4] > 0.001 else None)(shot("screenshot-indicator.png", INDICATOR_BAND)), 10, 0.5)
     return f"{os.path.basename(path)} {width}x{height}, {os.path.getsize(path)} bytes; the indicator covers {100 * told[4]:.1f} % of the screen"
 
 
