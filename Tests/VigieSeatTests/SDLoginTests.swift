@@ -42,9 +42,11 @@ import Testing
         for await _ in sessions.changes() {
             count += 1
             if count == 2 { break }
-            if Date().timeIntervalSince(started) > 60 { break }
+            if Date().timeIntervalSince(started) > 300 { break }
         }
-        // Generous: the whole suite shares two cores with Xvfb servers.
+        // Generous: the whole suite shares two cores with Xvfb servers, and other
+        // suites' blocking waits can hold this task back for a minute; by then the
+        // next change is buffered, so the second value comes at once.
         #expect(count == 2)
     }
 }
