@@ -219,15 +219,13 @@ public final class SeatAgent: Service, Sendable {
         // A display that refuses the agent at the very start of a session (its
         // access is granted as the session starts) is tried again, up to 10 times a
         // second apart; the outcome is journaled once.
-        var shown = await effects.notices.loginNotice(title: words.title, text: words.text)
-        var tries = 1
-        while shown == nil, tries < Self.loginNoticeTries, !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+        var shown: NoticePlacement?
+        for attempt in 0..<Self.loginNoticeTries where shown == nil {
+            if attempt > 0 { try? await Task.sleep(for: .seconds(1)) }
+            // The session changed meanwhile: its successor gets its own notice.
             if Task.isCancelled { return }
             shown = await effects.notices.loginNotice(title: words.title, text: words.text)
-            tries += 1
         }
-        if Task.isCancelled && shown == nil { return }
         pipeline.recordNotice("notice.login", text: words.title + "\n" + words.text, shown: shown, viewer: nil)
     }
 

@@ -160,7 +160,7 @@ public struct MessageWindow: Sendable {
                 wait = Int32(left.rounded(.up))
             }
             if !mapped { wait = wait < 0 ? 5000 : min(wait, 5000) }
-            if let next = onTop?.tick(x, now: monotonicMs()) { wait = wait < 0 ? Int32(next.rounded(.up)) : min(wait, Int32(next.rounded(.up))) }
+            if let next = onTop?.tick(x, now: monotonicMs()).map({ Int32($0.rounded(.up)) }) { wait = wait < 0 ? next : min(wait, next) }
             switch x.waitForWake(signalFD: signalFD, timeoutMs: wait) {
             case .signal:
                 return .signal

@@ -107,6 +107,27 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         try agent.journal.all().compactMap(\.event)
     }
 
+    /// An agent following `fake` (its lock keeper and session follower, without
+    /// its listener and child reaper: this test process runs other suites'
+    /// children, which a reaper would steal). `stop` ends it and any lock helper left.
+    func followingAgent(_ fake: FakeLoginSessions, stateDir: String) throws -> (agent: SeatAgent, stop: () -> Void) {
+        var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: stateDir,
+                                   uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
+        options.loginSessions = fake
+        var logger = Logger(label: "test-agent")
+        logger.logLevel = .warning
+        let agent = try SeatAgent(options: options, logger: logger)
+        agent.locks.start()
+        let following = Task { await agent.follow(fake) }
+        return (agent, {
+            following.cancel()
+            agent.locks.stop()
+            if case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid {
+                Spawn.stop(pid, mode: "lock")
+            }
+        })
+    }
+
     @Test func followsSessionsAcrossDisplays() async throws {
         let a = try Xvfb(width: 640, height: 480)
         let b = try Xvfb(width: 800, height: 600)
@@ -116,23 +137,8 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         let fake = FakeLoginSessions(.active(greeter))
 
         let stateDir = dir + "/state"
-        var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: stateDir,
-                                   uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
-        options.loginSessions = fake
-        var logger = Logger(label: "test-agent")
-        logger.logLevel = .warning
-        let agent = try SeatAgent(options: options, logger: logger)
-        // The agent's parts without its listener and child reaper (this test
-        // process runs other suites' children, which a reaper would steal).
-        agent.locks.start()
-        let following = Task { await agent.follow(fake) }
-        defer {
-            following.cancel()
-            agent.locks.stop()
-            if case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid {
-                Spawn.stop(pid, mode: "lock")
-            }
-        }
+        let (agent, stop) = try followingAgent(fake, stateDir: stateDir)
+        defer { stop() }
 
         // At the greeter: the agent drives its display, nobody is the session user, no login notice.
         #expect(await until { agent.target.display == a.display })
@@ -198,18 +204,8 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         let x = try Xvfb(width: 640, height: 480)
         defer { x.stop() }
         let fake = FakeLoginSessions(.none)
-        var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: dir + "/state3",
-                                   uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
-        options.loginSessions = fake
-        var logger = Logger(label: "test-agent")
-        logger.logLevel = .warning
-        let agent = try SeatAgent(options: options, logger: logger)
-        agent.locks.start()
-        let following = Task { await agent.follow(fake) }
-        defer {
-            following.cancel()
-            agent.locks.stop()
-        }
+        let (agent, stop) = try followingAgent(fake, stateDir: dir + "/state3")
+        defer { stop() }
         func notices() -> [RegisterEvent] { ((try? events(agent)) ?? []).filter { $0.feature == "notice.login" } }
 
         let starting = SeatSession(id: "19", kind: .unspecified, sessionClass: "user", display: nil, uid: 1001, user: "eleve1")
@@ -237,21 +233,8 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
         let stateDir = dir + "/state2"
         let pupil = SeatSession(id: "c7", kind: .x11, sessionClass: "user", display: a.display, uid: 1001, user: "eleve1")
         let fake = FakeLoginSessions(.active(pupil))
-        var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: stateDir,
-                                   uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
-        options.loginSessions = fake
-        var logger = Logger(label: "test-agent")
-        logger.logLevel = .warning
-        let agent = try SeatAgent(options: options, logger: logger)
-        agent.locks.start()
-        let following = Task { await agent.follow(fake) }
-        defer {
-            following.cancel()
-            agent.locks.stop()
-            if case .found(let lock) = RememberedLock.read(stateDir + "/lock.json"), let pid = lock.pid {
-                Spawn.stop(pid, mode: "lock")
-            }
-        }
+        let (agent, stop) = try followingAgent(fake, stateDir: stateDir)
+        defer { stop() }
         #expect(await until { agent.target.display == a.display })
         #expect(await ask(agent, "lock").status == .ok)
         // The display goes away with its session (logout with a new X server).

@@ -29,19 +29,31 @@ def full_screen(w, h):
     return w >= screen.width_in_pixels and h >= screen.height_in_pixels
 
 
+def kill_shown_locks():
+    """XKillClient of every mapped override-redirect full-screen window; how many."""
+    n = 0
+    try:
+        for w in root.query_tree().children:
+            try:
+                a = w.get_attributes()
+                if not a.override_redirect or a.map_state != X.IsViewable:
+                    continue
+                g = w.get_geometry()
+                if full_screen(g.width, g.height):
+                    w.kill_client()
+                    n += 1
+            except error.XError:
+                pass
+        d.sync()
+    except error.XError:
+        pass
+    return n
+
+
 if on_create:
     # Hear about every top-level window created, then kill the lock that is up.
     root.change_attributes(event_mask=X.SubstructureNotifyMask)
-    for w in root.query_tree().children:
-        try:
-            a = w.get_attributes()
-            g = w.get_geometry()
-            if a.override_redirect and a.map_state == X.IsViewable and full_screen(g.width, g.height):
-                w.kill_client()
-                kills += 1
-        except error.XError:
-            pass
-    d.sync()
+    kills = kill_shown_locks()
     created = 0
     while time.monotonic() < end:
         if not d.pending_events():
@@ -59,20 +71,6 @@ if on_create:
     sys.exit(0)
 
 while time.monotonic() < end:
-    try:
-        for w in root.query_tree().children:
-            try:
-                a = w.get_attributes()
-                if not a.override_redirect or a.map_state != X.IsViewable:
-                    continue
-                g = w.get_geometry()
-                if g.width >= screen.width_in_pixels and g.height >= screen.height_in_pixels:
-                    w.kill_client()
-                    kills += 1
-            except error.XError:
-                pass
-        d.sync()
-    except error.XError:
-        pass
+    kills += kill_shown_locks()
     time.sleep(interval)
 print(f"kills={kills}")
