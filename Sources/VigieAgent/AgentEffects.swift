@@ -53,17 +53,13 @@ struct AgentEffects: SeatEffects {
                            "LANG": ProcessInfo.processInfo.environment["LANG"] ?? "C.UTF-8"]
         if let display = target.display ?? ProcessInfo.processInfo.environment["DISPLAY"] { environment["DISPLAY"] = display }
         let home = FileManager.default.fileExists(atPath: runAs.home) ? runAs.home : "/"
-        let (runAccount, runEnvironment, runTimeout) = (account, environment, Double(timeout))
         logger.notice("run", metadata: ["argv": "\(command)", "as": "\(runAs.login)", "actor": "\(identity.uri)", "timeout": "\(timeout)"])
 
-        let outcome: Result<RunOutcome, Error> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Result {
-                    try ProgramRunner.run(command, as: runAccount, environment: runEnvironment, timeout: runTimeout, workingDirectory: home)
-                })
-            }
-            thread.name = "vigie.run"
-            thread.start()
+        let outcome: Result<RunOutcome, Error>
+        do {
+            outcome = .success(try await ProgramRunner.run(command, as: account, environment: environment, timeout: .seconds(timeout), workingDirectory: home))
+        } catch {
+            outcome = .failure(error)
         }
         switch outcome {
         case .failure(let error):

@@ -311,7 +311,7 @@ final class LockKeeper: @unchecked Sendable {
         exitWatch?.source.cancel()
         exitWatch = nil
         guard let pid else { return }
-        let fd = Self.pidfdOpen?(pid, 0) ?? -1
+        let fd = Spawn.pidfdOpen?(pid, 0) ?? -1
         guard fd >= 0 else {
             logger.debug("cannot watch the lock helper's exit; looking every second", metadata: ["errno": "\(errno)"])
             return
@@ -328,12 +328,6 @@ final class LockKeeper: @unchecked Sendable {
         source.resume()
         exitWatch = (pid, source)
     }
-
-    /// glibc ≥ 2.36's pidfd_open(2) (Linux ≥ 5.3; not exported by the Glibc module).
-    private static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
-    }()
 
     /// Writes the lock record (or removes it when unlocked); throws when it cannot.
     private func save() throws {

@@ -8,7 +8,8 @@ import VigieModel
 ///
 /// The pending action lives in memory only: an agent that restarts before
 /// the time has come forgets it (the countdown window then closes at its end
-/// without anything happening). All work runs on one serial queue.
+/// without anything happening). The pending action and its countdown window
+/// are kept on one serial queue; the command itself runs off it.
 final class PowerKeeper: @unchecked Sendable {
     struct Pending {
         var action: PowerAction
@@ -40,9 +41,23 @@ final class PowerKeeper: @unchecked Sendable {
 
     /// Schedules `action` in `delay` seconds (0: now), replacing a pending one.
     func schedule(_ action: PowerAction, delay: Int, by identity: Identity) async -> (SeatStatus, Reason) {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.doSchedule(action, delay: delay, by: identity)) }
+        guard delay > 0 else {
+            await onQueue { self.forgetPending() }
+            return await execute(action)
         }
+        return await onQueue { self.doSchedule(action, delay: delay, by: identity) }
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: body()) }
+        }
+    }
+
+    /// Forgets the pending action and closes its countdown (on the queue).
+    private func forgetPending() {
+        if let old = pending, let pid = old.helper { Spawn.stop(pid, mode: "countdown") }
+        pending = nil
     }
 
     /// Stops the pending countdown, if any.
@@ -64,10 +79,7 @@ final class PowerKeeper: @unchecked Sendable {
     }
 
     private func doSchedule(_ action: PowerAction, delay: Int, by identity: Identity) -> (SeatStatus, Reason) {
-        if let old = pending, let pid = old.helper { Spawn.stop(pid, mode: "countdown") }
-        pending = nil
-        if delay == 0 { return execute(action) }
-
+        forgetPending()
         let now = Date()
         let at = now.addingTimeInterval(Double(delay))
         nextToken += 1
@@ -95,9 +107,11 @@ final class PowerKeeper: @unchecked Sendable {
         guard let p = pending, p.token == token else { return }
         pending = nil
         if let pid = p.helper { Spawn.stop(pid, mode: "countdown") }
-        let (status, reason) = execute(p.action)
-        onFired?(p.action, p.by, status, reason)
-        logger.notice("power action \(status.rawValue)", metadata: ["action": "\(p.action.rawValue)", "by": "\(p.by.uri)", "code": "\(reason.code)", "params": "\(reason.params)"])
+        Task {
+            let (status, reason) = await execute(p.action)
+            onFired?(p.action, p.by, status, reason)
+            logger.notice("power action \(status.rawValue)", metadata: ["action": "\(p.action.rawValue)", "by": "\(p.by.uri)", "code": "\(reason.code)", "params": "\(reason.params)"])
+        }
     }
 
     /// Starts `vigie-ui countdown` in its own session and waits for `ready`.
@@ -110,11 +124,12 @@ final class PowerKeeper: @unchecked Sendable {
         return Spawn.startHelper(argv)
     }
 
-    /// Runs the configured command of `action` now (blocking, at most 30 s).
-    private func execute(_ action: PowerAction) -> (SeatStatus, Reason) {
+    /// Runs the configured command of `action` now (at most 30 s).
+    private func execute(_ action: PowerAction) async -> (SeatStatus, Reason) {
         guard var argv = commands.command(for: action) else { return (.ok, Reason("power.nothing-pending")) }
         if argv.contains(where: { $0.contains("{session}") }) {
-            let session: Result<String, Reason> = target.current.sessionID.map { .success($0) } ?? Self.graphicalSession()
+            let known = target.current.sessionID
+            let session: Result<String, Reason> = if let known { .success(known) } else { await Self.graphicalSession() }
             switch session {
             case .success(let id): argv = argv.map { $0.replacingOccurrences(of: "{session}", with: id) }
             case .failure(let reason): return (.failed, reason)
@@ -126,7 +141,7 @@ final class PowerKeeper: @unchecked Sendable {
         }
         let environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
         do {
-            let outcome = try ProgramRunner.run(argv, as: nil, environment: environment, timeout: 30, limit: 4096)
+            let outcome = try await ProgramRunner.run(argv, as: nil, environment: environment, timeout: .seconds(30), limit: 4096)
             if outcome.exitCode == 0 { return (.ok, Reason("power.done", ["action": action.rawValue])) }
             let why = outcome.timedOut ? "timeout" : outcome.exitCode.map { "exit \($0)" } ?? outcome.signal.map { "signal \($0)" } ?? "?"
             let err = String(decoding: outcome.stderr, as: UTF8.self).split(separator: "\n").first.map { ": \($0)" } ?? ""
@@ -137,10 +152,10 @@ final class PowerKeeper: @unchecked Sendable {
     }
 
     /// The seat's active graphical session, from logind (`seat0`).
-    static func graphicalSession() -> Result<String, Reason> {
+    static func graphicalSession() async -> Result<String, Reason> {
         let argv = ["/usr/bin/loginctl", "show-seat", "seat0", "--property=ActiveSession", "--value"]
         do {
-            let outcome = try ProgramRunner.run(argv, as: nil, environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"], timeout: 5, limit: 4096)
+            let outcome = try await ProgramRunner.run(argv, as: nil, environment: ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"], timeout: .seconds(5), limit: 4096)
             let id = String(decoding: outcome.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if outcome.exitCode == 0, !id.isEmpty { return .success(id) }
             let err = String(decoding: outcome.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -151,11 +151,6 @@ public final class SeatAgent: Service, Sendable {
     /// Listens and serves until the task is cancelled. `onBound` receives the
     /// port actually bound (useful with port 0).
     public func run(onBound: @Sendable (Int) -> Void) async throws {
-        // Default SIGCHLD (SIG_IGN would make exit statuses unreadable); the
-        // reaper thread reaps every child, so helpers never stay zombies.
-        signal(SIGCHLD, SIG_DFL)
-        ChildReaper.shared.start()
-        signal(SIGPIPE, SIG_IGN)
         locks.start()
         defer { locks.stop() }
         // A power action that runs at the end of its countdown is a decision of its own.

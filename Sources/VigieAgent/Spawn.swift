@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import VigieModel
 import VigieSeatState
 #if canImport(Glibc)
@@ -67,8 +68,51 @@ public enum Spawn {
             close(fds[0])
             throw SpawnError(description: "\(argv[0]): \(String(cString: strerror(rc)))")
         }
+        reapWhenItEnds(pid)
         return SpawnedProcess(pid: pid, stdout: fds[0])
     }
+
+    /// Exit watches of the children started here, by pid, until they end.
+    private static let exits = NIOLockedValueBox(ExitWatches())
+    private struct ExitWatches: @unchecked Sendable {  // the sources are only touched under the lock
+        var sources: [pid_t: DispatchSourceRead] = [:]
+    }
+    private static let exitQueue = DispatchQueue(label: "vigie.spawn.exits")
+
+    /// Reaps `pid`, a child started by ``start(_:newSession:logPath:)``, when it
+    /// ends, so that it never stays a zombie. Only that pid is waited for: other
+    /// code's children (swift-subprocess's, a test's) are never taken from it.
+    /// Helpers outlive the agent in their own session; nobody else waits for
+    /// them, and their end is told to whoever watches it by their pid (a pidfd
+    /// stays readable after the reaping).
+    private static func reapWhenItEnds(_ pid: pid_t) {
+        let fd = pidfdOpen?(pid, 0) ?? -1
+        guard fd >= 0 else {
+            // No pidfd (an old kernel, a seccomp filter): a thread that waits for that pid only.
+            let thread = Thread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            }
+            thread.name = "vigie.reap"
+            thread.start()
+            return
+        }
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: exitQueue)
+        source.setEventHandler {
+            var status: Int32 = 0
+            while waitpid(pid, &status, WNOHANG) < 0 && errno == EINTR {}
+            exits.withLockedValue { $0.sources.removeValue(forKey: pid) }?.cancel()
+        }
+        source.setCancelHandler { close(fd) }
+        exits.withLockedValue { $0.sources[pid] = source }
+        source.resume()
+    }
+
+    /// glibc ≥ 2.36's pidfd_open(2) (Linux ≥ 5.3; not exported by the Glibc module).
+    static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
+    }()
 
     /// glibc ≥ 2.34's posix_spawn_file_actions_addclosefrom_np (not exported by the Glibc module).
     private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {

@@ -104,6 +104,11 @@ struct VigieAgentCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("vigie-agent: \(error)\n".utf8))
             throw ExitCode(78)
         }
+        // The process's signal dispositions are the executable's to set: a reader
+        // that leaves a pipe (a lock's notice pipe, a helper) is an error to handle,
+        // not a death; SIGCHLD stays at its default so that exit statuses can be read.
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGCHLD, SIG_DFL)
         // SIGTERM (systemctl stop) drains and exits 0; the lock stays on screen.
         try await ServiceRunner.run(agent, logger: logger)
     }

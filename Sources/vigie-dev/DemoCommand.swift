@@ -509,8 +509,16 @@ enum DemoKeeper {
         if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") {
             _ = unsafeBitCast(symbol, to: Prctl.self)(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
         }
-        // The agent's reaper: one thread waiting for any child, for the demo's parts and what they leave.
-        ChildReaper.shared.start()
+        // The keeper is the subreaper of everything the demo starts: one thread
+        // waits for any of its children, the demo's parts and what they leave.
+        let reaper = Thread {
+            while true {
+                var status: Int32 = 0
+                if waitpid(-1, &status, 0) < 0 && errno == ECHILD { usleep(100_000) }
+            }
+        }
+        reaper.name = "vigie.demo.reaper"
+        reaper.start()
     }
 
     /// The pids whose parent is this process.

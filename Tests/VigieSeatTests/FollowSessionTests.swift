@@ -108,8 +108,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
     }
 
     /// An agent following `fake` (its lock keeper and session follower, without
-    /// its listener and child reaper: this test process runs other suites'
-    /// children, which a reaper would steal). `stop` ends it and any lock helper left.
+    /// its listener). `stop` ends it and any lock helper left.
     func followingAgent(_ fake: FakeLoginSessions, stateDir: String) throws -> (agent: SeatAgent, stop: () -> Void) {
         var options = AgentOptions(config: config, seatID: "B204-01", identity: seatIdentity, display: nil, stateDir: stateDir,
                                    uiPath: product("vigie-ui"), listenHost: "127.0.0.1", listenPort: 0)
