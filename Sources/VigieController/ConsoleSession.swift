@@ -2,7 +2,6 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import NIOTLS
 import VigieModel
 import VigiePKI
 import VigieWire
@@ -58,7 +57,10 @@ public struct SeatLinkEvent: Sendable {
 /// - A connection that drops with a request in flight retries that request once on a
 ///   new connection when the feature is idempotent (status, lock, unlock, screenshots);
 ///   the others answer `unreachable  net.closed`, as a one-shot command would.
-public final class ConsoleSession: SeatSender, @unchecked Sendable {
+///
+/// Each seat is a ``SeatLink`` actor whose life is one task (connect, serve,
+/// back off, again); ``close()`` stops them all and waits for their tasks.
+public final class ConsoleSession: SeatSender, Sendable {
     /// Timings of the session.
     public struct Options: Sendable {
         public var recycleAfter: Duration = .seconds(25)
@@ -70,21 +72,18 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         public init() {}
     }
 
-    let group: any EventLoopGroup
     let transport: ClientTransport
     let schoolID: String
     let options: Options
     let onEvent: @Sendable (SeatLinkEvent) -> Void
-    private let lock = NSLock()
-    private var links: [String: SeatLink] = [:]
-    private var nextID: UInt32 = 0
+    private let links = NIOLockedValueBox<[String: (link: SeatLink, life: Task<Void, Never>)]>([:])
+    private let nextID = NIOLockedValueBox<UInt32>(0)
 
-    /// - Parameter onEvent: called (on an event loop) when a seat goes online, offline or is rejected.
+    /// - Parameter onEvent: called when a seat goes online, offline or is rejected.
     public init(
         identity: IdentityBundle, schoolID: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         options: Options = Options(), onEvent: @escaping @Sendable (SeatLinkEvent) -> Void = { _ in }
     ) throws {
-        self.group = group
         self.schoolID = schoolID
         self.options = options
         self.onEvent = onEvent
@@ -98,70 +97,60 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
     /// Keeps connections to exactly these seats: opens the new ones, closes the others.
     public func retain(_ seats: [Seat]) {
         let wanted = Set(seats.map(\.id))
-        var started: [SeatLink] = []
-        var dropped: [SeatLink] = []
-        lock.withLock {
-            for seat in seats where links[seat.id] == nil {
-                let link = SeatLink(seat: seat, loop: group.next(), session: self)
-                links[seat.id] = link
-                started.append(link)
-            }
-            for (id, link) in links where !wanted.contains(id) {
-                links[id] = nil
-                dropped.append(link)
-            }
+        let dropped = links.withLockedValue { links -> [SeatLink] in
+            for seat in seats where links[seat.id] == nil { links[seat.id] = start(seat) }
+            let gone = links.keys.filter { !wanted.contains($0) }
+            return gone.compactMap { links.removeValue(forKey: $0)?.link }
         }
-        for link in started { link.loop.execute { link.connect() } }
-        for link in dropped { link.loop.execute { link.stop() } }
+        for link in dropped { Task { await link.stop() } }
+    }
+
+    /// A new link and the task it lives in (called under the lock).
+    private func start(_ seat: Seat) -> (link: SeatLink, life: Task<Void, Never>) {
+        let link = SeatLink(seat: seat, transport: transport, expected: .seat(id: seat.id, school: schoolID), options: options, onEvent: onEvent)
+        return (link, Task { await link.run() })
     }
 
     func link(for seat: Seat) -> SeatLink {
-        let (link, isNew): (SeatLink, Bool) = lock.withLock {
-            if let link = links[seat.id] { return (link, false) }
-            let link = SeatLink(seat: seat, loop: group.next(), session: self)
-            links[seat.id] = link
-            return (link, true)
+        links.withLockedValue { links in
+            if let existing = links[seat.id] { return existing.link }
+            let new = start(seat)
+            links[seat.id] = new
+            return new.link
         }
-        if isNew { link.loop.execute { link.connect() } }
-        return link
     }
 
     /// Sends over the open connections (opening those that are missing).
     public func send(_ feature: Feature, args: [String: String] = [:], to seats: [Seat], timeout: Duration) -> AsyncStream<SeatResult> {
         let (stream, continuation) = AsyncStream<SeatResult>.makeStream(bufferingPolicy: .unbounded)
-        guard !seats.isEmpty else {
-            continuation.finish()
-            return stream
-        }
-        let id: UInt32 = lock.withLock {
-            nextID = nextID == UInt32.max ? 1 : nextID + 1
-            return nextID
+        let id: UInt32 = nextID.withLockedValue { next in
+            next = next == UInt32.max ? 1 : next + 1
+            return next
         }
         // One request, encoded once, for every seat.
         let frame = Frame.request(Request(id: id, feature: feature.rawValue, args: args, deadlineMillis: UInt32(timeout.milliseconds)))
+        let targets = seats.map { link(for: $0) }
         let start = ContinuousClock.now
-        let remaining = NIOLockedValueBox(seats.count)
-        for seat in seats {
-            let link = link(for: seat)
-            link.loop.execute {
-                link.enqueue(id: id, feature: feature, frame: frame, timeout: timeout).whenSuccess { result in
-                    var result = result
-                    result.elapsed = ContinuousClock.now - start
-                    continuation.yield(result)
-                    if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { continuation.finish() }
+        Task {
+            await withDiscardingTaskGroup { group in
+                for link in targets {
+                    group.addTask {
+                        var result = await link.request(id: id, feature: feature, frame: frame, timeout: timeout)
+                        result.elapsed = ContinuousClock.now - start
+                        continuation.yield(result)
+                    }
                 }
             }
+            continuation.finish()
         }
         return stream
     }
 
-    /// Every seat of the session, in the order given to ``retain(_:)`` (then the others).
+    /// Every seat of the session.
     public func states() async -> [SeatLinkState] {
-        let all = lock.withLock { Array(links.values) }
+        let all = links.withLockedValue { $0.values.map(\.link) }
         var out: [SeatLinkState] = []
-        for link in all {
-            out.append(try! await link.loop.submit { link.state }.get())
-        }
+        for link in all { out.append(await link.state) }
         return out
     }
 
@@ -174,240 +163,226 @@ public final class ConsoleSession: SeatSender, @unchecked Sendable {
         }
     }
 
-    /// Closes every connection; pending requests answer `net.closed`.
+    /// Closes every connection; pending requests answer `net.closed`. Returns
+    /// when every link's task has ended.
     public func close() async {
-        let all = lock.withLock {
-            let all = Array(links.values)
-            links = [:]
-            return all
+        let all = links.withLockedValue { links in
+            defer { links = [:] }
+            return Array(links.values)
         }
-        for link in all {
-            try? await link.loop.submit { link.stop() }.get()
-        }
-        for link in all {
-            try? await link.closed.futureResult.get()
-        }
+        for (link, _) in all { await link.stop() }
+        for (_, life) in all { await life.value }
     }
 }
 
-/// One seat's persistent connection. Every method runs on `loop`.
-final class SeatLink: @unchecked Sendable {
+/// One seat's persistent connection: an actor whose ``run()`` connects, serves
+/// the connection until it ends, backs off after a failure, and connects again,
+/// until ``stop()``.
+actor SeatLink {
     struct Pending {
         var id: UInt32
         var feature: Feature
         var frame: Frame
-        var promise: EventLoopPromise<SeatResult>
-        var deadline: Scheduled<Void>?
-        var retried: Bool
+        var deadline: ContinuousClock.Instant
+        var reply: CheckedContinuation<SeatResult, Never>
+        var timer: Task<Void, Never>?
+        var retried = false
     }
 
-    enum Phase { case idle, connecting, online, recycling, down, stopped }
+    /// The connection being served: its frames go out through `outbox`.
+    private struct Open {
+        var number: Int
+        var close: @Sendable () -> Void
+        var outbox: AsyncStream<Frame>.Continuation
+    }
 
     let seat: Seat
-    let loop: any EventLoop
-    /// Strong: the session drops its links in ``ConsoleSession/close()``.
-    let session: ConsoleSession
-    var phase = Phase.idle
-    var channel: Channel?
+    private let transport: ClientTransport
+    private let expected: ExpectedPeer
+    private let options: ConsoleSession.Options
+    private let onEvent: @Sendable (SeatLinkEvent) -> Void
+    private(set) var state: SeatLinkState
+    private var stopped = false
+    private var open: Open?
+    private var connections = 0
+    /// Closed on purpose because idle: reconnect without saying the seat went offline.
+    private var recycling = false
     /// Sent, waiting for their answers (by request id).
-    var inFlight: [UInt32: Pending] = [:]
+    private var inFlight: [UInt32: Pending] = [:]
     /// Waiting for a connection.
-    var waiting: [Pending] = []
-    var failures = 0
-    var retry: Scheduled<Void>?
-    var idle: Scheduled<Void>?
-    var lastError: Reason?
-    var state: SeatLinkState
-    /// Completes when the link is stopped and its channel closed.
-    let closed: EventLoopPromise<Void>
+    private var waiting: [Pending] = []
+    private var failures = 0
+    private var lastError: Reason?
+    private var backoff: Task<Void, Never>?
+    private var idle: Task<Void, Never>?
 
-    init(seat: Seat, loop: any EventLoop, session: ConsoleSession) {
+    init(seat: Seat, transport: ClientTransport, expected: ExpectedPeer, options: ConsoleSession.Options,
+         onEvent: @escaping @Sendable (SeatLinkEvent) -> Void) {
         self.seat = seat
-        self.loop = loop
-        self.session = session
+        self.transport = transport
+        self.expected = expected
+        self.options = options
+        self.onEvent = onEvent
         self.state = SeatLinkState(seat: seat, connection: .connecting)
-        self.closed = loop.makePromise()
     }
 
-    // MARK: Connecting
+    // MARK: The link's life
 
-    func connect() {
-        guard phase == .idle || phase == .down || phase == .recycling else { return }
-        phase = .connecting
-        retry?.cancel()
-        retry = nil
-        lastError = nil
-        let transport = session.transport
-        let expected = ExpectedPeer.seat(id: seat.id, school: session.schoolID)
-        let timeout = transport.deadlines.connect
-        ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(timeout.nanoseconds))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // The seat is checked inside the TLS verification: a wrong seat fails the handshake.
-                    let record = try transport.configure(channel, expecting: expected)
-                    try channel.pipeline.syncOperations.addHandler(SeatLinkHandler(link: self, record: record))
-                }
+    func run() async {
+        while !stopped {
+            let wasOnline = await serveOneConnection()
+            if stopped { break }
+            if wasOnline { continue }  // dropped or recycled: connect again at once
+            // Exponential backoff with ±20 % jitter, so that a room's seats do not retry in step.
+            let base = Double(options.backoffBase.nanoseconds) * pow(2, Double(min(failures, 20)))
+            let delay = min(base, Double(options.backoffCap.nanoseconds)) * Double.random(in: 0.8...1.2)
+            failures += 1
+            if waiting.isEmpty {
+                let sleep = Task { _ = try? await Task.sleep(for: .nanoseconds(Int64(delay))) }
+                backoff = sleep
+                await sleep.value
+                backoff = nil
             }
-            .connect(host: seat.host, port: seat.port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel):
-                    if self.phase == .stopped {
-                        channel.close(promise: nil)
-                    } else {
-                        self.channel = channel
-                        self.armHandshakeDeadline(channel)
-                    }
-                case .failure(let error):
-                    self.connectFailed(ClientTransport.connecting(error, limit: timeout), rejected: false)
-                }
-            }
-    }
-
-    /// A seat that accepts the connection but never completes the handshake is
-    /// closed after the handshake deadline, and retried like one that is down.
-    /// Not while a request still waits for it: a loaded room may take longer to
-    /// handshake than the deadline, and the request has a deadline of its own.
-    private func armHandshakeDeadline(_ channel: Channel) {
-        let limit = session.transport.deadlines.handshake
-        loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) {
-            guard self.phase == .connecting, self.channel === channel else { return }
-            guard self.waiting.isEmpty else { return self.armHandshakeDeadline(channel) }
-            self.lastError = Reason("net.timeout", ["seconds": limit.secondsText])
-            channel.close(promise: nil)
         }
+        failAll(Reason("net.closed"))
+    }
+
+    /// Connects and serves the connection until it ends. True when it got online.
+    private func serveOneConnection() async -> Bool {
+        recycling = false
+        lastError = nil
+        connections += 1
+        let number = connections
+        // The handshake may take as long as a waiting request allows (a loaded
+        // room); with nobody waiting, the session's own limit.
+        let now = ContinuousClock.now
+        let handshake = waiting.map { $0.deadline - now }.reduce(options.connectTimeout) { max($0, $1) }
+        let deadlines = ClientDeadlines(connect: options.connectTimeout, handshake: handshake, reply: options.connectTimeout)
+        var online = false
+        do {
+            try await transport.with(deadlines).call(host: seat.host, port: seat.port, expecting: expected) { exchange in
+                guard !stopped else { return }
+                online = true
+                let (outbox, frames) = AsyncStream<Frame>.makeStream()
+                becameOnline(Open(number: number, close: exchange.closer, outbox: frames))
+                let writer = exchange.writer
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await frame in outbox { try await writer.write(frame) }
+                    }
+                    while let frame = try await exchange.nextFrame() { received(frame) }
+                    group.cancelAll()
+                }
+            }
+        } catch let error as WireError {
+            lastError = lastError ?? error.reason
+        } catch {
+            lastError = lastError ?? Reason("net.error", ["detail": "\(error)"])
+        }
+        open?.outbox.finish()
+        open = nil
+        idle?.cancel()
+        if online { dropped() } else { connectFailed(lastError ?? Reason("net.closed")) }
+        return online
     }
 
     /// TLS done and the certificate names our seat.
-    func ready(_ channel: Channel) {
-        guard phase == .connecting else { return }
-        self.channel = channel
-        phase = .online
+    private func becameOnline(_ connection: Open) {
+        open = connection
         failures = 0
         publish(.online)
         let queued = waiting
         waiting = []
-        for pending in queued { write(pending, on: channel) }
-        if !queued.isEmpty { channel.flush() }
+        for pending in queued { write(pending) }
         armIdle()
     }
 
-    func connectFailed(_ reason: Reason, rejected: Bool) {
-        guard phase == .connecting else { return }
-        channel = nil
-        phase = .down
+    private func connectFailed(_ reason: Reason) {
+        guard !stopped else { return }
+        let rejected = reason.code.hasPrefix("tls.") || reason.code.hasPrefix("auth.")
         publish(rejected ? .rejected(reason) : .offline(reason))
         let status: SeatStatus = reason.code.hasPrefix("auth.") ? .refused : rejected ? .failed : .unreachable
         for pending in waiting { finish(pending, SeatResult(seat: seat, status: status, reason: reason)) }
         waiting = []
-        // Exponential backoff with ±20 % jitter, so that a room's seats do not retry in step.
-        let base = Double(session.options.backoffBase.nanoseconds) * pow(2, Double(min(failures, 20)))
-        let delay = min(base, Double(session.options.backoffCap.nanoseconds)) * Double.random(in: 0.8...1.2)
-        failures += 1
-        retry = loop.scheduleTask(in: .nanoseconds(Int64(delay))) { self.connect() }
     }
 
-    /// The channel closed (agent stopped, idle recycle, TLS failure, our own close).
-    func inactive(_ channel: Channel) {
-        guard self.channel === channel || phase == .connecting else { return }
-        self.channel = nil
-        idle?.cancel()
-        switch phase {
-        case .connecting:
-            connectFailed(lastError ?? Reason("net.closed"), rejected: lastError.map { $0.code.hasPrefix("tls.") || $0.code.hasPrefix("auth.") } ?? false)
-        case .recycling:
-            connect()
-        case .online:
-            // In flight when the seat went away: idempotent requests go again once.
-            for (_, pending) in inFlight {
-                if !pending.retried && pending.feature.isIdempotent {
-                    var again = pending
-                    again.retried = true
-                    waiting.append(again)
-                } else {
-                    pending.deadline?.cancel()
-                    // A seat that refused our certificate (TLS alert after a TLS 1.3 handshake) refused the request.
-                    let refused = lastError?.code.hasPrefix("auth.") ?? false
-                    finish(pending, SeatResult(seat: seat, status: refused ? .refused : .unreachable, reason: lastError ?? Reason("net.closed")))
-                }
+    /// The connection ended after it was online (agent stopped, idle recycle, TLS alert).
+    private func dropped() {
+        guard !stopped else { return }
+        if recycling { return }
+        let reason = lastError ?? Reason("net.closed")
+        // In flight when the seat went away: idempotent requests go again once.
+        for (_, pending) in inFlight {
+            if !pending.retried && pending.feature.isIdempotent {
+                var again = pending
+                again.retried = true
+                waiting.append(again)
+            } else {
+                // A seat that refused our certificate (TLS alert after a TLS 1.3 handshake) refused the request.
+                finish(pending, SeatResult(seat: seat, status: reason.code.hasPrefix("auth.") ? .refused : .unreachable, reason: reason))
             }
-            inFlight = [:]
-            phase = .down
-            publish(.offline(lastError ?? Reason("net.closed")))
-            connect()
-        case .idle, .down:
-            break
-        case .stopped:
-            failAll(Reason("net.closed"))
-            closed.succeed(())
         }
+        inFlight = [:]
+        publish(.offline(reason))
     }
 
     func stop() {
-        let previous = phase
-        phase = .stopped
-        retry?.cancel()
+        stopped = true
+        backoff?.cancel()
         idle?.cancel()
         failAll(Reason("net.closed"))
-        if let channel, previous != .down {
-            channel.close(promise: nil)
-        } else {
-            closed.succeed(())
-        }
+        open?.close()
     }
 
     // MARK: Requests
 
-    func enqueue(id: UInt32, feature: Feature, frame: Frame, timeout: Duration) -> EventLoopFuture<SeatResult> {
-        let promise = loop.makePromise(of: SeatResult.self)
-        guard phase != .stopped else {
-            promise.succeed(SeatResult(seat: seat, status: .unreachable, reason: Reason("net.closed")))
-            return promise.futureResult
+    /// Sends one request (at once when online, else when the connection is up) and returns its answer.
+    func request(id: UInt32, feature: Feature, frame: Frame, timeout: Duration) async -> SeatResult {
+        await withCheckedContinuation { reply in
+            guard !stopped else {
+                reply.resume(returning: SeatResult(seat: seat, status: .unreachable, reason: Reason("net.closed")))
+                return
+            }
+            var pending = Pending(id: id, feature: feature, frame: frame, deadline: ContinuousClock.now + timeout, reply: reply)
+            pending.timer = Task { [weak self] in
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                await self?.expire(id)
+            }
+            if open != nil {
+                write(pending)
+            } else {
+                waiting.append(pending)
+                backoff?.cancel()  // an offline seat is tried at once
+            }
         }
-        var pending = Pending(id: id, feature: feature, frame: frame, promise: promise, deadline: nil, retried: false)
-        pending.deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { self.expire(id) }
-        switch phase {
-        case .online:
-            write(pending, on: channel!)
-            channel!.flush()
-        case .down, .idle:
-            waiting.append(pending)
-            connect()
-        case .connecting, .recycling:
-            waiting.append(pending)
-        case .stopped:
-            break
-        }
-        return promise.futureResult
     }
 
-    private func write(_ pending: Pending, on channel: Channel) {
+    private func write(_ pending: Pending) {
+        guard let open else { return waiting.append(pending) }
         inFlight[pending.id] = pending
         idle?.cancel()
-        channel.write(pending.frame, promise: nil)
+        open.outbox.yield(pending.frame)
     }
 
     /// The deadline passed: the seat is unreachable for this request. A request
     /// that was sent and never answered leaves the connection stuck behind it: close it.
-    func expire(_ id: UInt32) {
+    private func expire(_ id: UInt32) {
         if let pending = inFlight.removeValue(forKey: id) {
             finish(pending, SeatResult(seat: seat, status: .unreachable, reason: Reason("net.timeout", ["seconds": pending.timeoutText])))
-            channel?.close(promise: nil)
+            open?.close()
         } else if let index = waiting.firstIndex(where: { $0.id == id }) {
             let pending = waiting.remove(at: index)
             finish(pending, SeatResult(seat: seat, status: .unreachable, reason: lastError ?? pending.timeoutReason))
         }
     }
 
-    func received(_ frame: Frame) {
+    private func received(_ frame: Frame) {
         let response: Response
         do {
             response = try frame.decodeHeader(Response.self)
         } catch let error as WireError {
             failInFlight(.failed, error.reason)
-            channel?.close(promise: nil)
+            open?.close()
             return
         } catch {
             return
@@ -418,24 +393,17 @@ final class SeatLink: @unchecked Sendable {
             return
         }
         guard let pending = inFlight.removeValue(forKey: response.id) else { return }  // a late answer to an expired request
-        pending.deadline?.cancel()
         finish(pending, SeatResult(seat: seat, status: response.status, reason: response.reason, body: frame.body))
         if inFlight.isEmpty { armIdle() }
     }
 
     private func failInFlight(_ status: SeatStatus, _ reason: Reason) {
-        for (_, pending) in inFlight {
-            pending.deadline?.cancel()
-            finish(pending, SeatResult(seat: seat, status: status, reason: reason))
-        }
+        for (_, pending) in inFlight { finish(pending, SeatResult(seat: seat, status: status, reason: reason)) }
         inFlight = [:]
     }
 
     private func failAll(_ reason: Reason) {
-        for pending in Array(inFlight.values) + waiting {
-            pending.deadline?.cancel()
-            finish(pending, SeatResult(seat: seat, status: .unreachable, reason: reason))
-        }
+        for pending in Array(inFlight.values) + waiting { finish(pending, SeatResult(seat: seat, status: .unreachable, reason: reason)) }
         inFlight = [:]
         waiting = []
     }
@@ -443,16 +411,24 @@ final class SeatLink: @unchecked Sendable {
     /// Recycle the connection before the agent's 30 s idle limit closes it.
     private func armIdle() {
         idle?.cancel()
-        idle = loop.scheduleTask(in: .nanoseconds(session.options.recycleAfter.nanoseconds)) {
-            guard self.phase == .online, self.inFlight.isEmpty, let channel = self.channel else { return }
-            self.phase = .recycling
-            channel.close(promise: nil)
+        guard let number = open?.number else { return }
+        let after = options.recycleAfter
+        idle = Task { [weak self] in
+            guard (try? await Task.sleep(for: after)) != nil else { return }
+            await self?.recycle(number)
         }
     }
 
+    private func recycle(_ number: Int) {
+        guard let open, open.number == number, inFlight.isEmpty else { return }
+        recycling = true
+        open.close()
+    }
+
     private func finish(_ pending: Pending, _ result: SeatResult) {
+        pending.timer?.cancel()
         remember(pending.feature, result)
-        pending.promise.succeed(result)
+        pending.reply.resume(returning: result)
     }
 
     /// What answers say about the seat: locked or not, refused.
@@ -484,7 +460,7 @@ final class SeatLink: @unchecked Sendable {
     private func publish(_ connection: SeatLinkState.Connection) {
         let changed = connection.kind != state.connection.kind
         state.connection = connection
-        if changed { session.onEvent(SeatLinkEvent(seat: seat, connection: connection)) }
+        if changed { onEvent(SeatLinkEvent(seat: seat, connection: connection)) }
     }
 }
 
@@ -514,42 +490,5 @@ extension Feature {
         case .status, .lock, .unlock, .screenshot, .thumbnail: return true
         default: return false
         }
-    }
-}
-
-/// The pipeline end of a ``SeatLink``: once the handshake is done (the TLS
-/// verification has checked that the certificate names the seat), hands the
-/// channel, frames and closes to the link.
-final class SeatLinkHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = Frame
-    let link: SeatLink
-    let record: PeerRecord
-
-    init(link: SeatLink, record: PeerRecord) {
-        self.link = link
-        self.record = record
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard case TLSUserEvent.handshakeCompleted = event else {
-            context.fireUserInboundEventTriggered(event)
-            return
-        }
-        link.ready(context.channel)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        link.received(unwrapInboundIn(data))
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        let reason = ClientTransport.reason(error, record: record)
-        if link.lastError == nil || reason.code != "net.error" { link.lastError = reason }
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        link.inactive(context.channel)
-        context.fireChannelInactive()
     }
 }

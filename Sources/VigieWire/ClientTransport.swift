@@ -141,7 +141,9 @@ public struct ClientTransport: Sendable {
     /// `expected`, runs `body` on the connection and closes it. Every failure
     /// is a ``WireError`` (see ``ClientTransport/reason(_:record:deadline:)``).
     /// - Parameter reply: the wait for each answer, instead of the transport's.
+    /// - Parameter isolation: where `body` runs (the caller's actor, by default).
     public func call<T: Sendable>(host: String, port: Int, expecting expected: ExpectedPeer, replyWithin reply: Duration? = nil,
+                                  isolation: isolated (any Actor)? = #isolation,
                                   _ body: (ClientExchange) async throws -> T) async throws -> T {
         let deadlines = reply.map { self.deadlines.replying(within: $0) } ?? self.deadlines
         let clock = ClientClock(deadlines)
@@ -163,7 +165,7 @@ public struct ClientTransport: Sendable {
         } catch {
             throw WireError(Self.connecting(error, limit: clock.reported(deadlines.connect)))
         }
-        return try await channel.executeThenClose { inbound, outbound in
+        return try await channel.executeThenClose(isolation: isolation) { inbound, outbound in
             let exchange = ClientExchange(channel: channel.channel, inbound: inbound, outbound: outbound, record: record, clock: clock)
             try await exchange.within(deadlines.handshake) { try await handshake.get() }
             return try await body(exchange)
@@ -251,6 +253,25 @@ public final class ClientExchange {
         }
         guard let frame else { throw WireError("net.closed") }
         return frame
+    }
+
+    /// The next frame with no deadline (a connection kept open between
+    /// requests, whose requests have deadlines of their own); nil when the peer closes.
+    public func nextFrame(isolation: isolated (any Actor)? = #isolation) async throws -> Frame? {
+        do {
+            return try await responses.next(isolation: isolation)
+        } catch {
+            throw WireError(ClientTransport.reason(error, record: record))
+        }
+    }
+
+    /// Where frames are written from other tasks (a writer that stays with the connection).
+    public var writer: NIOAsyncChannelOutboundWriter<Frame> { outbound }
+
+    /// Closes the connection, from anywhere: a pending ``nextFrame()`` ends.
+    public var closer: @Sendable () -> Void {
+        let channel = self.channel
+        return { channel.close(promise: nil) }
     }
 
     /// Sends `request` and reads the answer's header (and the whole frame).

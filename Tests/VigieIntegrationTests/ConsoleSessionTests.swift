@@ -1,0 +1,57 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+import VigieController
+import VigieModel
+import VigiePKI
+import VigieTestSupport
+
+/// The console session's kept connections against a real agent.
+@Suite struct ConsoleSessionTests {
+    /// The local ports of the established TCP connections to `port` (from
+    /// /proc/net/tcp and tcp6: a dual-stack listener's are in the second).
+    static func connections(to port: Int) -> Set<Int> {
+        // Read to the end: /proc files say they are empty, and a one-read reader stops at a page.
+        let text = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap { FileHandle(forReadingAtPath: $0)?.readDataToEndOfFile() }
+            .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+        var ports = Set<Int>()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[3] == "01" else { continue }  // ESTABLISHED
+            let local = fields[1].split(separator: ":"), remote = fields[2].split(separator: ":")
+            guard local.count == 2, remote.count == 2, Int(remote[1], radix: 16) == port, let mine = Int(local[1], radix: 16) else { continue }
+            ports.insert(mine)
+        }
+        return ports
+    }
+
+    /// An idle connection is closed and opened again before the agent's idle
+    /// limit would close it: a new connection, no "offline" for the teacher, and
+    /// the next command answers on it.
+    @Test func anIdleConnectionIsRecycledWithoutTheSeatGoingOffline() async throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        defer { school.stopAll() }
+        let rig = school.seats["B204-01"]!
+        let events = NIOLockedValueBox<[SeatLinkState.Connection]>([])
+        var options = ConsoleSession.Options()
+        options.recycleAfter = .milliseconds(500)
+        let session = try ConsoleSession(identity: try IdentityBundle.load(from: school.people["teacher"]!), schoolID: TestSchool.schoolID,
+                                         options: options, onEvent: { event in events.withLockedValue { $0.append(event.connection) } })
+        let seat = Seat(id: "B204-01", room: "B204", host: "127.0.0.1", port: rig.port, mac: nil)
+        var first: [SeatResult] = []
+        for await result in session.send(.status, to: [seat], timeout: .seconds(30)) { first.append(result) }
+        #expect(first.first?.status == .ok, "\(first)")
+        let before = Self.connections(to: rig.port)
+        #expect(before.count == 1, "one connection to the seat: \(before)")
+
+        // Past the recycle time, the connection is another one.
+        #expect(eventually(10) { let now = Self.connections(to: rig.port); return now.count == 1 && now.isDisjoint(with: before) },
+                "the idle connection was replaced: before \(before), now \(Self.connections(to: rig.port))")
+        var second: [SeatResult] = []
+        for await result in session.send(.status, to: [seat], timeout: .seconds(30)) { second.append(result) }
+        #expect(second.first?.status == .ok, "\(second)")
+        #expect(events.withLockedValue { $0 } == [.online], "the teacher saw the seat online once, never offline")
+        await session.close()
+        #expect(eventually(5) { Self.connections(to: rig.port).isEmpty }, "closing the session closes its connections")
+    }
+}
