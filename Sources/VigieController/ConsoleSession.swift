@@ -130,18 +130,21 @@ public final class ConsoleSession: SeatSender, Sendable {
         // One request, encoded once, for every seat.
         let frame = Frame.request(Request(id: id, feature: feature.rawValue, args: args, deadlineMillis: UInt32(timeout.milliseconds)))
         let targets = seats.map { link(for: $0) }
-        let start = ContinuousClock.now
-        Task {
-            await withDiscardingTaskGroup { group in
-                for link in targets {
-                    group.addTask {
-                        var result = await link.request(id: id, feature: feature, frame: frame, timeout: timeout)
-                        result.elapsed = ContinuousClock.now - start
-                        continuation.yield(result)
-                    }
-                }
-            }
+        guard !targets.isEmpty else {
             continuation.finish()
+            return stream
+        }
+        let start = ContinuousClock.now
+        let remaining = NIOLockedValueBox(targets.count)
+        let deliver: @Sendable (SeatResult) -> Void = { result in
+            var result = result
+            result.elapsed = ContinuousClock.now - start
+            continuation.yield(result)
+            if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { continuation.finish() }
+        }
+        // One task hands the request to every link; each answers through `deliver`.
+        Task {
+            for link in targets { await link.submit(id: id, feature: feature, frame: frame, timeout: timeout, deliver: deliver) }
         }
         return stream
     }
@@ -184,8 +187,7 @@ actor SeatLink {
         var feature: Feature
         var frame: Frame
         var deadline: ContinuousClock.Instant
-        var reply: CheckedContinuation<SeatResult, Never>
-        var timer: Task<Void, Never>?
+        var deliver: @Sendable (SeatResult) -> Void
         var retried = false
     }
 
@@ -215,6 +217,8 @@ actor SeatLink {
     private var lastError: Reason?
     private var backoff: Task<Void, Never>?
     private var idle: Task<Void, Never>?
+    private var deadlineWatch: Task<Void, Never>?
+    private var deadlineWake: ContinuousClock.Instant?
 
     init(seat: Seat, transport: ClientTransport, expected: ExpectedPeer, options: ConsoleSession.Options,
          onEvent: @escaping @Sendable (SeatLinkEvent) -> Void) {
@@ -330,30 +334,26 @@ actor SeatLink {
         stopped = true
         backoff?.cancel()
         idle?.cancel()
+        deadlineWatch?.cancel()
         failAll(Reason("net.closed"))
         open?.close()
     }
 
     // MARK: Requests
 
-    /// Sends one request (at once when online, else when the connection is up) and returns its answer.
-    func request(id: UInt32, feature: Feature, frame: Frame, timeout: Duration) async -> SeatResult {
-        await withCheckedContinuation { reply in
-            guard !stopped else {
-                reply.resume(returning: SeatResult(seat: seat, status: .unreachable, reason: Reason("net.closed")))
-                return
-            }
-            var pending = Pending(id: id, feature: feature, frame: frame, deadline: ContinuousClock.now + timeout, reply: reply)
-            pending.timer = Task { [weak self] in
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                await self?.expire(id)
-            }
-            if open != nil {
-                write(pending)
-            } else {
-                waiting.append(pending)
-                backoff?.cancel()  // an offline seat is tried at once
-            }
+    /// Sends one request (at once when online, else when the connection is up);
+    /// its answer, or why there is none, goes to `deliver` once.
+    func submit(id: UInt32, feature: Feature, frame: Frame, timeout: Duration, deliver: @escaping @Sendable (SeatResult) -> Void) {
+        guard !stopped else {
+            return deliver(SeatResult(seat: seat, status: .unreachable, reason: Reason("net.closed")))
+        }
+        let pending = Pending(id: id, feature: feature, frame: frame, deadline: ContinuousClock.now + timeout, deliver: deliver)
+        watchDeadline(pending.deadline)
+        if open != nil {
+            write(pending)
+        } else {
+            waiting.append(pending)
+            backoff?.cancel()  // an offline seat is tried at once
         }
     }
 
@@ -364,16 +364,36 @@ actor SeatLink {
         open.outbox.yield(pending.frame)
     }
 
-    /// The deadline passed: the seat is unreachable for this request. A request
-    /// that was sent and never answered leaves the connection stuck behind it: close it.
-    private func expire(_ id: UInt32) {
-        if let pending = inFlight.removeValue(forKey: id) {
+    /// One sleeping task per link watches the requests' deadlines: it wakes at
+    /// the earliest, and a later deadline (the usual case: every request has
+    /// the console's timeout) needs no new task and no cancellation.
+    private func watchDeadline(_ deadline: ContinuousClock.Instant) {
+        if let wake = deadlineWake, wake <= deadline { return }
+        deadlineWatch?.cancel()
+        deadlineWake = deadline
+        deadlineWatch = Task { [weak self] in
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            await self?.expireDue()
+        }
+    }
+
+    /// Past its deadline, the seat is unreachable for a request. One that was
+    /// sent and never answered leaves the connection stuck behind it: close it.
+    private func expireDue() {
+        deadlineWake = nil
+        deadlineWatch = nil
+        let now = ContinuousClock.now
+        let late = inFlight.values.filter { $0.deadline <= now }
+        for pending in late {
+            inFlight[pending.id] = nil
             finish(pending, SeatResult(seat: seat, status: .unreachable, reason: Reason("net.timeout", ["seconds": pending.timeoutText])))
-            open?.close()
-        } else if let index = waiting.firstIndex(where: { $0.id == id }) {
-            let pending = waiting.remove(at: index)
+        }
+        if !late.isEmpty { open?.close() }
+        for pending in waiting where pending.deadline <= now {
             finish(pending, SeatResult(seat: seat, status: .unreachable, reason: lastError ?? pending.timeoutReason))
         }
+        waiting.removeAll { $0.deadline <= now }
+        if let next = (inFlight.values.map(\.deadline) + waiting.map(\.deadline)).min() { watchDeadline(next) }
     }
 
     private func received(_ frame: Frame) {
@@ -426,9 +446,8 @@ actor SeatLink {
     }
 
     private func finish(_ pending: Pending, _ result: SeatResult) {
-        pending.timer?.cancel()
         remember(pending.feature, result)
-        pending.reply.resume(returning: result)
+        pending.deliver(result)
     }
 
     /// What answers say about the seat: locked or not, refused.
