@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import VigieModel
 import VigieSeatState
 
@@ -31,7 +32,12 @@ final class LockKeeper: @unchecked Sendable {
     private let target: SeatTarget
     private let texts: SeatTexts
     private let logger: Logger
-    private var current: RememberedLock?
+    private var current: RememberedLock? {
+        didSet { holder.withLockedValue { $0 = current?.by } }
+    }
+    /// Who holds the lock, readable without waiting for the queue (which may be
+    /// starting a helper for seconds).
+    private let holder = NIOLockedValueBox<Identity?>(nil)
     private var timer: DispatchSourceTimer?
     /// The running helper's exit, watched through a pidfd (readable once it exits).
     private var exitWatch: (pid: pid_t, source: DispatchSourceRead)?
@@ -82,8 +88,8 @@ final class LockKeeper: @unchecked Sendable {
         queue.sync { watchExit(of: nil) }
     }
 
-    /// Who holds the lock now, if any.
-    var lockedBy: Identity? { queue.sync { current?.by } }
+    /// Who holds the lock now, if any (as last recorded by the queue; never blocks).
+    var lockedBy: Identity? { holder.withLockedValue { $0 } }
 
     /// Locks; the helper has `wait` seconds (at most ``Spawn/helperStartWait``) to hold the screen.
     func lock(by identity: Identity, until: Date?, wait: Double = Spawn.helperStartWait) async -> LockOutcome {
