@@ -180,8 +180,10 @@ public final class ConsoleSession: SeatSender, Sendable {
 
 /// One seat's persistent connection: an actor whose ``run()`` connects, serves
 /// the connection until it ends, backs off after a failure, and connects again,
-/// until ``stop()``.
+/// until ``stop()``. Frames go out at once through the channel (no task, no
+/// wait); answers come in through the connection's inbound stream.
 actor SeatLink {
+
     struct Pending {
         var id: UInt32
         var feature: Feature
@@ -191,11 +193,11 @@ actor SeatLink {
         var retried = false
     }
 
-    /// The connection being served: its frames go out through `outbox`.
+    /// The connection being served.
     private struct Open {
         var number: Int
         var close: @Sendable () -> Void
-        var outbox: AsyncStream<Frame>.Continuation
+        var write: @Sendable (Frame) -> Void
     }
 
     let seat: Seat
@@ -234,9 +236,10 @@ actor SeatLink {
 
     func run() async {
         while !stopped {
-            let wasOnline = await serveOneConnection()
+            let outcome = await serveOneConnection()
             if stopped { break }
-            if wasOnline { continue }  // dropped or recycled: connect again at once
+            // Dropped or recycled, or too slow for requests that still have time: connect again at once.
+            if outcome != .failed { continue }
             // Exponential backoff with ±20 % jitter, so that a room's seats do not retry in step.
             let base = Double(options.backoffBase.nanoseconds) * pow(2, Double(min(failures, 20)))
             let delay = min(base, Double(options.backoffCap.nanoseconds)) * Double.random(in: 0.8...1.2)
@@ -251,8 +254,10 @@ actor SeatLink {
         failAll(Reason("net.closed"))
     }
 
-    /// Connects and serves the connection until it ends. True when it got online.
-    private func serveOneConnection() async -> Bool {
+    private enum ConnectionOutcome { case wasOnline, failed, tooSlow }
+
+    /// Connects and serves the connection until it ends.
+    private func serveOneConnection() async -> ConnectionOutcome {
         recycling = false
         lastError = nil
         connections += 1
@@ -267,27 +272,29 @@ actor SeatLink {
             try await transport.with(deadlines).call(host: seat.host, port: seat.port, expecting: expected) { exchange in
                 guard !stopped else { return }
                 online = true
-                let (outbox, frames) = AsyncStream<Frame>.makeStream()
-                becameOnline(Open(number: number, close: exchange.closer, outbox: frames))
-                let writer = exchange.writer
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await frame in outbox { try await writer.write(frame) }
-                    }
-                    while let frame = try await exchange.nextFrame() { received(frame) }
-                    group.cancelAll()
-                }
+                becameOnline(Open(number: number, close: exchange.closer, write: exchange.writeNow))
+                while let frame = try await exchange.nextFrame() { received(frame) }
             }
         } catch let error as WireError {
             lastError = lastError ?? error.reason
         } catch {
             lastError = lastError ?? Reason("net.error", ["detail": "\(error)"])
         }
-        open?.outbox.finish()
         open = nil
         idle?.cancel()
-        if online { dropped() } else { connectFailed(lastError ?? Reason("net.closed")) }
-        return online
+        if online {
+            dropped()
+            return .wasOnline
+        }
+        var reason = lastError ?? Reason("net.closed")
+        // What the session allows, not what a waiting request stretched it to.
+        if reason.code == "net.timeout" { reason = Reason("net.timeout", ["seconds": options.connectTimeout.secondsText]) }
+        // A loaded room may take longer to connect or handshake than the
+        // session's limit: requests that still have time wait for a new try.
+        let failedAt = ContinuousClock.now
+        if reason.code == "net.timeout", waiting.contains(where: { $0.deadline > failedAt }) { return .tooSlow }
+        connectFailed(reason)
+        return .failed
     }
 
     /// TLS done and the certificate names our seat.
@@ -361,7 +368,7 @@ actor SeatLink {
         guard let open else { return waiting.append(pending) }
         inFlight[pending.id] = pending
         idle?.cancel()
-        open.outbox.yield(pending.frame)
+        open.write(pending.frame)
     }
 
     /// One sleeping task per link watches the requests' deadlines: it wakes at
@@ -371,9 +378,9 @@ actor SeatLink {
         if let wake = deadlineWake, wake <= deadline { return }
         deadlineWatch?.cancel()
         deadlineWake = deadline
-        deadlineWatch = Task { [weak self] in
+        deadlineWatch = Task {
             guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-            await self?.expireDue()
+            self.expireDue()
         }
     }
 
@@ -433,9 +440,9 @@ actor SeatLink {
         idle?.cancel()
         guard let number = open?.number else { return }
         let after = options.recycleAfter
-        idle = Task { [weak self] in
+        idle = Task {
             guard (try? await Task.sleep(for: after)) != nil else { return }
-            await self?.recycle(number)
+            self.recycle(number)
         }
     }
 

@@ -235,6 +235,18 @@ public func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethro
     return false
 }
 
+/// ``eventually(_:_:)`` for async tests: waits with `Task.sleep`, so that the
+/// concurrency pool (two threads on a two-core machine) stays free for the
+/// in-process clients the test is waiting for.
+public func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    repeat {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    } while ContinuousClock.now < deadline
+    return false
+}
+
 /// Tests that load the whole machine (a thousand connections, a thousand
 /// simulated seats) take turns within the test process: run side by side on two
 /// cores they would time each other out rather than test what they mean to.

@@ -265,8 +265,11 @@ public final class ClientExchange {
         }
     }
 
-    /// Where frames are written from other tasks (a writer that stays with the connection).
-    public var writer: NIOAsyncChannelOutboundWriter<Frame> { outbound }
+    /// Writes a frame at once, from anywhere, without waiting (no task per write).
+    public var writeNow: @Sendable (Frame) -> Void {
+        let channel = self.channel
+        return { channel.writeAndFlush($0, promise: nil) }
+    }
 
     /// Closes the connection, from anywhere: a pending ``nextFrame()`` ends.
     public var closer: @Sendable () -> Void {

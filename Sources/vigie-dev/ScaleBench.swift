@@ -104,7 +104,7 @@ struct ScaleBench: AsyncParsableCommand {
         let unlockArgv = [vigie, "unlock", "--all", "--config", configPath, "--identity", teacher]
         _ = Runner.wall(unlockArgv)
         var harnessCPU = CPU.of(harness.pid)
-        var childCPU = CPU.children()
+        let childCPU = CPU.children()
         for _ in 0..<oneShotRuns {
             let (seconds, status) = Runner.wall(lockArgv)
             if status != 0 { row.failures += 1 }
