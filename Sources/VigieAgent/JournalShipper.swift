@@ -117,7 +117,33 @@ final class JournalShipper: Sendable {
         }
     }
 
-    struct ShipError: Error, CustomStringConvertible { let description: String }
+    /// A shipping session that stopped: the seat tries again later.
+    /// A stable ``code`` for programs and tests, a ``message`` a person can act
+    /// on, and the error underneath (``cause``) when there is one.
+    struct ShipError: Error, CustomStringConvertible, @unchecked Sendable {
+        /// What failed.
+        enum Code: String, Sendable {
+            /// The server closed the connection.
+            case closed = "ship.closed"
+            /// The server refused a batch.
+            case refused = "ship.refused"
+            /// The server and the seat disagree on where the journal stands.
+            case gap = "ship.gap"
+        }
+        let code: Code
+        /// What went wrong, for a person.
+        let message: String
+        /// The error underneath, when there is one.
+        let cause: (any Error)?
+
+        init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+            self.code = code
+            self.message = message
+            self.cause = cause
+        }
+
+        var description: String { message }
+    }
 
     /// The server lost acknowledged events `from`…`to` whose content this seat pruned.
     struct LostEvents: Error, CustomStringConvertible {
@@ -152,7 +178,7 @@ final class JournalShipper: Sendable {
                 if waiting.isEmpty {
                     // Idle: notice a server that went away (restarted, perhaps on a restored store),
                     // so the next connection asks `register.head` without waiting for a new event.
-                    guard exchange.isActive else { throw ShipError(description: "the server closed the connection") }
+                    guard exchange.isActive else { throw ShipError(.closed, "the server closed the connection") }
                     try await Task.sleep(for: .milliseconds(300))
                     continue
                 }
@@ -184,11 +210,11 @@ final class JournalShipper: Sendable {
                     }
                 case (_, "register.gap"):
                     guard let expected = response.params["expected"].flatMap(Int64.init) else {
-                        throw ShipError(description: "the server reports a gap without saying where")
+                        throw ShipError(.gap, "the server reports a gap without saying where")
                     }
                     try await gap(expected: expected, report: send)
                 default:
-                    throw ShipError(description: "\(response.code) \(response.params)")
+                    throw ShipError(.refused, "\(response.code) \(response.params)")
                 }
             }
         }
@@ -215,9 +241,9 @@ final class JournalShipper: Sendable {
             }
             throw LostEvents(from: from, to: to)
         case .beyondEnd(let last):
-            throw ShipError(description: "the server expects event \(expected) but this seat's journal ends at \(last) (was the journal replaced?)")
+            throw ShipError(.gap, "the server expects event \(expected) but this seat's journal ends at \(last) (was the journal replaced?)")
         case .nothing:
-            throw ShipError(description: "the server expects event \(expected), which this seat has not sent yet and still waits to send")
+            throw ShipError(.gap, "the server expects event \(expected), which this seat has not sent yet and still waits to send")
         }
     }
 }

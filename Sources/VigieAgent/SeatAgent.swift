@@ -60,9 +60,34 @@ public struct AgentOptions: Sendable {
 }
 
 /// A problem that stops the agent from starting; the message says what to fix.
-public struct AgentStartError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A seat agent that cannot start with what it was given.
+/// A stable ``code`` for programs and tests, a ``message`` a person can act
+/// on, and the error underneath (``cause``) when there is one.
+public struct AgentStartError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What failed.
+    public enum Code: String, Sendable {
+        /// The seat is not in the configuration.
+        case unknownSeat = "agent.unknown-seat"
+        /// The seat names a room that is not in the configuration.
+        case unknownRoom = "agent.unknown-room"
+        /// The identity is not this seat's.
+        case wrongIdentity = "agent.wrong-identity"
+        /// The journal cannot be opened.
+        case journal = "agent.journal"
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
+    /// The error underneath, when there is one.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
 }
 
 /// The seat daemon: a mutual-TLS listener that checks every request against the
@@ -94,10 +119,10 @@ public final class SeatAgent: Service, Sendable {
 
     public init(options: AgentOptions, logger: Logger) throws {
         guard let seat = options.config.seat(options.seatID), let room = options.config.room(seat.room) else {
-            throw AgentStartError("seat “\(options.seatID)” is not in the configuration")
+            throw AgentStartError(.unknownSeat, "seat “\(options.seatID)” is not in the configuration")
         }
         guard options.identity.identity.seatID == seat.id, options.identity.identity.schoolID == options.config.school.id else {
-            throw AgentStartError("the identity names \(options.identity.identity.uri), not seat \(seat.id) of school \(options.config.school.id)")
+            throw AgentStartError(.wrongIdentity, "the identity names \(options.identity.identity.uri), not seat \(seat.id) of school \(options.config.school.id)")
         }
         try FileManager.default.createDirectory(atPath: options.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.options = options
@@ -120,7 +145,7 @@ public final class SeatAgent: Service, Sendable {
         do {
             self.journal = try SeatJournal(path: journalPath, school: options.config.school.id, seat: seat.id)
         } catch {
-            throw AgentStartError("cannot open the journal \(journalPath): \(error)")
+            throw AgentStartError(.journal, "cannot open the journal \(journalPath): \(error)", cause: error)
         }
         self.live = LiveConfig(options.config)
         self.pipeline = SeatPipeline(seat: seat, room: room, texts: texts, live: live, journal: journal, effects: effects, logger: logger)

@@ -71,7 +71,7 @@ public final class SeatPipeline: Sendable {
 
     /// A pipeline for `seat` under `config`, journaling into `journal`, acting through `effects`.
     public convenience init(seat: Seat, config: SchoolConfig, journal: SeatJournal, effects: any SeatEffects, logger: Logger) throws {
-        guard let room = config.room(seat.room) else { throw AgentStartError("seat “\(seat.id)” names room “\(seat.room)”, not in the configuration") }
+        guard let room = config.room(seat.room) else { throw AgentStartError(.unknownRoom, "seat “\(seat.id)” names room “\(seat.room)”, not in the configuration") }
         self.init(seat: seat, room: room, texts: SeatTexts(language: config.school.language, timeZoneID: room.timeZone),
                   live: LiveConfig(config), journal: journal, effects: effects, logger: logger)
     }

@@ -13,9 +13,36 @@ public struct SpawnedProcess: Sendable {
     public let stdout: Int32
 }
 
-public struct SpawnError: Error, CustomStringConvertible {
-    public let description: String
-    public init(description: String) { self.description = description }
+/// A process that could not be started, or did not come up.
+/// A stable ``code`` for programs and tests, a ``message`` a person can act
+/// on, and the error underneath (``cause``) when there is one.
+public struct SpawnError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What failed.
+    public enum Code: String, Sendable {
+        /// No pipe for its output (out of descriptors).
+        case pipe = "spawn.pipe"
+        /// posix_spawn failed (not found, not executable, out of processes).
+        case start = "spawn.start"
+        /// It started but did not say it was ready (see its log).
+        case notUp = "spawn.not-up"
+        /// A program it needs is not installed.
+        case missing = "spawn.missing"
+        /// No free port for it.
+        case noPort = "spawn.no-port"
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
+    /// The error underneath, when there is one.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
 }
 
 /// Starting helper processes without a shell (posix_spawn).
@@ -26,7 +53,7 @@ public enum Spawn {
     /// With `logPath`, the child's stderr is appended to that file (stdout stays a pipe).
     public static func start(_ argv: [String], newSession: Bool, logPath: String? = nil) throws -> SpawnedProcess {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&fds) == 0 else { throw SpawnError(.pipe, "pipe: \(String(cString: strerror(errno)))") }
         // Neither end may leak into other helpers (pipe2 is not exported by Glibc's module).
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
@@ -66,7 +93,7 @@ public enum Spawn {
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
-            throw SpawnError(description: "\(argv[0]): \(String(cString: strerror(rc)))")
+            throw SpawnError(.start, "\(argv[0]): \(String(cString: strerror(rc)))")
         }
         reapWhenItEnds(pid)
         return SpawnedProcess(pid: pid, stdout: fds[0])

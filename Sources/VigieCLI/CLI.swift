@@ -20,19 +20,34 @@ public enum Exit {
     public static let configuration: Int32 = 78
 }
 
-/// Errors that end a command with a documented exit status.
-public enum Failure: Error, CustomStringConvertible {
-    case usage(String)
-    case configuration(String)
+/// An error that ends a command with a documented exit status: a stable
+/// ``code`` (which says the status) and a ``message`` a person can act on.
+public struct Failure: Error, CustomStringConvertible {
+    /// What kind of failure, and so which exit status.
+    public enum Code: String, Sendable {
+        /// The command line is wrong (unknown room, missing option…): ``Exit/usage``.
+        case usage
+        /// The configuration or the identity is bad or missing: ``Exit/configuration``.
+        case configuration
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
 
-    public var description: String {
-        switch self {
-        case .usage(let m), .configuration(let m): return m
-        }
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
     }
 
+    /// A wrong command line.
+    public static func usage(_ message: String) -> Failure { Failure(.usage, message) }
+    /// A bad or missing configuration or identity.
+    public static func configuration(_ message: String) -> Failure { Failure(.configuration, message) }
+
+    public var description: String { message }
+
     public var exitCode: Int32 {
-        switch self {
+        switch code {
         case .usage: return Exit.usage
         case .configuration: return Exit.configuration
         }

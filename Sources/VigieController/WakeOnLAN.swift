@@ -63,25 +63,48 @@ public enum WakeOnLAN {
     /// Sends one datagram to `target` (broadcast allowed).
     public static func send(_ packet: [UInt8], to target: WakeTarget) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw WakeError("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw WakeError(.socket, "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(target.port).bigEndian
-        guard inet_pton(AF_INET, target.broadcast, &addr.sin_addr) == 1 else { throw WakeError("“\(target.broadcast)” is not an IPv4 address") }
+        guard inet_pton(AF_INET, target.broadcast, &addr.sin_addr) == 1 else { throw WakeError(.address, "“\(target.broadcast)” is not an IPv4 address") }
         let sent = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
         }
-        guard sent == packet.count else { throw WakeError("sendto \(target.broadcast):\(target.port): \(String(cString: strerror(errno)))") }
+        guard sent == packet.count else { throw WakeError(.send, "sendto \(target.broadcast):\(target.port): \(String(cString: strerror(errno)))") }
     }
 }
 
 /// A Wake-on-LAN packet could not be sent.
-public struct WakeError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A Wake-on-LAN packet that could not be sent.
+/// A stable ``code`` for programs and tests, a ``message`` a person can act
+/// on, and the error underneath (``cause``) when there is one.
+public struct WakeError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What failed.
+    public enum Code: String, Sendable {
+        /// No UDP socket (out of descriptors, not allowed).
+        case socket = "wake.socket"
+        /// The broadcast address is not an IPv4 address.
+        case address = "wake.address"
+        /// The packet could not be sent.
+        case send = "wake.send"
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
+    /// The error underneath, when there is one.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
 }

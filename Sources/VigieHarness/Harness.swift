@@ -75,7 +75,7 @@ public struct HarnessFiles: Sendable {
         let configPath = stateDir + "/school.toml"
         try configText(plan: plan, ports: ports).write(toFile: configPath, atomically: true, encoding: .utf8)
         let config: SchoolConfig
-        do { config = try ConfigLoader.load(path: configPath) } catch { throw HarnessError("\(error)") }
+        do { config = try ConfigLoader.load(path: configPath) } catch { throw HarnessError(.configuration, "\(error)", cause: error) }
         let bin = URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent().path
         for (key, dir) in people {
             let name = key == "teacher" ? "env" : "env.\(key)"
@@ -141,7 +141,7 @@ public struct HarnessFiles: Sendable {
         var ports: [Int] = []
         for _ in 0..<count {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw HarnessError("cannot open a socket to pick ports: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw HarnessError(.port, "cannot open a socket to pick ports: \(String(cString: strerror(errno)))") }
             fds.append(fd)
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
@@ -150,7 +150,7 @@ public struct HarnessFiles: Sendable {
             let ok = withUnsafeMutablePointer(to: &addr) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
             }
-            guard ok else { throw HarnessError("no free port on 127.0.0.1: \(String(cString: strerror(errno)))") }
+            guard ok else { throw HarnessError(.port, "no free port on 127.0.0.1: \(String(cString: strerror(errno)))") }
             ports.append(Int(UInt16(bigEndian: addr.sin_port)))
         }
         return ports
@@ -158,9 +158,36 @@ public struct HarnessFiles: Sendable {
 }
 
 /// A harness that cannot start; the message says why.
-public struct HarnessError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A simulated school that could not be set up.
+/// A stable ``code`` for programs and tests, a ``message`` a person can act
+/// on, and the error underneath (``cause``) when there is one.
+public struct HarnessError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What failed.
+    public enum Code: String, Sendable {
+        /// The configuration cannot be read or names what is missing.
+        case configuration = "harness.configuration"
+        /// No socket or no free port on 127.0.0.1.
+        case port = "harness.port"
+        /// A seat has no identity.
+        case identity = "harness.identity"
+        /// A seat cannot open its journal.
+        case journal = "harness.journal"
+        /// A seat cannot listen.
+        case listen = "harness.listen"
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
+    /// The error underneath, when there is one.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
 }
 
 /// Many ``SimulatedSeat``s in one process, each on its own port with its own
@@ -200,7 +227,7 @@ public final class Harness: @unchecked Sendable {
     public func start() async throws {
         var ports: [Int] = []
         for seat in files.config.seats {
-            guard let material = files.seats[seat.id] else { throw HarnessError("no identity for seat \(seat.id)") }
+            guard let material = files.seats[seat.id] else { throw HarnessError(.identity, "no identity for seat \(seat.id)") }
             let tls = try VigieTLS.serverContext(material)
             let simulated: SimulatedSeat
             do {
@@ -211,7 +238,7 @@ public final class Harness: @unchecked Sendable {
                 simulated = try SimulatedSeat(seat: seat, config: files.config, screen: screen, journal: journal, logger: logger)
             } catch {
                 await stop()
-                throw HarnessError("seat \(seat.id) cannot open its journal: \(error)")
+                throw HarnessError(.journal, "seat \(seat.id) cannot open its journal: \(error)", cause: error)
             }
             let server: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
             do {
@@ -222,7 +249,7 @@ public final class Harness: @unchecked Sendable {
                 }
             } catch {
                 await stop()
-                throw HarnessError("seat \(seat.id) cannot listen on \(seat.host):\(seat.port): \(error)")
+                throw HarnessError(.listen, "seat \(seat.id) cannot listen on \(seat.host):\(seat.port): \(error)", cause: error)
             }
             ports.append(server.channel.localAddress?.port ?? seat.port)
             seats.append(simulated)
@@ -236,7 +263,7 @@ public final class Harness: @unchecked Sendable {
                 files.config = try ConfigLoader.load(path: files.configPath)
             } catch {
                 await stop()
-                throw HarnessError("cannot rewrite \(files.configPath): \(error)")
+                throw HarnessError(.configuration, "cannot rewrite \(files.configPath): \(error)", cause: error)
             }
         }
     }

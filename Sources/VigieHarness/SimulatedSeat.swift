@@ -29,7 +29,7 @@ public final class SimulatedSeat: Sendable {
     public init(seat: Seat, config: SchoolConfig, screen: SyntheticScreen, journal: SeatJournal, logger: Logger) throws {
         self.seat = seat
         self.logger = logger
-        guard let room = config.room(seat.room) else { throw HarnessError("seat \(seat.id) names room \(seat.room), not in the configuration") }
+        guard let room = config.room(seat.room) else { throw HarnessError(.configuration, "seat \(seat.id) names room \(seat.room), not in the configuration") }
         let texts = SeatTexts(language: config.school.language, timeZoneID: room.timeZone)
         self.pipeline = try SeatPipeline(seat: seat, config: config, journal: journal,
                                          effects: SimulatedEffects(screen: screen, texts: texts), logger: logger)

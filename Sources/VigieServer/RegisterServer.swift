@@ -65,7 +65,7 @@ public final class RegisterServer: Service, Sendable {
 
     public init(options: ServerOptions, logger: Logger) throws {
         guard case .server = options.identity.identity.kind, options.identity.identity.schoolID == options.config.school.id else {
-            throw ServerStartError("the identity \(options.identity.identity.uri) is not a server of school \(options.config.school.id) (issue one with `vigie pki issue --server NAME`)")
+            throw ServerStartError(.notAServer, "the identity \(options.identity.identity.uri) is not a server of school \(options.config.school.id) (issue one with `vigie pki issue --server NAME`)")
         }
         self.options = options
         self.school = options.config.school.id
@@ -73,7 +73,7 @@ public final class RegisterServer: Service, Sendable {
         self.store = try SQLiteRegisterStore(path: options.storePath)
         self.enrolment = try EnrolmentStore(path: EnrolmentStore.path(forStore: options.storePath))
         if let ca = options.enrolmentCA, ca.schoolID != options.config.school.id {
-            throw ServerStartError("the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
+            throw ServerStartError(.enrolmentCA, "the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
         }
         self.gate = PeerGate.fitted(.server, for: "the school server", logger: logger)
         // Seats that enrol come without a certificate; everyone else must present one.
@@ -398,9 +398,30 @@ public final class RegisterServer: Service, Sendable {
 }
 
 /// A problem that stops the server from starting.
-public struct ServerStartError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// A school server that cannot start with what it was given.
+/// A stable ``code`` for programs and tests, a ``message`` a person can act
+/// on, and the error underneath (``cause``) when there is one.
+public struct ServerStartError: Error, CustomStringConvertible, @unchecked Sendable {
+    /// What failed.
+    public enum Code: String, Sendable {
+        /// The identity is not a server of this school.
+        case notAServer = "server.not-a-server"
+        /// The enrolment CA belongs to another school.
+        case enrolmentCA = "server.enrolment-ca"
+    }
+    public let code: Code
+    /// What went wrong, for a person.
+    public let message: String
+    /// The error underneath, when there is one.
+    public let cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
 }
 
 /// Anonymous (certificate-less) requests per address: a bucket of `burst`

@@ -237,7 +237,7 @@ final class DemoSchool {
         server = DemoServer(address: "127.0.0.1:\(serverPort)", store: serverDir + "/register.sqlite", pid: serverProcess.pid,
                             command: serverCommand, log: serverDir + "/server.log")
         guard Self.waitForPort(serverPort, timeout: 20) else {
-            throw SpawnError(description: "the school server did not start (see \(serverDir)/server.log)")
+            throw SpawnError(.notUp, "the school server did not start (see \(serverDir)/server.log)")
         }
 
         let (width, height) = Self.parseSize(screen) ?? (1280, 800)
@@ -258,7 +258,7 @@ final class DemoSchool {
             close(xvfb.stdout)
             guard let number, Int(number) != nil else {
                 kill(xvfb.pid, SIGTERM)
-                throw SpawnError(description: "Xvfb did not start for \(seat.id) (see \(seatDir)/xvfb.log; is the xvfb package installed?)")
+                throw SpawnError(.notUp, "Xvfb did not start for \(seat.id) (see \(seatDir)/xvfb.log; is the xvfb package installed?)")
             }
             let display = ":\(number)"
             var record = DemoSeat(id: seat.id, room: seat.room, address: "127.0.0.1:\(ports[index])", display: display, pid: 0, command: [], xvfbPid: xvfb.pid, backdropPid: nil, log: log)
@@ -286,7 +286,7 @@ final class DemoSchool {
         for seat in started {
             let port = Int(seat.address.split(separator: ":").last!)!
             guard Self.waitForPort(port, timeout: 20) else {
-                throw SpawnError(description: "the agent of \(seat.id) did not start (see \(seat.log))")
+                throw SpawnError(.notUp, "the agent of \(seat.id) did not start (see \(seat.log))")
             }
         }
 
@@ -450,7 +450,7 @@ final class DemoSchool {
             let path = "\(dir)/\(program)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        throw SpawnError(description: "\(program) not found in PATH (install it: apt-get install xvfb)")
+        throw SpawnError(.missing, "\(program) not found in PATH (install it: apt-get install xvfb)")
     }
 
     /// A free TCP port on loopback.
@@ -469,7 +469,7 @@ final class DemoSchool {
             let port = Int(UInt16(bigEndian: addr.sin_port))
             if ok, port > 0, !taken.contains(port) { return port }
         }
-        throw SpawnError(description: "no free TCP port on 127.0.0.1")
+        throw SpawnError(.noPort, "no free TCP port on 127.0.0.1")
     }
 
     static func waitForPort(_ port: Int, timeout: Double) -> Bool {

@@ -287,7 +287,7 @@ struct ScreenshotCommand: AsyncParsableCommand {
                     return ["file": path]
                 } catch {
                     result.status = .failed
-                    result.reason = Reason("save.failed", ["detail": (error as? SaveError)?.description ?? error.localizedDescription])
+                    result.reason = Reason("save.failed", ["detail": (error as? ConsoleError)?.description ?? error.localizedDescription])
                     return [:]
                 }
             }
@@ -310,7 +310,7 @@ extension Console {
                 args["kind"] = kind
                 args["host"] = ProcessInfo.processInfo.hostName
                 let answer = try await client.call("register.report", args: args, timeout: timeout)
-                if answer.status != .ok { throw WireErrorText(Catalog.text(answer.reason, language)) }
+                if answer.status != .ok { throw ConsoleError(.reportRefused, Catalog.text(answer.reason, language)) }
             }
         } catch {
             FileHandle.standardError.write(Data("vigie: warning: \(kind) could not be reported to the register (\(error))\n".utf8))
@@ -329,14 +329,26 @@ extension Console {
     }
 }
 
-struct WireErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
+/// What the console itself could not do (a seat's or the server's refusals are
+/// reasons, not errors). A stable ``code``, a ``message`` a person can act on.
+struct ConsoleError: Error, CustomStringConvertible {
+    /// What failed.
+    enum Code: String, Sendable {
+        /// A screenshot file could not be written.
+        case saveWrite = "save.write"
+        /// The school server did not take a report into its register.
+        case reportRefused = "report.refused"
+    }
+    let code: Code
+    /// What went wrong, for a person (the file and the system's words, or the server's reason).
+    let message: String
 
-/// A screenshot that could not be written: the file and the system's words.
-struct SaveError: Error, CustomStringConvertible {
-    let description: String
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    var description: String { message }
 }
 
 /// Where screenshots go: pupils' screens are personal data, so files are 0600.
@@ -379,12 +391,12 @@ enum ScreenshotFiles {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd < 0 {
                 if errno == EEXIST { n += 1; continue }
-                throw SaveError(description: "\(path): \(String(cString: strerror(errno)))")
+                throw ConsoleError(.saveWrite, "\(path): \(String(cString: strerror(errno)))")
             }
             defer { close(fd) }
             let written = png.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == png.count else {
-                throw SaveError(description: "\(path): short write")
+                throw ConsoleError(.saveWrite, "\(path): short write")
             }
             return path
         }
