@@ -158,9 +158,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // The Swift runtime linked statically exports every symbol of the
-            // executable (38,000) for dladdr; the console needs none of them, and
-            // the loader's lookups in that table cost about a fifth of its start-up.
+            // Linking the Swift runtime statically adds -export-dynamic: every
+            // symbol of the executable (38,000) goes into its dynamic table. The
+            // console needs none of them, and the loader's work on that table was
+            // about a fifth of its start-up.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
         ),
         // The school server (`vigie-server run`, its enrolment tokens).
