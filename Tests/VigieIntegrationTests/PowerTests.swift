@@ -78,19 +78,24 @@ func countdownShown(_ display: String) throws -> Bool {
         let scheduled = (reboot.seat("B204-01")?["params"] as? [String: String])?.filter { $0.key != "epoch" }
         #expect(cancel.seat("B204-01")?["params"] as? [String: String] == scheduled)
         #expect(eventually(3) { (try? countdownShown(display)) == false })
-        usleep(4_000_000)
-        #expect(traceLines(trace).isEmpty, "a cancelled reboot ran: \(traceLines(trace))")
         #expect(try school.vigie(["power", "cancel", "--seat", "B204-01"]).code(of: "B204-01") == "power.nothing-pending")
+        // No fixed wait to show that the cancelled reboot never runs: a log off
+        // scheduled now, 4 s ahead, comes after the reboot's time on the agent's
+        // own clock; when it has run, the reboot would have run before it.
+        let later = try school.vigie(["logoff", "--seat", "B204-01", "--delay", "4"])
+        #expect(later.code(of: "B204-01") == "power.scheduled", "\(later)")
+        #expect(eventually(30) { !traceLines(trace).isEmpty })
+        #expect(traceLines(trace) == ["logoff \(testSessionUser)"], "a cancelled reboot ran: \(traceLines(trace))")
 
         // --now: no countdown, the command has run when the answer comes; {user} is the session user.
         let logoff = try school.vigie(["logoff", "--seat", "B204-01", "--now"])
         #expect(logoff.code(of: "B204-01") == "power.done", "\(logoff)")
-        #expect(traceLines(trace) == ["logoff \(testSessionUser)"])
+        #expect(traceLines(trace) == ["logoff \(testSessionUser)", "logoff \(testSessionUser)"])
 
         // Librarians never get power by default; a head has nothing on seats.
         let librarian = try school.vigie(["power", "off", "--seat", "B204-01", "--now"], as: "librarian")
         #expect(librarian.status(of: "B204-01") == "refused")
-        #expect(traceLines(trace) == ["logoff \(testSessionUser)"])
+        #expect(traceLines(trace) == ["logoff \(testSessionUser)", "logoff \(testSessionUser)"], "a refused power off ran")
     }
 
     @Test func wakeOnLANSendsTheExactMagicPacketForEachMAC() throws {
