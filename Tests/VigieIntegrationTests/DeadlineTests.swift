@@ -72,7 +72,7 @@ final class SilentServer: Sendable {
         try school.startAgent("B204-01")
         let agent = school.seats["B204-01"]!.agent!
         // Each gives up at its deadline (the handshake's without TLS, the answer's with it), and tries again.
-        let gaveUp = eventually(60) {
+        let gaveUp = await eventually(60) {
             let log = agent.readAllStderr()
             return lines(log, containing: "journal shipping paused", "no answer within \(deadline) s") >= 2
                 && lines(log, containing: "config fetch failed", "no answer within \(deadline) s") >= 2
@@ -147,7 +147,7 @@ final class SilentServer: Sendable {
             await session.settle(timeout: .seconds(5))
             let link = await session.states().first { $0.seat.id == "B204-02" }
             #expect(link?.connection == .offline(Reason("net.timeout", ["seconds": "1"])), "\(String(describing: link))")
-            #expect(eventually(10) { silent.accepted >= 2 })
+            #expect(await eventually(10) { silent.accepted >= 2 })
         }
         await session.close()
         await silent.close()

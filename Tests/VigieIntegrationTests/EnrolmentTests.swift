@@ -92,7 +92,7 @@ import VigieWire
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
         // The real agent ships from 127.0.0.1.
         #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0)
-        #expect(eventually(10) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 1 })
+        #expect(await eventually(10) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 1 })
         // Someone presents the same seat certificate from 127.0.0.2.
         let identity = try IdentityBundle.load(from: school.seats["B204-01"]!.identityDir)
         let context = try VigieTLS.clientContext(identity.tlsMaterial)
