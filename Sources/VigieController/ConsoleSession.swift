@@ -450,6 +450,8 @@ actor SeatLink {
         guard let open, open.number == number, inFlight.isEmpty else { return }
         recycling = true
         open.close()
+        // Requests from now on wait for the next connection, never for this closing one.
+        self.open = nil
     }
 
     private func finish(_ pending: Pending, _ result: SeatResult) {
