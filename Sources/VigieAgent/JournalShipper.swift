@@ -118,31 +118,16 @@ final class JournalShipper: Sendable {
     }
 
     /// A shipping session that stopped: the seat tries again later.
-    /// A stable ``code`` for programs and tests, a ``message`` a person can act
-    /// on, and the error underneath (``cause``) when there is one.
-    struct ShipError: Error, CustomStringConvertible, @unchecked Sendable {
-        /// What failed.
-        enum Code: String, Sendable {
-            /// The server closed the connection.
-            case closed = "ship.closed"
-            /// The server refused a batch.
-            case refused = "ship.refused"
-            /// The server and the seat disagree on where the journal stands.
-            case gap = "ship.gap"
-        }
-        let code: Code
-        /// What went wrong, for a person.
-        let message: String
-        /// The error underneath, when there is one.
-        let cause: (any Error)?
+    typealias ShipError = CodedError<ShipFailure>
 
-        init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-            self.code = code
-            self.message = message
-            self.cause = cause
-        }
-
-        var description: String { message }
+    /// What a ``ShipError`` can be.
+    enum ShipFailure: String, Sendable {
+        /// The server closed the connection.
+        case closed = "ship.closed"
+        /// The server refused a batch.
+        case refused = "ship.refused"
+        /// The server and the seat disagree on where the journal stands.
+        case gap = "ship.gap"
     }
 
     /// The server lost acknowledged events `from`…`to` whose content this seat pruned.

@@ -62,19 +62,13 @@ final class PowerKeeper: @unchecked Sendable {
 
     /// Stops the pending countdown, if any.
     func cancel(by identity: Identity) async -> (SeatStatus, Reason) {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                guard let p = self.pending else {
-                    continuation.resume(returning: (.ok, Reason("power.nothing-pending")))
-                    return
-                }
-                self.pending = nil
-                if let pid = p.helper { Spawn.stop(pid, mode: "countdown") }
-                self.logger.notice("power action cancelled", metadata: ["action": "\(p.action.rawValue)", "by": "\(identity.uri)", "asked-by": "\(p.by.uri)"])
-                continuation.resume(returning: (.ok, Reason("power.cancelled", [
-                    "action": p.action.rawValue, "at": self.texts.timeWithSeconds(p.at), "by": p.by.displayName,
-                ])))
-            }
+        await onQueue {
+            guard let p = self.pending else { return (.ok, Reason("power.nothing-pending")) }
+            self.forgetPending()
+            self.logger.notice("power action cancelled", metadata: ["action": "\(p.action.rawValue)", "by": "\(identity.uri)", "asked-by": "\(p.by.uri)"])
+            return (.ok, Reason("power.cancelled", [
+                "action": p.action.rawValue, "at": self.texts.timeWithSeconds(p.at), "by": p.by.displayName,
+            ]))
         }
     }
 

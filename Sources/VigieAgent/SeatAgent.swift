@@ -59,35 +59,19 @@ public struct AgentOptions: Sendable {
     }
 }
 
-/// A problem that stops the agent from starting; the message says what to fix.
 /// A seat agent that cannot start with what it was given.
-/// A stable ``code`` for programs and tests, a ``message`` a person can act
-/// on, and the error underneath (``cause``) when there is one.
-public struct AgentStartError: Error, CustomStringConvertible, @unchecked Sendable {
-    /// What failed.
-    public enum Code: String, Sendable {
-        /// The seat is not in the configuration.
-        case unknownSeat = "agent.unknown-seat"
-        /// The seat names a room that is not in the configuration.
-        case unknownRoom = "agent.unknown-room"
-        /// The identity is not this seat's.
-        case wrongIdentity = "agent.wrong-identity"
-        /// The journal cannot be opened.
-        case journal = "agent.journal"
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
-    /// The error underneath, when there is one.
-    public let cause: (any Error)?
+public typealias AgentStartError = CodedError<AgentStartFailure>
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { message }
+/// What a ``AgentStartError`` can be.
+public enum AgentStartFailure: String, Sendable {
+    /// The seat is not in the configuration.
+    case unknownSeat = "agent.unknown-seat"
+    /// The seat names a room that is not in the configuration.
+    case unknownRoom = "agent.unknown-room"
+    /// The identity is not this seat's.
+    case wrongIdentity = "agent.wrong-identity"
+    /// The journal cannot be opened.
+    case journal = "agent.journal"
 }
 
 /// The seat daemon: a mutual-TLS listener that checks every request against the

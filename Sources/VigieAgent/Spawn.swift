@@ -14,35 +14,20 @@ public struct SpawnedProcess: Sendable {
 }
 
 /// A process that could not be started, or did not come up.
-/// A stable ``code`` for programs and tests, a ``message`` a person can act
-/// on, and the error underneath (``cause``) when there is one.
-public struct SpawnError: Error, CustomStringConvertible, @unchecked Sendable {
-    /// What failed.
-    public enum Code: String, Sendable {
-        /// No pipe for its output (out of descriptors).
-        case pipe = "spawn.pipe"
-        /// posix_spawn failed (not found, not executable, out of processes).
-        case start = "spawn.start"
-        /// It started but did not say it was ready (see its log).
-        case notUp = "spawn.not-up"
-        /// A program it needs is not installed.
-        case missing = "spawn.missing"
-        /// No free port for it.
-        case noPort = "spawn.no-port"
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
-    /// The error underneath, when there is one.
-    public let cause: (any Error)?
+public typealias SpawnError = CodedError<SpawnFailure>
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { message }
+/// What a ``SpawnError`` can be.
+public enum SpawnFailure: String, Sendable {
+    /// No pipe for its output (out of descriptors).
+    case pipe = "spawn.pipe"
+    /// posix_spawn failed (not found, not executable, out of processes).
+    case start = "spawn.start"
+    /// It started but did not say it was ready (see its log).
+    case notUp = "spawn.not-up"
+    /// A program it needs is not installed.
+    case missing = "spawn.missing"
+    /// No free port for it.
+    case noPort = "spawn.no-port"
 }
 
 /// Starting helper processes without a shell (posix_spawn).

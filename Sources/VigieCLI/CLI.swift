@@ -20,31 +20,23 @@ public enum Exit {
     public static let configuration: Int32 = 78
 }
 
-/// An error that ends a command with a documented exit status: a stable
-/// ``code`` (which says the status) and a ``message`` a person can act on.
-public struct Failure: Error, CustomStringConvertible {
-    /// What kind of failure, and so which exit status.
-    public enum Code: String, Sendable {
-        /// The command line is wrong (unknown room, missing option…): ``Exit/usage``.
-        case usage
-        /// The configuration or the identity is bad or missing: ``Exit/configuration``.
-        case configuration
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
+/// An error that ends a command with a documented exit status: its code
+/// says which, its message what to do.
+public typealias Failure = CodedError<FailureKind>
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+/// What a ``Failure`` can be, and so which exit status.
+public enum FailureKind: String, Sendable {
+    /// The command line is wrong (unknown room, missing option…): ``Exit/usage``.
+    case usage
+    /// The configuration or the identity is bad or missing: ``Exit/configuration``.
+    case configuration
+}
 
+extension CodedError where Code == FailureKind {
     /// A wrong command line.
     public static func usage(_ message: String) -> Failure { Failure(.usage, message) }
     /// A bad or missing configuration or identity.
     public static func configuration(_ message: String) -> Failure { Failure(.configuration, message) }
-
-    public var description: String { message }
 
     public var exitCode: Int32 {
         switch code {

@@ -80,31 +80,15 @@ public enum WakeOnLAN {
     }
 }
 
-/// A Wake-on-LAN packet could not be sent.
 /// A Wake-on-LAN packet that could not be sent.
-/// A stable ``code`` for programs and tests, a ``message`` a person can act
-/// on, and the error underneath (``cause``) when there is one.
-public struct WakeError: Error, CustomStringConvertible, @unchecked Sendable {
-    /// What failed.
-    public enum Code: String, Sendable {
-        /// No UDP socket (out of descriptors, not allowed).
-        case socket = "wake.socket"
-        /// The broadcast address is not an IPv4 address.
-        case address = "wake.address"
-        /// The packet could not be sent.
-        case send = "wake.send"
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
-    /// The error underneath, when there is one.
-    public let cause: (any Error)?
+public typealias WakeError = CodedError<WakeFailure>
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { message }
+/// What a ``WakeError`` can be.
+public enum WakeFailure: String, Sendable {
+    /// No UDP socket (out of descriptors, not allowed).
+    case socket = "wake.socket"
+    /// The broadcast address is not an IPv4 address.
+    case address = "wake.address"
+    /// The packet could not be sent.
+    case send = "wake.send"
 }

@@ -157,37 +157,21 @@ public struct HarnessFiles: Sendable {
     }
 }
 
-/// A harness that cannot start; the message says why.
 /// A simulated school that could not be set up.
-/// A stable ``code`` for programs and tests, a ``message`` a person can act
-/// on, and the error underneath (``cause``) when there is one.
-public struct HarnessError: Error, CustomStringConvertible, @unchecked Sendable {
-    /// What failed.
-    public enum Code: String, Sendable {
-        /// The configuration cannot be read or names what is missing.
-        case configuration = "harness.configuration"
-        /// No socket or no free port on 127.0.0.1.
-        case port = "harness.port"
-        /// A seat has no identity.
-        case identity = "harness.identity"
-        /// A seat cannot open its journal.
-        case journal = "harness.journal"
-        /// A seat cannot listen.
-        case listen = "harness.listen"
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
-    /// The error underneath, when there is one.
-    public let cause: (any Error)?
+public typealias HarnessError = CodedError<HarnessFailure>
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { message }
+/// What a ``HarnessError`` can be.
+public enum HarnessFailure: String, Sendable {
+    /// The configuration cannot be read or names what is missing.
+    case configuration = "harness.configuration"
+    /// No socket or no free port on 127.0.0.1.
+    case port = "harness.port"
+    /// A seat has no identity.
+    case identity = "harness.identity"
+    /// A seat cannot open its journal.
+    case journal = "harness.journal"
+    /// A seat cannot listen.
+    case listen = "harness.listen"
 }
 
 /// Many ``SimulatedSeat``s in one process, each on its own port with its own

@@ -397,31 +397,15 @@ public final class RegisterServer: Service, Sendable {
     }
 }
 
-/// A problem that stops the server from starting.
 /// A school server that cannot start with what it was given.
-/// A stable ``code`` for programs and tests, a ``message`` a person can act
-/// on, and the error underneath (``cause``) when there is one.
-public struct ServerStartError: Error, CustomStringConvertible, @unchecked Sendable {
-    /// What failed.
-    public enum Code: String, Sendable {
-        /// The identity is not a server of this school.
-        case notAServer = "server.not-a-server"
-        /// The enrolment CA belongs to another school.
-        case enrolmentCA = "server.enrolment-ca"
-    }
-    public let code: Code
-    /// What went wrong, for a person.
-    public let message: String
-    /// The error underneath, when there is one.
-    public let cause: (any Error)?
+public typealias ServerStartError = CodedError<ServerStartFailure>
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String { message }
+/// What a ``ServerStartError`` can be.
+public enum ServerStartFailure: String, Sendable {
+    /// The identity is not a server of this school.
+    case notAServer = "server.not-a-server"
+    /// The enrolment CA belongs to another school.
+    case enrolmentCA = "server.enrolment-ca"
 }
 
 /// Anonymous (certificate-less) requests per address: a bucket of `burst`

@@ -330,25 +330,15 @@ extension Console {
 }
 
 /// What the console itself could not do (a seat's or the server's refusals are
-/// reasons, not errors). A stable ``code``, a ``message`` a person can act on.
-struct ConsoleError: Error, CustomStringConvertible {
-    /// What failed.
-    enum Code: String, Sendable {
-        /// A screenshot file could not be written.
-        case saveWrite = "save.write"
-        /// The school server did not take a report into its register.
-        case reportRefused = "report.refused"
-    }
-    let code: Code
-    /// What went wrong, for a person (the file and the system's words, or the server's reason).
-    let message: String
+/// reasons, not errors).
+typealias ConsoleError = CodedError<ConsoleFailure>
 
-    init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    var description: String { message }
+/// What a ``ConsoleError`` can be.
+enum ConsoleFailure: String, Sendable {
+    /// A screenshot file could not be written.
+    case saveWrite = "save.write"
+    /// The school server did not take a report into its register.
+    case reportRefused = "report.refused"
 }
 
 /// Where screenshots go: pupils' screens are personal data, so files are 0600.
