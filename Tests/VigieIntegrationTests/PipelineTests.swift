@@ -31,6 +31,8 @@ func requestBytes(_ request: Request) -> [UInt8] {
         // fails (after SeatJournal.busyWait), as on a full disk, without privileges.
         var configuration = Configuration()
         configuration.allowsUnsafeTransactions = true
+        // The agent may be writing its own start-up records right now: wait for it.
+        configuration.busyMode = .timeout(30)
         let holder = try DatabaseQueue(path: rig.stateDir + "/journal.sqlite", configuration: configuration)
         try holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
         let shots = school.dir + "/shots"
