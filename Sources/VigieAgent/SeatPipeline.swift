@@ -121,7 +121,11 @@ public final class SeatPipeline: Sendable {
         var outcome = reason
         outcome.params["started"] = String(started.seq)
         do {
-            try journal.append(event(feature.rawValue, request.args, by: identity, at: Date(), status: status, reason: outcome))
+            // Its `started` event is on the disk already: the outcome needs only to
+            // outlive this process (a power cut that loses it leaves the `started`
+            // event, which says "may have been done"), and saves a second disk sync
+            // on every action.
+            try journal.append(event(feature.rawValue, request.args, by: identity, at: Date(), status: status, reason: outcome), durability: .process)
         } catch {
             // Done (or not) already: the console hears what happened; the register keeps
             // the `started` event, which a reader takes as "may or may not have been done".

@@ -81,11 +81,25 @@ public final class SeatJournal: @unchecked Sendable {
         }
     }
 
-    /// Chains `event` after the last one and commits it durably.
+    /// How far a commit has gone when ``append(_:durability:)`` returns.
+    public enum Durability: Sendable {
+        /// On the disk: the WAL is synced at commit (`synchronous = FULL`). A power
+        /// cut right after cannot lose it.
+        case disk
+        /// Written to the operating system (`synchronous = NORMAL`): it survives the
+        /// agent being killed (`kill -9`, a crash), not a power cut before the next
+        /// sync. The next `.disk` commit syncs it too (the WAL is written in order).
+        case process
+    }
+
+    /// The connection's `synchronous` setting (only read and changed inside the queue).
+    private var synchronous = Durability.disk
+
+    /// Chains `event` after the last one and commits it, on the disk unless told otherwise.
     ///
     /// The event must name this journal's school and seat.
     @discardableResult
-    public func append(_ event: RegisterEvent) throws -> ChainedEvent {
+    public func append(_ event: RegisterEvent, durability: Durability = .disk) throws -> ChainedEvent {
         guard event.school == school, event.seat == seat else {
             throw RegisterError(.invalidContent, "an event of seat \(event.seat) of school \(event.school) cannot go into the journal of seat \(seat) of school \(school)")
         }
@@ -97,6 +111,10 @@ public final class SeatJournal: @unchecked Sendable {
         // queue, and a writer in another process that appended meanwhile makes the INSERT
         // fail on the seq key instead of forking the chain.
         return try queue.writeWithoutTransaction { db in
+            if durability != synchronous {
+                try db.execute(sql: durability == .disk ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                synchronous = durability
+            }
             let previous = try Self.last(db)
             let chained = ChainedEvent.make(after: previous, school: school, seat: seat, event: event)
             // Prepared once per connection: appends are on every request's path.
