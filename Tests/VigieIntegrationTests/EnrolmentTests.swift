@@ -80,8 +80,10 @@ import VigieWire
 
     @Test func anExpiredTokenIsRefused() throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
-        let t = try token(school, seat: "B204-01", hours: "0.0003")  // about one second
-        sleep(2)
+        let t = try token(school, seat: "B204-01", hours: "0.0003")  // 1.08 s
+        // Issued before now, so expired once 1.08 s from now have passed.
+        let expired = Date().addingTimeInterval(0.0003 * 3600)
+        #expect(eventually(10) { Date() > expired })
         let r = try enrol(school, seat: "B204-01", token: t, into: school.dir + "/late")
         #expect(r.status == 1)
         #expect(r.stderr.contains("expired"), "\(r)")

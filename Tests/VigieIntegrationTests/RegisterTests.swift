@@ -106,8 +106,10 @@ func parseCSV(_ text: String) -> [[String]] {
         #expect(eventually(10) { decisions((try? school.registerEvents()) ?? [], seat: "B204-01").count == 1 })
         school.stopServer()
         for _ in 0..<5 { #expect(try school.vigie(["status", "--seat", "B204-01"]).status == 0) }
-        // The seat keeps serving while the server is away; then the server comes back.
-        sleep(2)
+        // The seat keeps serving while the server is away, and its shipper finds it away
+        // (and backs off); then the server comes back.
+        let agent = school.seats["B204-01"]!.agent!
+        #expect(eventually(30) { agent.readAllStderr().contains("journal shipping paused") }, "\(agent.readAllStderr())")
         try school.startServer()
         var seat: [[String: Any]] = []
         #expect(eventually(30) { seat = events((try? school.registerEvents()) ?? [], seat: "B204-01"); return seat.count >= 7 })
