@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ServiceLifecycle
 import VigieModel
 import VigiePKI
 import VigieRegister
@@ -64,6 +65,21 @@ final class JournalShipper: Sendable {
         self.seatRetentionDays = seatRetentionDays
         self.logger = logger
         self.transport = try ClientTransport(identity: identity, deadlines: .server(seconds: server.timeoutSeconds))
+    }
+
+    /// Ships and prunes until a graceful shutdown; then sends, once, what is still
+    /// unacknowledged (what the listener's drain journaled), within the server's
+    /// deadlines, and returns. Cancellation ends it at once.
+    func runUntilShutdown() async {
+        await cancelWhenGracefulShutdown { await self.run() }
+        guard !Task.isCancelled else { return }
+        do {
+            let waiting = try journal.unacknowledged(limit: Self.batchSize).count
+            if waiting > 0 { try await session(untilCaughtUp: true) }
+            logger.notice("journal shipped before stopping", metadata: ["sent_now": "\(waiting)\(waiting == Self.batchSize ? "+" : "")"])
+        } catch {
+            logger.warning("journal not shipped before stopping; the events wait on the seat", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Runs until cancelled: ships, and prunes acknowledged content past the seat retention.
@@ -137,9 +153,10 @@ final class JournalShipper: Sendable {
         var description: String { "events \(from)–\(to) are no longer on this seat" }
     }
 
-    /// One connection: ship while there is something to ship, then idle-poll.
-    /// Connecting, the handshake and every answer wait at most `[server] timeout`.
-    func session() async throws {
+    /// One connection: ship while there is something to ship, then idle-poll (or
+    /// return, `untilCaughtUp`). Connecting, the handshake and every answer wait at
+    /// most `[server] timeout`.
+    func session(untilCaughtUp: Bool = false) async throws {
         try await transport.call(host: server.host, port: server.port, expecting: .server(school: school)) { exchange in
             // Nothing leaves the seat before the peer is known to be this school's server (checked in the handshake).
             var id: UInt32 = 0
@@ -161,6 +178,7 @@ final class JournalShipper: Sendable {
             while !Task.isCancelled {
                 let waiting = try journal.unacknowledged(limit: Self.batchSize)
                 if waiting.isEmpty {
+                    if untilCaughtUp { return }
                     // Idle: notice a server that went away (restarted, perhaps on a restored store),
                     // so the next connection asks `register.head` without waiting for a new event.
                     guard exchange.isActive else { throw ShipError(.closed, "the server closed the connection") }

@@ -43,6 +43,8 @@ final class LockKeeper: @unchecked Sendable {
     private var exitWatch: (pid: pid_t, source: DispatchSourceRead)?
     /// A helper that could not be looked at was reported (once, until it can be again).
     private var reportedUnknown = false
+    /// ``start()`` ran (the listener and the session follower both call it, whichever runs first).
+    private var started = false
 
     /// `vigie-input-hold`'s report (``InputHoldState``), when the seat has one.
     private let inputHoldState: String?
@@ -61,6 +63,8 @@ final class LockKeeper: @unchecked Sendable {
     /// previous agent, and starts watching the lock (every second).
     func start() {
         queue.sync {
+            guard !started else { return }
+            started = true
             switch RememberedLock.read(stateFile) {
             case .absent:
                 current = nil

@@ -171,11 +171,6 @@ public final class SeatAgent: Service, Sendable {
                 self.logger.error("journal write failed", metadata: ["error": "\(error)"])
             }
         }
-        // Real seats follow logind's active session; with --display, the notice shows at start.
-        let sessions = options.loginSessions
-        let sessionTask = Task { if let sessions { await self.follow(sessions) } else { await self.showLoginNotice() } }
-        defer { sessionTask.cancel() }
-
         let verifier = try pipeline.peerVerifier(caPEM: options.identity.caCertificatePEM)
         let host = options.listenHost ?? seat.host
         let port = options.listenPort ?? seat.port
@@ -185,19 +180,40 @@ public final class SeatAgent: Service, Sendable {
         let bound = server.channel.localAddress?.port ?? port
         logger.notice("agent listening", metadata: ["seat": "\(seat.id)", "address": "\(host):\(bound)", "display": "\(options.loginSessions == nil ? options.display ?? "$DISPLAY" : "logind")"])
         onBound(bound)
-        var background: [@Sendable () async -> Void] = []
-        if let shipper { background.append { await shipper.run() } }
-        if let follower { background.append { await follower.run() } }
         // Until SIGTERM (a ServiceGroup's graceful shutdown): then requests in flight are
         // answered and journaled, and the agent returns. The lock is never lifted by a stop.
-        try await GuardedListener.serve(server, drain: drain, logger: logger, background: background) { connection in
+        try await GuardedListener.serve(server, drain: drain, logger: logger) { connection in
             await self.serve(connection)
         }
         logger.notice("agent stopped", metadata: ["seat": "\(seat.id)", "locked": "\(locks.lockedBy != nil)"])
     }
 
-    /// Runs until a graceful shutdown (the agent as a swift-service-lifecycle service).
+    /// The listener (with the lock keeper), until a graceful shutdown.
     public func run() async throws { try await run(onBound: { _ in }) }
+
+    /// The agent's parts as the services of one `ServiceGroup` (``ServiceRunner``),
+    /// in the order a graceful shutdown (SIGTERM) does *not* take: it stops them
+    /// from the last. So the session follower stops first, then the listener
+    /// (no new connection; the requests in flight are answered and journaled; the
+    /// lock stays), then the config follower, and the journal shipper last, after
+    /// one more try to send what the drain journaled.
+    public var services: [any Service] {
+        var services: [any Service] = []
+        if let shipper { services.append(ClosureService { await shipper.runUntilShutdown() }) }
+        if let follower { services.append(ClosureService { await cancelWhenGracefulShutdown { await follower.run() } }) }
+        services.append(self)
+        // Real seats follow logind's active session; with --display, the notice shows at start.
+        services.append(ClosureService { [self] in
+            locks.start()  // the remembered lock is known before the first session change (the listener may start later)
+            if let sessions = options.loginSessions {
+                await cancelWhenGracefulShutdown { await self.follow(sessions) }
+            } else {
+                await showLoginNotice()
+                try? await gracefulShutdown()
+            }
+        })
+        return services
+    }
 
     /// One console connection: requests are answered in order; a protocol error
     /// is answered, then the connection is closed. Errors stay in this connection.

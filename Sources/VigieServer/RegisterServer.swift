@@ -96,18 +96,29 @@ public final class RegisterServer: Service, Sendable {
         logger.notice("register server listening", metadata: ["address": "\(options.listenHost):\(port)", "store": "\(options.storePath)"])
         onBound(port)
         // Until SIGTERM (a ServiceGroup's graceful shutdown): requests in flight are answered, then it returns.
-        try await GuardedListener.serve(server, drain: drain, logger: logger, background: [
-            { await self.checkpointLoop() },
-            { await self.enrolmentThrottleLoop() },
-        ]) { connection in
+        try await GuardedListener.serve(server, drain: drain, logger: logger) { connection in
             await self.serve(connection)
         }
-        flushEnrolmentRefusals()
         logger.notice("register server stopped")
     }
 
-    /// Runs until a graceful shutdown (the server as a swift-service-lifecycle service).
+    /// The listener, until a graceful shutdown.
     public func run() async throws { try await run(onBound: { _ in }) }
+
+    /// The server's parts as the services of one `ServiceGroup` (``ServiceRunner``).
+    /// A graceful shutdown stops them from the last: the listener first (no new
+    /// connection, requests in flight answered), then the enrolment counter, which
+    /// records the refusals it still counts, then the checkpoints.
+    public var services: [any Service] {
+        [
+            ClosureService { await cancelWhenGracefulShutdown { await self.checkpointLoop() } },
+            ClosureService {
+                await cancelWhenGracefulShutdown { await self.enrolmentThrottleLoop() }
+                self.flushEnrolmentRefusals()
+            },
+            self,
+        ]
+    }
 
     /// Anonymous requests over the enrolment rate limit: one counted event a minute.
     func enrolmentThrottleLoop() async {

@@ -76,43 +76,38 @@ extension GuardedListener {
     /// shutdown (SIGTERM, in a swift-service-lifecycle `ServiceGroup`) or until
     /// the task is cancelled. On a graceful shutdown the listener stops
     /// accepting, idle connections close, requests in flight are answered, then
-    /// the `background` jobs (journal shipper, config follower, checkpoints) are
-    /// cancelled. The drain is bounded by the group's maximum graceful shutdown
+    /// it returns. The drain is bounded by the group's maximum graceful shutdown
     /// duration.
     public static func serve(
         _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>, drain: ConnectionDrain, logger: Logger,
-        background: [@Sendable () async -> Void] = [],
         connection: @escaping @Sendable (NIOAsyncChannel<Frame, Frame>) async -> Void
     ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { jobs in
-            for job in background { jobs.addTask { await job() } }
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    do {
-                        try await server.executeThenClose { inbound in
-                            for try await accepted in inbound { group.addTask { await connection(accepted) } }
-                        }
-                    } catch where drain.isDraining {
-                        // The listener was closed on purpose: no new connections.
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await accepted in inbound { group.addTask { await connection(accepted) } }
                     }
+                } catch where drain.isDraining {
+                    // The listener was closed on purpose: no new connections.
                 }
-            } onGracefulShutdown: {
-                logger.notice("shutting down: no new connections; answering the requests in flight")
-                drain.drain()
-                server.channel.close(promise: nil)
             }
-            jobs.cancelAll()
+        } onGracefulShutdown: {
+            logger.notice("shutting down: no new connections; answering the requests in flight")
+            drain.drain()
+            server.channel.close(promise: nil)
         }
     }
 }
 
 /// How the long-running executables (`vigie-agent`, `vigie server`) run:
-/// a swift-service-lifecycle `ServiceGroup` that turns SIGTERM and SIGINT into
-/// a graceful shutdown (stop accepting, answer what is in flight, return) and
-/// cancels what is still running after `drainLimit` (default 5 s).
+/// their parts as the services of one swift-service-lifecycle `ServiceGroup`,
+/// which turns SIGTERM and SIGINT into a graceful shutdown of each in reverse
+/// order (the listener, last in the list, first: stop accepting, answer what is
+/// in flight) and cancels what is still running after `drainLimit` (default 5 s).
 public enum ServiceRunner {
-    public static func run(_ service: any Service, logger: Logger, drainLimit: Duration = .seconds(5)) async throws {
-        var configuration = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    public static func run(_ services: [any Service], logger: Logger, drainLimit: Duration = .seconds(5)) async throws {
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = drainLimit
         try await ServiceGroup(configuration: configuration).run()
     }

@@ -110,6 +110,6 @@ struct VigieAgentCommand: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         signal(SIGCHLD, SIG_DFL)
         // SIGTERM (systemctl stop) drains and exits 0; the lock stays on screen.
-        try await ServiceRunner.run(agent, logger: logger)
+        try await ServiceRunner.run(agent.services, logger: logger)
     }
 }

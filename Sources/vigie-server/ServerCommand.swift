@@ -65,6 +65,6 @@ struct ServerCommand: AsyncParsableCommand {
             throw ExitCode(Exit.configuration)
         }
         // SIGTERM (systemctl stop) drains the requests in flight and exits 0.
-        try await ServiceRunner.run(server, logger: logger)
+        try await ServiceRunner.run(server.services, logger: logger)
     }
 }
