@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Logging
 import VigieConfig
 import VigieModel
@@ -9,27 +10,17 @@ import VigieWire
 
 /// The configuration the seat enforces now, and its version (0: the local file
 /// it was started with). Policy decisions read it on every request.
-final class LiveConfig: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _config: SchoolConfig
-    private var _version: Int
+final class LiveConfig: Sendable {
+    private let state: NIOLockedValueBox<(config: SchoolConfig, version: Int)>
 
     init(_ config: SchoolConfig, version: Int = 0) {
-        _config = config
-        _version = version
+        state = NIOLockedValueBox((config, version))
     }
 
-    var current: (config: SchoolConfig, version: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (_config, _version)
-    }
+    var current: (config: SchoolConfig, version: Int) { state.withLockedValue { $0 } }
 
     func set(_ config: SchoolConfig, version: Int) {
-        lock.lock()
-        _config = config
-        _version = version
-        lock.unlock()
+        state.withLockedValue { $0 = (config, version) }
     }
 }
 
@@ -155,12 +146,9 @@ final class ConfigFollower: Sendable {
 }
 
 /// Remembers refusals so a bad config on the server is journaled once, not every poll.
-final class RefusedVersions: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen = Set<String>()
+final class RefusedVersions: Sendable {
+    private let seen = NIOLockedValueBox(Set<String>())
     func firstTime(_ version: Int, _ code: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return seen.insert("\(version) \(code)").inserted
+        seen.withLockedValue { $0.insert("\(version) \(code)").inserted }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,16 +43,16 @@ final class JournalShipper: Sendable {
     static let lostRetry: Duration = .seconds(3600)
 
     /// What the shipping loop remembers between connections.
-    final class ShipperState: @unchecked Sendable {
-        private let lock = NSLock()
-        private var _backoff = ShippingBackoff()
-        private var _resendUpTo: Int64?
-        private var _lostReported: SeatJournal.Rewind?
+    final class ShipperState: Sendable {
+        private struct Fields {
+            var backoff = ShippingBackoff()
+            var resendUpTo: Int64?
+            var lostReported: SeatJournal.Rewind?
+        }
+        private let fields = NIOLockedValueBox(Fields())
 
         func withLock<T>(_ body: (inout ShippingBackoff, inout Int64?, inout SeatJournal.Rewind?) -> T) -> T {
-            lock.lock()
-            defer { lock.unlock() }
-            return body(&_backoff, &_resendUpTo, &_lostReported)
+            fields.withLockedValue { body(&$0.backoff, &$0.resendUpTo, &$0.lostReported) }
         }
     }
 

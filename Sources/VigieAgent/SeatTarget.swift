@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import VigieModel
 
 /// What the agent drives now: the X display of the seat's active graphical
@@ -6,7 +7,7 @@ import VigieModel
 /// opens a window or a connection (lock, messages, notices, countdown,
 /// capture, `run`, journal events); written by the session watcher when
 /// logind's active session changes. With `--display`, it never changes.
-final class SeatTarget: @unchecked Sendable {
+final class SeatTarget: Sendable {
     struct State: Sendable, Equatable {
         /// X display (`:0`); nil means `$DISPLAY`.
         var display: String?
@@ -19,16 +20,15 @@ final class SeatTarget: @unchecked Sendable {
         var unavailable: Reason?
     }
 
-    private let lock = NSLock()
-    private var state: State
+    private let state: NIOLockedValueBox<State>
 
     init(_ state: State) {
-        self.state = state
+        self.state = NIOLockedValueBox(state)
     }
 
     var current: State {
-        get { lock.withLock { state } }
-        set { lock.withLock { state = newValue } }
+        get { state.withLockedValue { $0 } }
+        set { state.withLockedValue { $0 = newValue } }
     }
 
     /// The display to drive now (nil: `$DISPLAY`).
