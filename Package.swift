@@ -216,7 +216,8 @@ let package = Package(
         .testTarget(name: "VigieFuzzTests", dependencies: ["VigieFuzz"]),
 
         // Helpers for tests only: Xvfb on a free display, child processes, XWD reading.
-        .target(name: "VigieTestSupport"),
+        // Helpers of the tests (Xvfb, child processes, XWD): only test targets depend on it.
+        .target(name: "VigieTestSupport", path: "Tests/VigieTestSupport"),
 
         .testTarget(name: "VigieModelTests", dependencies: ["VigieModel"]),
         .testTarget(name: "VigieConfigTests", dependencies: ["VigieConfig"]),

@@ -7,7 +7,11 @@ import Glibc
 /// clients that both keep themselves on top cannot spin; never above a Vigie
 /// lock, which draws notices itself; and never in answer to a window of the
 /// instances in `ignoring` (two indicators do not fight).
-struct StayOnTop {
+public struct StayOnTop {
+    /// The least time between two raises, in milliseconds: a window that would go
+    /// above another has done so this long after it heard of it.
+    public static let raiseIntervalMs = 250.0
+
     let window: xcb_window_t
     let ignoring: Set<String>
     private var lockWindows = Set<xcb_window_t>()
@@ -56,12 +60,12 @@ struct StayOnTop {
     /// next one may be, or nil when none waits.
     mutating func tick(_ x: XConnection, now: Double) -> Double? {
         guard pending else { return nil }
-        if now - lastRaise >= 250 {
+        if now - lastRaise >= Self.raiseIntervalMs {
             x.restack(window, above: true)
             pending = false
             lastRaise = now
             return nil
         }
-        return max(1, lastRaise + 250 - now)
+        return max(1, lastRaise + Self.raiseIntervalMs - now)
     }
 }

@@ -84,7 +84,10 @@ func writeNotice(_ path: String, _ line: String) -> Int32 {
                 "indicator not raised above a new window")
         // A lock covers it, and it does not fight the lock for the top.
         let lock = try startLock(x)
-        usleep(1_500_000)
+        #expect(try eventually(3) { coveredByLock(try x.screenshot()) })
+        // Nothing to wait for but time: an indicator that would raise itself has done so
+        // within its raise interval of hearing of the lock; four of them.
+        usleep(useconds_t(StayOnTop.raiseIntervalMs * 4 * 1000))
         let shot = try x.screenshot()
         #expect(rows(of: Indicator.backgroundRGB, in: shot).isEmpty, "indicator drawn above the lock")
         #expect(coveredByLock(shot))
@@ -114,7 +117,7 @@ func writeNotice(_ path: String, _ line: String) -> Int32 {
         // A lock covers it, and it does not fight the lock for the top.
         let lock = try startLock(x)
         #expect(try eventually(3) { coveredByLock(try x.screenshot()) })
-        usleep(1_000_000)
+        usleep(useconds_t(StayOnTop.raiseIntervalMs * 4 * 1000))  // as above: a raise would have happened by now
         #expect(rows(of: NoticeWindow.bandRGB, in: try x.screenshot()).isEmpty, "notice drawn above the lock")
         lock.signal(SIGTERM)
         #expect(lock.wait(timeout: 5) == 0)
