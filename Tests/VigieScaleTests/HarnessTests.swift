@@ -66,7 +66,9 @@ func ownSockets(ports: Set<Int>) -> Int {
         for await _ in warmSession.send(.status, to: small.files.config.seats, timeout: .seconds(10)) {}
         await warmSession.close()
         await small.stop()
-        try await Task.sleep(for: .milliseconds(300))
+        // Counted once the warm-up's own sockets are closed.
+        let smallPorts = Set(small.files.config.seats.map(\.port))
+        #expect(await eventually(10) { ownSockets(ports: smallPorts) == 0 }, "the warm-up harness left sockets open")
         let before = openDescriptors()
 
         let harness = try await startHarness(1000, in: dir + "/big")
