@@ -225,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "VigiePKITests",
             dependencies: [
-                "VigiePKI", "VigieModel",
+                "VigiePKI", "VigieModel", "VigieTestSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

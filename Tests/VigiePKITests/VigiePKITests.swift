@@ -1,27 +1,16 @@
 import Crypto
 import Foundation
+import VigieTestSupport
 import SwiftASN1
 import Testing
+import VigieTestSupport
 import VigieModel
 import X509
 
 @testable import VigiePKI
 
-/// A fresh temporary directory, removed when the test ends.
-final class TempDir {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "vigie-pki-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func sub(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-func mode(_ path: String) -> Int {
-    let attrs = try! FileManager.default.attributesOfItem(atPath: path)
-    return (attrs[.posixPermissions] as! NSNumber).intValue & 0o777
-}
+/// A fresh temporary directory for this target's tests.
+func tempDir() throws -> TempDir { try TempDir("vigie-pki") }
 
 func der(_ certificate: Certificate) throws -> [UInt8] {
     var serializer = DER.Serializer()
@@ -274,13 +263,13 @@ let schoolName = "Lycée Exemple"
 
 @Suite struct FileTests {
     @Test func caFilesAndModes() throws {
-        let tmp = TempDir()
+        let tmp = try tempDir()
         let dir = tmp.sub("ca")
         let ca = try SchoolCA.create(schoolID: school, schoolName: schoolName)
         try ca.save(to: dir)
-        #expect(mode(dir + "/ca.pem") == 0o644)
-        #expect(mode(dir + "/ca-key.pem") == 0o600)
-        #expect(mode(dir) == 0o700)
+        #expect(try fileMode(dir + "/ca.pem") == 0o644)
+        #expect(try fileMode(dir + "/ca-key.pem") == 0o600)
+        #expect(try fileMode(dir) == 0o700)
         // No temporary files left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["ca-key.pem", "ca.pem"])
 
@@ -296,7 +285,7 @@ let schoolName = "Lycée Exemple"
     }
 
     @Test func caKeyGroupReadableIsRefused() throws {
-        let tmp = TempDir()
+        let tmp = try tempDir()
         let dir = tmp.sub("ca")
         try SchoolCA.create(schoolID: school, schoolName: schoolName).save(to: dir)
         chmod(dir + "/ca-key.pem", 0o640)
@@ -312,16 +301,16 @@ let schoolName = "Lycée Exemple"
     }
 
     @Test func identityDirectory() throws {
-        let tmp = TempDir()
+        let tmp = try tempDir()
         let ca = try SchoolCA.create(schoolID: school, schoolName: schoolName)
         let identity = Identity(schoolID: school, kind: .person(login: "mmartin", role: .librarian), displayName: "Mme Martin")
         let issued = try ca.issue(identity: identity)
         let dir = tmp.sub("ids/mmartin")
         let written = try issued.save(to: dir, caCertificatePEM: ca.certificatePEM)
         #expect(written.count == 3)
-        #expect(mode(dir + "/key.pem") == 0o600)
-        #expect(mode(dir + "/cert.pem") == 0o644)
-        #expect(mode(dir + "/ca.pem") == 0o644)
+        #expect(try fileMode(dir + "/key.pem") == 0o600)
+        #expect(try fileMode(dir + "/cert.pem") == 0o644)
+        #expect(try fileMode(dir + "/ca.pem") == 0o644)
 
         let bundle = try IdentityBundle.load(from: dir)
         #expect(bundle.identity == identity)
@@ -340,11 +329,11 @@ let schoolName = "Lycée Exemple"
         }
         try reissued.save(to: dir, caCertificatePEM: ca.certificatePEM, overwrite: true)
         #expect(try IdentityBundle.load(from: dir).serialHex == reissued.serialHex)
-        #expect(mode(dir + "/key.pem") == 0o600)
+        #expect(try fileMode(dir + "/key.pem") == 0o600)
     }
 
     @Test func groupReadableKeyIsRefused() throws {
-        let tmp = TempDir()
+        let tmp = try tempDir()
         let ca = try SchoolCA.create(schoolID: school, schoolName: schoolName)
         let seat = Identity(schoolID: school, kind: .seat(id: "B204-02"), displayName: "B204-02")
         let dir = tmp.sub("seat")
@@ -366,7 +355,7 @@ let schoolName = "Lycée Exemple"
     }
 
     @Test func mismatchedFilesAreNamed() throws {
-        let tmp = TempDir()
+        let tmp = try tempDir()
         let ca = try SchoolCA.create(schoolID: school, schoolName: schoolName)
         let other = try SchoolCA.create(schoolID: school, schoolName: schoolName)
         let seat = Identity(schoolID: school, kind: .seat(id: "B204-02"), displayName: "B204-02")

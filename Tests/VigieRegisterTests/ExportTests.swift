@@ -1,4 +1,5 @@
 import Foundation
+import VigieTestSupport
 import Testing
 import VigieModel
 
@@ -45,12 +46,12 @@ func stringsObject(_ json: String) throws -> [String: String] {
 }
 
 func exported(_ body: (FileHandle) throws -> Int) throws -> (Int, String, [UInt8]) {
-    let dir = TempDir()
+    let dir = try tempDir()
     let path = dir.sub("out")
     let handle = try RegisterExport.createFile(path)
     let n = try body(handle)
     try handle.close()
-    #expect(mode(path) == 0o600)
+    #expect(try fileMode(path) == 0o600)
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return (n, String(decoding: data, as: UTF8.self), Array(data))
 }

@@ -8,15 +8,15 @@ import VigieTestSupport
 
 @Suite struct JournalTests {
     @Test func appendReopenSameChain() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let path = dir.sub("journal.sqlite")
         var chained: [ChainedEvent] = []
         do {
             let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
             for i in 0..<20 { chained.append(try journal.append(sampleEvent("B204-02", i))) }
             #expect(journal.last?.seq == 20)
-            #expect(mode(path) == 0o600)
-            #expect(mode(path + "-wal") == 0o600)
+            #expect(try fileMode(path) == 0o600)
+            #expect(try fileMode(path + "-wal") == 0o600)
         }
         let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
         #expect(journal.count == 20)
@@ -35,7 +35,7 @@ import VigieTestSupport
     }
 
     @Test func belongsToOneSeat() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let path = dir.sub("journal.sqlite")
         _ = try SeatJournal(path: path, school: school, seat: "B204-02")
         #expect(throws: RegisterError.self) { try SeatJournal(path: path, school: school, seat: "B204-03") }
@@ -44,7 +44,7 @@ import VigieTestSupport
     }
 
     @Test func acknowledgeAndPrune() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
         for i in 0..<10 { try journal.append(sampleEvent("B204-02", i, date: baseDate.addingTimeInterval(Double(i) * 86_400))) }
         #expect(try journal.unacknowledged(limit: 4).map(\.seq) == [1, 2, 3, 4])
@@ -67,7 +67,7 @@ import VigieTestSupport
     }
 
     @Test func verifyChainNamesAnEditedJournalEvent() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let path = dir.sub("j.sqlite")
         let journal = try SeatJournal(path: path, school: school, seat: "B204-02")
         for i in 0..<5 { try journal.append(sampleEvent("B204-02", i)) }
@@ -78,7 +78,7 @@ import VigieTestSupport
     }
 
     @Test func rewindResendsWhatTheServerLostWhileTheContentIsThere() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
         for i in 0..<10 { try journal.append(sampleEvent("B204-02", i, date: baseDate.addingTimeInterval(Double(i) * 86_400))) }
         try journal.acknowledge(upTo: 8)
@@ -86,7 +86,7 @@ import VigieTestSupport
         #expect(try journal.rewind(from: 6) == .resending(from: 6, to: 8))
         #expect(try journal.unacknowledged(limit: 100).map(\.seq) == [6, 7, 8, 9, 10])
         // Sent again, the server stores them and a whole chain results.
-        let dir2 = TempDir()
+        let dir2 = try tempDir()
         let store = try SQLiteRegisterStore(path: dir2.sub("r.sqlite"))
         let seat = try TestSchool().seat("B204-02")
         let all = try journal.all()
@@ -119,7 +119,7 @@ import VigieTestSupport
     }
 
     @Test func concurrentAppendsMakeOneChain() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let journal = try SeatJournal(path: dir.sub("j.sqlite"), school: school, seat: "B204-02")
         // A failed append is a test failure, not a crash of the whole runner (no try!).
         let failures = Mutex<[String]>([])
@@ -138,7 +138,7 @@ import VigieTestSupport
     /// kill it with SIGKILL at a random moment, five times over: every printed event
     /// is in the journal with the printed hash, and the chain goes on unbroken.
     @Test func killNineLosesNothingAcknowledged() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let path = dir.sub("journal.sqlite")
         var acknowledged: [Int64: String] = [:]
         for round in 0..<5 {

@@ -1,15 +1,16 @@
 import Foundation
+import VigieTestSupport
 import Testing
 
 @testable import VigieRegister
 
 @Suite struct StoreTests {
     @Test func ingestStoresEachEventOnce() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let s = try TestSchool()
         let seat = try s.seat("B204-02")
         let store = try SQLiteRegisterStore(path: dir.sub("register.sqlite"))
-        #expect(mode(dir.sub("register.sqlite")) == 0o600)
+        #expect(try fileMode(dir.sub("register.sqlite")) == 0o600)
         let batches = try chain(seat, count: 30, batchSize: 10)
         #expect(try store.ingest(batches[0], certificateDER: seat.der) == .stored(lastSeq: 10))
         // The same batch again (the agent never saw the acknowledgement): nothing twice.
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func forgedOrMisattributedBatchesAreRefused() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let s = try TestSchool()
         let seat = try s.seat("B204-02")
         let other = try s.seat("B204-03")
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func conflictingHistoryNamesSeatAndSeq() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let s = try TestSchool()
         let seat = try s.seat("B204-02")
         let store = try SQLiteRegisterStore(path: dir.sub("register.sqlite"))
@@ -76,7 +77,7 @@ import Testing
     }
 
     @Test func serverChainFiltersAndSubject() throws {
-        let dir = TempDir()
+        let dir = try tempDir()
         let s = try TestSchool()
         let store = try SQLiteRegisterStore(path: dir.sub("register.sqlite"))
         let a = try s.seat("B204-02"), b = try s.seat("C101-01")

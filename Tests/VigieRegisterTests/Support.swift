@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VigieTestSupport
 import GRDB
 import VigieModel
 import VigiePKI
@@ -10,21 +11,8 @@ import X509
 let school = "0750001A"
 let paris = TimeZone(identifier: "Europe/Paris")!
 
-/// A fresh temporary directory, removed when the test ends.
-final class TempDir {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "vigie-register-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func sub(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-func mode(_ path: String) -> Int {
-    let attrs = try! FileManager.default.attributesOfItem(atPath: path)
-    return (attrs[.posixPermissions] as! NSNumber).intValue & 0o777
-}
+/// A fresh temporary directory for this target's tests.
+func tempDir() throws -> TempDir { try TempDir("vigie-register") }
 
 /// A seat with its key and certificate.
 struct TestSeat {

@@ -1,16 +1,19 @@
 import Foundation
+import VigieTestSupport
 import Testing
 
 @testable import VigieRegister
 
 /// A store with two seats of 20 events (batches of 5) and 3 server events.
 struct Fixture {
-    let dir = TempDir()
-    let school = try! TestSchool()
+    let dir: TempDir
+    let school: TestSchool
     let store: SQLiteRegisterStore
     var path: String { dir.sub("register.sqlite") }
 
     init(dates: ((Int) -> Date)? = nil) throws {
+        dir = try tempDir()
+        school = try TestSchool()
         store = try SQLiteRegisterStore(path: dir.sub("register.sqlite"))
         for id in ["B204-02", "B204-03"] {
             let seat = try school.seat(id)
