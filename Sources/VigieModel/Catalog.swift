@@ -48,6 +48,7 @@ public enum Catalog {
         "policy.person-room": ("{login} n’a pas accès à la salle {room}", "{login} has no access to room {room}"),
         "policy.feature": ("le rôle {role} ne peut pas faire « {feature} » dans la salle {room}", "the {role} role may not use “{feature}” in room {room}"),
         "policy.time-window": ("surveillance autorisée {windows} ; prochaine plage : {next}", "monitoring allowed {windows}; next window: {next}"),
+        "policy.time-zone-unknown": ("fuseau horaire « {zone} » de la salle {room} inconnu sur ce poste : surveillance refusée", "time zone “{zone}” of room {room} unknown on this seat: monitoring refused"),
         "policy.closed-day": ("salle fermée ce jour ({date}) ; surveillance autorisée {windows} ; prochaine plage : {next}", "room closed today ({date}); monitoring allowed {windows}; next window: {next}"),
         "request.bad-argument": ("argument invalide « {name} » : {detail}", "invalid argument “{name}”: {detail}"),
         "request.expired": ("délai de la console dépassé avant l’exécution ({late} ms de retard) : rien n’a été fait",

@@ -70,8 +70,15 @@ public enum Policy {
                     "next": verdict.next.map { ScheduleText.nextCode($0, from: verdict.moment.date) } ?? "",
                     "at": "\(verdict.moment.date) \(verdict.moment.time)",
                 ]
-                if verdict.why == .closedDay { params["date"] = verdict.moment.date.description }
-                return .refuse(Reason(verdict.why == .closedDay ? "policy.closed-day" : "policy.time-window", params))
+                switch verdict.why {
+                case .closedDay:
+                    params["date"] = verdict.moment.date.description
+                    return .refuse(Reason("policy.closed-day", params))
+                case .unknownTimeZone:
+                    return .refuse(Reason("policy.time-zone-unknown", ["room": room.id, "zone": room.timeZone]))
+                default:
+                    return .refuse(Reason("policy.time-window", params))
+                }
             }
         }
         return .allow

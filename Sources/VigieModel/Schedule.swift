@@ -195,6 +195,10 @@ public struct MonitoringVerdict: Sendable, Hashable {
         case noPostedHours = "no-posted-hours"
         case outsideWindows = "outside-windows"
         case closedDay = "closed-day"
+        /// The room's time zone is unknown to this program (no time zone data): its
+        /// posted hours cannot be placed in time, so nobody may watch (the config
+        /// loader refuses such a zone; this is the seat's last line, never UTC).
+        case unknownTimeZone = "unknown-time-zone"
     }
 
     public var allowed: Bool
@@ -231,7 +235,9 @@ extension Room {
     /// Decides whether monitoring is allowed at `instant` (local time of the room,
     /// daylight-saving correct, closed dates excluded, window ends exclusive).
     public func monitoring(at instant: Date) -> MonitoringVerdict {
-        let zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        guard let zone = TimeZone(identifier: timeZone) else {
+            return MonitoringVerdict(allowed: false, why: .unknownTimeZone, moment: LocalMoment(instant, in: TimeZone(identifier: "UTC")!), next: nil)
+        }
         let now = LocalMoment(instant, in: zone)
         if monitoringUnrestricted {
             return MonitoringVerdict(allowed: true, why: .noPostedHours, moment: now, next: nil)

@@ -104,6 +104,8 @@ struct PolicyCommand: ParsableCommand {
         case (.outsideWindows, false): why = "outside the monitoring windows"
         case (.closedDay, true): why = "salle fermée ce jour"
         case (.closedDay, false): why = "room closed that day"
+        case (.unknownTimeZone, true): why = "fuseau horaire de la salle inconnu sur cette machine"
+        case (.unknownTimeZone, false): why = "the room's time zone is unknown on this machine"
         }
         var verdict = fr ? "À \(when) : surveillance \(v.allowed ? "autorisée" : "refusée") — \(why)" : "At \(when): monitoring \(v.allowed ? "allowed" : "refused") — \(why)"
         if !v.allowed {

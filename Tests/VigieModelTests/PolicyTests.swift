@@ -32,6 +32,23 @@ let exampleGrants = [
             == .refuse(Reason("policy.room", ["role": "teacher", "room": "CDI"])))
     }
 
+    @Test func aRoomWhoseTimeZoneCannotBeResolvedIsNeverWatchedNotWatchedInUTC() {
+        // A classroom watched at any hour anywhere else: with a zone this program cannot
+        // place in time, its hours mean nothing, so nobody watches (the loader refuses such
+        // a config; this is the seat's last line should the time zone data be missing).
+        let lost = Seat(id: "X-01", room: "X", host: "127.0.0.1", port: 3, mac: nil)
+        var c = config(grants: exampleGrants)
+        c.rooms.append(Room(id: "X", name: "X", purpose: .pedagogy, timeZone: "Mars/Olympus_Mons", seats: [lost]))
+        let verdict = c.room("X")!.monitoring(at: Date())
+        #expect(!verdict.allowed)
+        #expect(verdict.why == .unknownTimeZone)
+        let d = Policy.decide(identity: person(.admin), serialHex: "01", feature: .screenshot, seat: lost, config: c)
+        #expect(d == .refuse(Reason("policy.time-zone-unknown", ["room": "X", "zone": "Mars/Olympus_Mons"])))
+        // Not a monitoring feature: the lock still works there.
+        #expect(Policy.decide(identity: person(.admin), serialHex: "01", feature: .lock, seat: lost, config: c) == .allow)
+        #expect(Catalog.text(Reason("policy.time-zone-unknown", ["room": "X", "zone": "Mars/Olympus_Mons"]), .fr).contains("« Mars/Olympus_Mons »"))
+    }
+
     @Test func aLibrarianCannotLockAClassroom() {
         let c = config(grants: exampleGrants)
         let d = Policy.decide(identity: person(.librarian), serialHex: "01", feature: .lock, seat: b204, config: c)
