@@ -85,6 +85,16 @@ let package = Package(
             dependencies: [
                 "VigieModel",
                 "VigiePKI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        // The register's SQLite files (the seat's journal, the server's store): the
+        // agent, the server and the tools link it; the console does not.
+        .target(
+            name: "VigieStore",
+            dependencies: [
+                "VigieRegister", "VigieModel", "VigiePKI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -99,7 +109,7 @@ let package = Package(
         .target(
             name: "VigieAgent",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieSignage",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieStore", "VigieSignage",
                 "VigieLogin", "VigieSeatState",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -111,7 +121,7 @@ let package = Package(
         .target(
             name: "VigieServer",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,7 +145,7 @@ let package = Package(
         .target(
             name: "VigieHarness",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieAgent",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieStore", "VigieAgent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -168,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "vigie-server",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieServer", "VigieCLI",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieServer", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -178,7 +188,7 @@ let package = Package(
             name: "vigie-dev",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-                "VigieHarness", "VigieCLI",
+                "VigieHarness", "VigieStore", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -200,14 +210,14 @@ let package = Package(
 
         // Test and benchmark helper: `append` writes to a seat journal and prints each
         // acknowledged seq (a test kills it with -9 mid-write); `bench` runs RegisterBenchmark.
-        .executableTarget(name: "vigie-register-helper", dependencies: ["VigieRegister"], path: "Tests/Helpers/vigie-register-helper"),
+        .executableTarget(name: "vigie-register-helper", dependencies: ["VigieRegister", "VigieStore"], path: "Tests/Helpers/vigie-register-helper"),
 
         // Fuzzing (docs/FUZZING.md): the targets, `vigie-fuzz` (libFuzzer under
         // `make fuzz`, a corpus replayer otherwise) and the corpus replay of `make test`.
         .target(
             name: "VigieFuzz",
             dependencies: [
-                "VigieModel", "VigieWire", "VigieAgent", "VigieConfig", "VigieRegister",
+                "VigieModel", "VigieWire", "VigieAgent", "VigieConfig", "VigieRegister", "VigieStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
@@ -234,7 +244,7 @@ let package = Package(
         .testTarget(
             name: "VigieRegisterTests",
             dependencies: [
-                "VigieRegister", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-helper",
+                "VigieRegister", "VigieStore", "VigieModel", "VigiePKI", "VigieTestSupport", "vigie-register-helper",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -242,7 +252,7 @@ let package = Package(
         // Real seats: session following against a fake logind, the real sd-login
         // code, the polkit rules, the unit files and the Debian package.
         .testTarget(name: "VigieSeatTests", dependencies: [
-            "VigieAgent", "VigieLogin", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister",
+            "VigieAgent", "VigieLogin", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore",
             "VigieScreen", "VigieTestSupport", "VigieSeatState", "vigie-agent", "vigie-ui",
         ]),
         .testTarget(name: "VigieWireTests", dependencies: [
@@ -250,13 +260,13 @@ let package = Package(
         ]),
         .testTarget(name: "VigieTerminalTests", dependencies: ["VigieTerminal"]),
         .testTarget(name: "VigieScaleTests", dependencies: [
-            "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieTestSupport",
+            "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister",
+            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister", "VigieStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieWire
 
 /// Ships the seat's journal to the school server: signed batches over mutual

@@ -9,6 +9,7 @@ import VigieLogin
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieSignage
 import VigieWire
 

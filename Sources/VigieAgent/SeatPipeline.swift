@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import VigieModel
 import VigieRegister
+import VigieStore
 import VigieWire
 
 /// What a seat does to itself: the only part in which the real agent (X11 helpers,

@@ -7,6 +7,7 @@ import VigieConfig
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieWire
 
 /// The files of a harness school: a CA, a teacher and an admin, every seat's

@@ -6,6 +6,7 @@ import NIOSSL
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieWire
 import VigieAgent
 

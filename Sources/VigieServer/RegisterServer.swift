@@ -8,6 +8,7 @@ import ServiceLifecycle
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieWire
 
 /// How to run the school server.

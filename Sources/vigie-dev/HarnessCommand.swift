@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigieStore
 import VigieCLI
 import Logging
 import VigieController

@@ -5,6 +5,7 @@ import VigieConfig
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieServer
 
 /// `vigie-server enroll-token --seat S` (or `vigie pki enroll-token`): on the school server, a one-time token a

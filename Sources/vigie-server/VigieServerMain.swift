@@ -10,10 +10,11 @@ struct VigieServerMain: AsyncParsableCommand {
         commandName: "vigie-server",
         abstract: "The school server of Vigie: the seats' journals and the register.",
         discussion: """
-            `vigie server …` is `vigie-server run …`; `vigie pki enroll-token …` is `vigie-server enroll-token …`.
+            `vigie server …` is `vigie-server run …`; `vigie pki enroll-token …` is `vigie-server enroll-token …`; \
+            `vigie register verify --store …` is `vigie-server verify-store --store …`.
             Exit status: 0 stopped cleanly; 64 bad command line; 78 bad configuration or identity.
             """,
-        subcommands: [ServerCommand.self, PKIEnrollToken.self],
+        subcommands: [ServerCommand.self, PKIEnrollToken.self, VerifyStore.self],
         defaultSubcommand: ServerCommand.self
     )
 }

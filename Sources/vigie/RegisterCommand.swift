@@ -139,32 +139,15 @@ struct RegisterCommand: AsyncParsableCommand {
                 if let checkpoint {
                     do { point = try Checkpoint.read(from: checkpoint) } catch { throw Failure.configuration("\(checkpoint): \(error)") }
                 }
-                guard let store else {
-                    // The server checks the checkpoint against its own store.
-                    let body = try point.map { Array(try $0.jsonString().utf8) } ?? []
-                    let (code, answer) = try await RegisterCommand.call(
-                        access, "register.verify", args: lang.map { ["lang": $0.rawValue] } ?? [:], body: body, lang: lang)
-                    if let answer { print(String(decoding: answer.body, as: UTF8.self)) }
-                    return code
-                }
-                guard FileManager.default.fileExists(atPath: store) else { throw Failure.usage("no store at \(store)") }
-                let opened: SQLiteRegisterStore
-                do { opened = try SQLiteRegisterStore(path: store) } catch { throw Failure.configuration("\(store): \(error)") }
-                let language = lang ?? Language.fromLocale(ProcessInfo.processInfo.environment["LANG"]) ?? .fr
-                // With a config, the seats it lists are checked too (a seat deleted from the store shows).
-                var seats: [String] = []
-                var school = point?.school
-                if let path = access.config ?? ProcessInfo.processInfo.environment["VIGIE_CONFIG"] {
-                    let config: SchoolConfig
-                    do { config = try ConfigLoader.load(path: path) } catch { throw Failure.configuration("\(error)") }
-                    if school == nil || school == config.school.id {
-                        seats = config.seats.map(\.id)
-                        school = config.school.id
-                    }
-                }
-                let report = RegisterVerifier.verify(store: opened, school: school, seats: seats, checkpoint: point)
-                print(report.text(language))
-                return report.ok ? Exit.ok : Exit.someSeatsDidNot
+                // `--store` is verified by `vigie-server verify-store` (Forward.handOver):
+                // the console links no SQLite store.
+                guard store == nil else { throw Failure.usage("--store is verified by vigie-server verify-store") }
+                // The server checks the checkpoint against its own store.
+                let body = try point.map { Array(try $0.jsonString().utf8) } ?? []
+                let (code, answer) = try await RegisterCommand.call(
+                    access, "register.verify", args: lang.map { ["lang": $0.rawValue] } ?? [:], body: body, lang: lang)
+                if let answer { print(String(decoding: answer.body, as: UTF8.self)) }
+                return code
             }
         }
     }

@@ -37,13 +37,16 @@ struct Vigie: AsyncParsableCommand {
 
 /// Commands that live in a sibling executable.
 enum Forward {
-    /// `vigie WORDS…` → `EXECUTABLE ARGS…`: the longest rule that matches the first words.
-    static let rules: [(words: [String], executable: String, replacement: [String])] = [
-        (["server"], "vigie-server", ["run"]),
-        (["pki", "enroll-token"], "vigie-server", ["enroll-token"]),
-        (["demo"], "vigie-dev", ["demo"]),
-        (["bench"], "vigie-dev", ["bench"]),
-        (["harness"], "vigie-dev", ["harness"]),
+    /// `vigie WORDS… [OPTION]…` → `EXECUTABLE ARGS…`: the first rule whose words
+    /// start the command (and whose option, when it names one, is given).
+    static let rules: [(words: [String], option: String?, executable: String, replacement: [String])] = [
+        (["server"], nil, "vigie-server", ["run"]),
+        (["pki", "enroll-token"], nil, "vigie-server", ["enroll-token"]),
+        // Offline verification of a copy of the store: what reads SQLite stays out of the console.
+        (["register", "verify"], "--store", "vigie-server", ["verify-store"]),
+        (["demo"], nil, "vigie-dev", ["demo"]),
+        (["bench"], nil, "vigie-dev", ["bench"]),
+        (["harness"], nil, "vigie-dev", ["harness"]),
     ]
 
     /// Replaces this process with the sibling executable when the command is one
@@ -51,7 +54,10 @@ enum Forward {
     /// error (exit 127), never a silent fallback.
     static func handOver(_ arguments: [String]) {
         let given = Array(arguments.dropFirst())
-        guard let rule = rules.first(where: { given.starts(with: $0.words) }) else { return }
+        guard let rule = rules.first(where: { rule in
+            given.starts(with: rule.words)
+                && rule.option.map { option in given.contains { $0 == option || $0.hasPrefix(option + "=") } } ?? true
+        }) else { return }
         let directory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             .map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? "."
         let path = directory + "/" + rule.executable

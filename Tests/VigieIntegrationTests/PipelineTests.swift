@@ -6,6 +6,7 @@ import VigieAgent
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieStore
 import VigieTestSupport
 import VigieWire
 

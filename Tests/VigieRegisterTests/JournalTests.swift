@@ -5,6 +5,7 @@ import Testing
 import VigieTestSupport
 
 @testable import VigieRegister
+@testable import VigieStore
 
 @Suite struct JournalTests {
     @Test func appendReopenSameChain() throws {

@@ -3,6 +3,7 @@ import VigieTestSupport
 import Testing
 
 @testable import VigieRegister
+@testable import VigieStore
 
 @Suite struct StoreTests {
     @Test func ingestStoresEachEventOnce() throws {

@@ -7,6 +7,7 @@ import VigiePKI
 import X509
 
 @testable import VigieRegister
+@testable import VigieStore
 
 let school = "0750001A"
 let paris = TimeZone(identifier: "Europe/Paris")!

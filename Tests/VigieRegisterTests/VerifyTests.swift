@@ -3,6 +3,7 @@ import VigieTestSupport
 import Testing
 
 @testable import VigieRegister
+@testable import VigieStore
 
 /// A store with two seats of 20 events (batches of 5) and 3 server events.
 struct Fixture {

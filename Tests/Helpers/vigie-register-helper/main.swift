@@ -12,6 +12,7 @@
 //     Runs RegisterBenchmark and prints its figures.
 import Foundation
 import VigieRegister
+import VigieStore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import VigieRegister
 import GRDB
 
 /// The seat's own journal: an append-only hash chain in SQLite.

@@ -1,6 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
+import VigieRegister
 import VigieModel
 import VigiePKI
 import X509

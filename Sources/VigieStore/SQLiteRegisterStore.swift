@@ -1,4 +1,5 @@
 import Foundation
+import VigieRegister
 import GRDB
 import VigieModel
 import VigiePKI
