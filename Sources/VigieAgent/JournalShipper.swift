@@ -76,9 +76,9 @@ final class JournalShipper: Sendable {
         await cancelWhenGracefulShutdown { await self.run() }
         guard !Task.isCancelled else { return }
         do {
-            let waiting = try journal.unacknowledged(limit: Self.batchSize).count
+            let waiting = journal.unacknowledgedCount
             if waiting > 0 { try await session(untilCaughtUp: true) }
-            logger.notice("journal shipped before stopping", metadata: ["sent_now": "\(waiting)\(waiting == Self.batchSize ? "+" : "")"])
+            logger.notice("journal shipped before stopping", metadata: ["sent_now": "\(waiting)"])
         } catch {
             logger.warning("journal not shipped before stopping; the events wait on the seat", metadata: ["error": "\(error)"])
         }

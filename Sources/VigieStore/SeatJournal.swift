@@ -4,7 +4,7 @@ import GRDB
 
 /// The seat's own journal: an append-only hash chain in SQLite.
 ///
-/// ``append(_:)`` returns once the event is committed with `synchronous = FULL`
+/// ``append(_:durability:)`` returns once the event is committed (by default with `synchronous = FULL`)
 /// in WAL mode: the agent writes before it answers the console, so an event the
 /// console saw is on disk even if the agent is killed with `kill -9` right after.
 /// Events stay until the server has acknowledged them (``acknowledge(upTo:)``);
@@ -39,6 +39,7 @@ public final class SeatJournal: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         try self.init(queue: queue, path: path, school: school, seat: seat)
+        synchronous = .disk
     }
 
     /// A journal in SQLite's own in-memory mode: the same schema, chain and code
@@ -93,8 +94,9 @@ public final class SeatJournal: @unchecked Sendable {
         case process
     }
 
-    /// The connection's `synchronous` setting (only read and changed inside the queue).
-    private var synchronous = Durability.disk
+    /// The connection's `synchronous` setting (only read and changed inside the queue);
+    /// nil in memory, where there is no disk to sync.
+    private var synchronous: Durability?
 
     /// Chains `event` after the last one and commits it, on the disk unless told otherwise.
     ///
@@ -112,7 +114,7 @@ public final class SeatJournal: @unchecked Sendable {
         // queue, and a writer in another process that appended meanwhile makes the INSERT
         // fail on the seq key instead of forking the chain.
         return try queue.writeWithoutTransaction { db in
-            if durability != synchronous {
+            if let current = synchronous, durability != current {
                 try db.execute(sql: durability == .disk ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
                 synchronous = durability
             }
