@@ -70,6 +70,18 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What long-running processes share (the agent, the server): the drain of
+        // a listener's connections and the ServiceGroup that stops on SIGTERM.
+        // The console does not link it.
+        .target(
+            name: "VigieService",
+            dependencies: [
+                "VigieWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -110,7 +122,7 @@ let package = Package(
             name: "VigieAgent",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieStore", "VigieSignage",
-                "VigieLogin", "VigieSeatState",
+                "VigieLogin", "VigieSeatState", "VigieService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -121,7 +133,7 @@ let package = Package(
         .target(
             name: "VigieServer",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieService",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -163,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "vigie",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieSignage", "VigieRegister",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieRegister",
                 "VigieTerminal", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,7 +190,8 @@ let package = Package(
         .executableTarget(
             name: "vigie-server",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieServer", "VigieCLI",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieServer", "VigieService",
+                "VigieSignage", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -197,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "vigie-agent",
             dependencies: [
-                "VigieAgent", "VigieSignage", "VigieLogin", "VigieWire",
+                "VigieAgent", "VigieSignage", "VigieLogin", "VigieWire", "VigieService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -11,6 +11,7 @@ import VigiePKI
 import VigieRegister
 import VigieStore
 import VigieSignage
+import VigieService
 import VigieWire
 
 /// How to run one seat's agent.

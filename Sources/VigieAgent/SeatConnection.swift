@@ -5,6 +5,7 @@ import NIOSSL
 import VigieModel
 import VigiePKI
 import VigieRegister
+import VigieService
 import VigieWire
 
 /// What a seat does with a console connection, shared by the real agent and the

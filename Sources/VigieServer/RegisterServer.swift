@@ -9,6 +9,7 @@ import VigieModel
 import VigiePKI
 import VigieRegister
 import VigieStore
+import VigieService
 import VigieWire
 
 /// How to run the school server.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VigieAgent
+import VigieService
 import VigieWire
 import VigieConfig
 import VigieLogin

@@ -6,6 +6,7 @@ import VigieConfig
 import VigieModel
 import VigiePKI
 import VigieServer
+import VigieService
 import VigieWire
 
 /// `vigie-server run` (or `vigie server`): the school server (journals from the seats, the register).

@@ -14,7 +14,7 @@ struct VigieServerMain: AsyncParsableCommand {
             `vigie register verify --store …` is `vigie-server verify-store --store …`.
             Exit status: 0 stopped cleanly; 64 bad command line; 78 bad configuration or identity.
             """,
-        subcommands: [ServerCommand.self, PKIEnrollToken.self, VerifyStore.self],
+        subcommands: [ServerCommand.self, PKIEnrollToken.self, VerifyStore.self, SignageCommand.self],
         defaultSubcommand: ServerCommand.self
     )
 }

@@ -12,7 +12,24 @@ import VigieCLI
 enum VigieMain {
     static func main() async {
         Forward.handOver(CommandLine.arguments)
-        await Vigie.main()
+        // Parsed here, on the main thread, rather than in `Vigie.main()`, which
+        // hops to the concurrency pool first: `--help`, a usage error or a
+        // command that needs no network never starts the pool's threads.
+        var command: any ParsableCommand
+        do {
+            command = try Vigie.parseAsRoot()
+        } catch {
+            Vigie.exit(withError: error)
+        }
+        do {
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Vigie.exit(withError: error)
+        }
     }
 }
 
@@ -28,7 +45,7 @@ struct Vigie: AsyncParsableCommand {
             """,
         subcommands: [
             LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
-            PolicyCommand.self, RegisterCommand.self, Forward.Server.self, ConfigCommand.self, SignageCommand.self,
+            PolicyCommand.self, RegisterCommand.self, Forward.Server.self, ConfigCommand.self, Forward.Signage.self,
             PKICommand.self, Forward.Demo.self, Forward.Bench.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
             ConsoleCommand.self, Forward.Harness.self,
         ]
@@ -44,6 +61,8 @@ enum Forward {
         (["pki", "enroll-token"], nil, "vigie-server", ["enroll-token"]),
         // Offline verification of a copy of the store: what reads SQLite stays out of the console.
         (["register", "verify"], "--store", "vigie-server", ["verify-store"]),
+        // Posters: the templates' engine (swift-mustache) stays out of the console.
+        (["signage"], nil, "vigie-server", ["signage"]),
         (["demo"], nil, "vigie-dev", ["demo"]),
         (["bench"], nil, "vigie-dev", ["bench"]),
         (["harness"], nil, "vigie-dev", ["harness"]),
@@ -76,6 +95,12 @@ enum Forward {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "server", abstract: "Run the school server (vigie-server run): receive the seats' journals and keep the register.")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct Signage: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "signage", abstract: "Posters and notice texts from the Signage/ templates (vigie-server signage render).")
         @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
     }
 

@@ -8,7 +8,8 @@ import VigieSignage
 extension SignageFormat: ExpressibleByArgument {}
 extension SignageKind: ExpressibleByArgument {}
 
-/// `vigie signage render`: fills the `Signage/` templates with a room's hours,
+/// `vigie signage render` (handed over by the console to `vigie-server signage render`,
+/// so that the templates' engine stays out of the console): fills the `Signage/` templates with a room's hours,
 /// taken from the same policy the agents enforce.
 struct SignageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

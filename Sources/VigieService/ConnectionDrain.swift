@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import VigieWire
 
 /// The connections a listener serves, so that a graceful shutdown (SIGTERM)
 /// closes the idle ones at once and lets each busy one finish the request it
