@@ -4,7 +4,7 @@ SWIFT ?= swift
 STATE ?= demo-state
 SEATS ?= 8
 # Debian packages Vigie builds against or its tests and demo run.
-APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libpng-dev \
+APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libturbojpeg0-dev libpng-dev \
                xvfb x11-utils x11-apps xfonts-base faketime chromium poppler-utils fonts-dejavu-core \
                libsqlite3-dev python3
 # Real seats: sd-login, and what checks the .deb, the units, the polkit rules and the LightDM script.

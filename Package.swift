@@ -39,6 +39,18 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // X DAMAGE (what changed on the screen) and libjpeg-turbo: the live view's
+        // thumbnails, on the agent's side only (vigie-ui links neither).
+        .systemLibrary(
+            name: "CXCBDamage",
+            pkgConfig: "xcb-damage",
+            providers: [.apt(["libxcb-damage0-dev"])]
+        ),
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
         .target(
             name: "CPNG",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("z")]
@@ -118,10 +130,12 @@ let package = Package(
         .target(name: "VigieSeatState", dependencies: ["VigieModel"]),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
+        // Live thumbnails: capture only after X DAMAGE says the screen changed, scale, JPEG.
+        .target(name: "VigieThumbnails", dependencies: ["VigieScreen", "CXCB", "CXCBDamage", "CTurboJPEG"]),
         .target(
             name: "VigieAgent",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieStore", "VigieSignage",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieThumbnails", "VigieRegister", "VigieStore", "VigieSignage",
                 "VigieLogin", "VigieSeatState", "VigieService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -157,7 +171,7 @@ let package = Package(
         .target(
             name: "VigieHarness",
             dependencies: [
-                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieRegister", "VigieStore", "VigieAgent",
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieScreen", "VigieThumbnails", "VigieRegister", "VigieStore", "VigieAgent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -276,7 +290,7 @@ let package = Package(
             "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
+        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "VigieThumbnails", "CXCB", "CTurboJPEG", "VigieTestSupport", "vigie-ui"]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
             "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister", "VigieStore",

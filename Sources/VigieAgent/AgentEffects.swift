@@ -39,6 +39,13 @@ struct AgentEffects: SeatEffects {
 
     func cancelPower(by identity: Identity) async -> (SeatStatus, Reason) { await power.cancel(by: identity) }
 
+    func thumbnails() async -> Result<any ThumbnailSource, Reason> {
+        if let why = target.unavailable { return .failure(why) }
+        return .success(ScreenThumbnails(target: target))
+    }
+
+    func showWatchers(_ text: String?) async { await notices.watchers(text) }
+
     func run(_ command: [String], program: String, privileged: Bool, timeout: Int, by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
         // Who it runs as.
         var account: RunAccount?

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import VigieModel
 
 /// Where a notice was shown to the person at the seat (journaled as `notice.window`, `notice.lock`).
@@ -20,6 +21,8 @@ struct NoticeShower: Sendable {
     let locks: LockKeeper
     let settings: SignageSettings
     let logger: Logger
+    /// The lasting notice of live viewers, when shown in its own window.
+    let banner = NIOLockedValueBox<pid_t?>(nil)
 
     typealias Shown = NoticePlacement
 
@@ -44,6 +47,42 @@ struct NoticeShower: Sendable {
         if let display = target.display { argv += ["--display", display] }
         argv += ["--text", text, "--timeout", String(Int(settings.indicatorSeconds.rounded(.up)))]
         return await start(argv) ? .window : nil
+    }
+
+    /// The lasting notice naming who watches live: replaces the one shown, or
+    /// removes it (nil). While the seat is locked, the lock process shows it.
+    func watchers(_ text: String?) async {
+        let previous = banner.withLockedValue { pid -> pid_t? in
+            defer { pid = nil }
+            return pid
+        }
+        if let previous {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    _ = Spawn.stop(previous, mode: "indicator")
+                    continuation.resume()
+                }
+            }
+        }
+        guard let text else { return }
+        if locks.postNotice(seconds: settings.indicatorSeconds, text: text) { return }
+        if target.unavailable != nil { return }
+        var argv = [uiPath, "indicator"]
+        if let display = target.display { argv += ["--display", display] }
+        // Lasting: removed when the last viewer leaves (12 hours at most).
+        argv += ["--text", text, "--timeout", String(12 * 3600)]
+        let command = argv
+        let pid: pid_t? = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                switch Spawn.startHelper(command) {
+                case .success(let pid): continuation.resume(returning: pid)
+                case .failure(let reason):
+                    logger.warning("watch notice did not open", metadata: ["code": "\(reason.code)"])
+                    continuation.resume(returning: nil)
+                }
+            }
+        }
+        banner.withLockedValue { $0 = pid }
     }
 
     /// Starts a helper window and waits until it says `ready`.

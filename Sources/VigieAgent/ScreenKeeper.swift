@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigieModel
 import VigieScreen
+import VigieThumbnails
 
 /// A PNG of the seat's screen.
 public struct Shot: Sendable {
@@ -107,6 +108,61 @@ struct MessageShower: Sendable {
             let oldest = Array(pids.prefix(pids.count - keeping))
             pids.removeFirst(oldest.count)
             return oldest
+        }
+    }
+}
+
+/// One live viewer's thumbnails: its own X connection and damage record (so
+/// that an unchanged screen costs no capture), on its own serial queue (XCB
+/// replies block), reopened on the display the session uses now.
+final class ScreenThumbnails: ThumbnailSource, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "vigie.thumbnails")
+    private let target: SeatTarget
+    private var thumbnailer: Thumbnailer?
+    private var openOn: String?
+    /// JPEG quality: small tiles, text still readable at 320 px.
+    static let quality = 70
+
+    init(target: SeatTarget) { self.target = target }
+
+    func next(width: Int) async -> Result<StreamPicture?, Reason> {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.doNext(width: width)) }
+        }
+    }
+
+    private func doNext(width: Int) -> Result<StreamPicture?, Reason> {
+        if let why = target.unavailable { return .failure(why) }
+        let display = target.display
+        if thumbnailer != nil && openOn != display {
+            thumbnailer?.close()
+            thumbnailer = nil
+        }
+        do {
+            if thumbnailer == nil {
+                thumbnailer = try Thumbnailer(display: display)
+                openOn = display
+            }
+            guard let t = try thumbnailer!.next(width: width, quality: Self.quality) else { return .success(nil) }
+            return .success(StreamPicture(jpeg: t.jpeg, width: t.width, height: t.height))
+        } catch let error as ScreenError {
+            thumbnailer?.close()
+            thumbnailer = nil
+            return .failure(Reason(error.code, ["detail": error.detail]))
+        } catch {
+            thumbnailer?.close()
+            thumbnailer = nil
+            return .failure(Reason("x11.capture", ["detail": "\(error)"]))
+        }
+    }
+
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.thumbnailer?.close()
+                self.thumbnailer = nil
+                continuation.resume()
+            }
         }
     }
 }

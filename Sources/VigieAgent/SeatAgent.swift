@@ -252,7 +252,7 @@ public final class SeatAgent: Service, Sendable {
     }
 
     /// Decides and, when allowed and recorded, does what a request frame asks (``SeatPipeline``).
-    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> (Response, [UInt8]) {
+    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> SeatAnswer {
         await pipeline.answer(frame, from: peer)
     }
 }

@@ -25,40 +25,69 @@ public enum SeatConnection {
     }
 
     /// Serves one connection: requests are answered in order by `answer`; a
-    /// protocol error is answered, then the connection is closed; a peer idle for
-    /// `idleLimit` is dropped (but not while a request runs). Errors stay in this
-    /// connection: the listener keeps serving everyone else.
+    /// request whose answer opens a stream (`watch`) runs that stream beside
+    /// the requests that follow, until the console ends it, stops hearing from the
+    /// console (``StreamMessage/heartbeatLimit``), the stream ends itself or the
+    /// connection closes. A protocol error is answered, then the connection is
+    /// closed; a peer idle for `idleLimit` (no request, no open stream) is dropped.
+    /// Errors stay in this connection: the listener keeps serving everyone else.
     public static func serve(
         _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), drain: ConnectionDrain? = nil, logger: Logger,
-        answer: @escaping (Frame, (identity: Identity, serial: String)) async -> (Response, [UInt8])
+        answer: @escaping @Sendable (Frame, (identity: Identity, serial: String)) async -> SeatAnswer
     ) async {
         let channel = connection.channel
-        var idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
+        let idle = IdleTimer(channel: channel, limit: idleLimit)
+        idle.arm()
         drain?.opened(channel)
+        let streams = StreamTable()
         defer {
-            idle.cancel()
+            idle.disarm()
             drain?.closed(channel)
         }
         var peer: (identity: Identity, serial: String)?
         do {
             try await connection.executeThenClose { inbound, outbound in
-                do {
-                    for try await frame in inbound {
-                        if peer == nil { peer = try await Self.peer(of: channel) }
-                        idle.cancel()
-                        // Shutting down: a request not yet started is not started.
-                        if let drain, !drain.begin(channel) { return }
-                        let (response, body) = await answer(frame, peer!)
-                        try await outbound.write(.response(response, body: body))
-                        drain?.end(channel)
-                        idle = channel.eventLoop.scheduleTask(in: idleLimit) { channel.close(promise: nil) }
-                        if response.code.hasPrefix("protocol.") { return }
+                let send: @Sendable (Frame) async throws -> Void = { try await outbound.write($0) }
+                await withTaskGroup(of: Void.self) { group in
+                    defer {
+                        // The connection is gone (or closing): its streams end with it.
+                        streams.endAll(Reason(drain?.isDraining == true ? "watch.agent-stopping" : "watch.connection-closed"))
                     }
-                } catch let error as WireError {
-                    logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
-                    try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
-                } catch let error as PeerError {
-                    try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
+                    do {
+                        for try await frame in inbound {
+                            streams.heard()
+                            if peer == nil { peer = try await Self.peer(of: channel) }
+                            idle.disarm()
+                            if frame.kind == .stream {
+                                // The console's side of its streams: an end, or its heartbeat.
+                                let message = try frame.decodeHeader(StreamMessage.self)
+                                if message.known == .end { streams.end(message.id, Reason("watch.viewer-ended")) }
+                                if streams.isEmpty { idle.arm() }
+                                continue
+                            }
+                            // Shutting down: a request not yet started is not started.
+                            if let drain, !drain.begin(channel) { return }
+                            let answered = await answer(frame, peer!)
+                            try await outbound.write(.response(answered.response, body: answered.body))
+                            drain?.end(channel)
+                            if let stream = answered.stream, let link = streams.open(answered.response.id, on: channel.eventLoop, send: send) {
+                                group.addTask {
+                                    await stream.run(link)
+                                    // The last stream ended by itself: the connection may idle out again.
+                                    if streams.closed(link.id) { idle.arm() }
+                                }
+                            }
+                            if streams.isEmpty { idle.arm() }
+                            if answered.response.code.hasPrefix("protocol."), answered.response.code != "protocol.unknown-feature" { return }
+                        }
+                    } catch let error as WireError {
+                        logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
+                        try? await outbound.write(.response(Response(id: 0, status: .failed, reason: error.reason)))
+                    } catch let error as PeerError {
+                        try? await outbound.write(.response(Response(id: 0, status: .refused, reason: error.reason)))
+                    } catch {
+                        logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
+                    }
                 }
             }
         } catch {
@@ -91,7 +120,7 @@ public enum SeatConnection {
     }
 
     /// The request arguments that matter to the register (never screenshot pixels).
-    static let keptArguments: Set<String> = ["text", "for", "width", "action", "delay", "argv", "timeout", "privileged"]
+    static let keptArguments: Set<String> = ["text", "for", "width", "interval", "action", "delay", "argv", "timeout", "privileged"]
 
     /// The register event of one decision: who, what, where, the arguments that
     /// matter, the outcome and its reason.

@@ -35,6 +35,32 @@ public protocol SeatEffects: Sendable {
     /// Runs `command` (an allowed program's resolved path, then its arguments): as the
     /// seat's session user, or as the agent itself when `privileged`.
     func run(_ command: [String], program: String, privileged: Bool, timeout: Int, by identity: Identity) async -> (SeatStatus, Reason, [UInt8])
+    /// A source of thumbnails for one viewer (its own record of what changed), or why there is none.
+    func thumbnails() async -> Result<any ThumbnailSource, Reason>
+    /// Shows the lasting notice naming who watches the screen live, replacing the
+    /// one shown before; nil removes it (nobody watches any more).
+    func showWatchers(_ text: String?) async
+}
+
+/// Thumbnails of the seat's screen for one live viewer.
+public protocol ThumbnailSource: Sendable {
+    /// A JPEG `width` pixels wide, or nil when nothing changed on the screen since
+    /// the last one this source gave (the first call always gives one).
+    func next(width: Int) async -> Result<StreamPicture?, Reason>
+    /// Releases the source (its X connection).
+    func close() async
+}
+
+/// One picture of a stream.
+public struct StreamPicture: Sendable {
+    public var jpeg: [UInt8]
+    public var width: Int
+    public var height: Int
+    public init(jpeg: [UInt8], width: Int, height: Int) {
+        self.jpeg = jpeg
+        self.width = width
+        self.height = height
+    }
 }
 
 /// The one request pipeline of a seat: decode → policy → deadline → durable record →
@@ -60,6 +86,8 @@ public final class SeatPipeline: Sendable {
     public let journal: SeatJournal
     let effects: any SeatEffects
     let logger: Logger
+    /// Who watches the screen live now (the lasting notice).
+    let watchers = WatchBoard()
 
     /// Features that change nothing on the seat nor look at it: one event, after.
     static let recordedOnce: Set<Feature> = [.status, .wake]
@@ -87,35 +115,39 @@ public final class SeatPipeline: Sendable {
         self.logger = logger
     }
 
-    /// Decides and, when allowed and recorded, does what a request frame asks.
-    public func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> (Response, [UInt8]) {
+    /// Decides and, when allowed and recorded, does what a request frame asks;
+    /// for `watch`, the answer carries the stream to run.
+    public func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> SeatAnswer {
         let (request, feature): (Request, Feature)
         switch SeatConnection.decode(frame) {
-        case .answer(let response): return (response, [])
+        case .answer(let response): return SeatAnswer(response)
         case .request(let r, let f): (request, feature) = (r, f)
         }
         let identity = peer.identity
         let now = Date()
         let decision = Policy.decide(identity: identity, serialHex: peer.serial, feature: feature, seat: seat, config: live.current.config, at: now)
+        if feature == .watch {
+            return await openWatch(request, frame: frame, peer: peer, decision: decision, at: now)
+        }
         if case .refuse(let why) = decision {
-            return recordOnce(request, feature, by: identity, at: now, .refused, why)
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why))
         }
         let deadline = Self.deadline(of: frame, request)
         if let deadline, deadline <= .now() {
             let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
-            return recordOnce(request, feature, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)]))
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)])))
         }
         if Self.recordedOnce.contains(feature) {
             let (status, reason, body) = await perform(feature, request.args, by: identity, deadline: deadline)
-            let (response, _) = recordOnce(request, feature, by: identity, at: now, status, reason)
-            return (response, response.status == .failed && response.code == "journal.unavailable" ? [] : body)
+            let response = recordOnce(request, feature, by: identity, at: now, status, reason)
+            return SeatAnswer(response, body: response.status == .failed && response.code == "journal.unavailable" ? [] : body)
         }
         // The durable record first: a seat that cannot write it does nothing.
         let started: ChainedEvent
         do {
             started = try journal.append(event(feature.rawValue, request.args, by: identity, at: now, status: .started, reason: Reason("request.started")))
         } catch {
-            return (unavailable(request, error), [])
+            return SeatAnswer(unavailable(request, error))
         }
         let (status, reason, body) = await perform(feature, request.args, by: identity, deadline: deadline)
         logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(identity.uri)", "code": "\(reason.code)"])
@@ -138,7 +170,7 @@ public final class SeatPipeline: Sendable {
             let words = texts.indicator(by: identity, at: now)
             recordNotice("notice.indicator", text: words, shown: await effects.showIndicator(words), viewer: identity)
         }
-        return (Response(id: request.id, status: status, reason: reason), body)
+        return SeatAnswer(Response(id: request.id, status: status, reason: reason), body: body)
     }
 
     /// When the console stops waiting: `deadlineMillis` after the frame was read; nil without either.
@@ -148,17 +180,17 @@ public final class SeatPipeline: Sendable {
     }
 
     /// Journals a decision that is its only event (a refusal, an expired request, a status).
-    private func recordOnce(_ request: Request, _ feature: Feature, by identity: Identity, at date: Date, _ status: SeatStatus, _ reason: Reason) -> (Response, [UInt8]) {
+    func recordOnce(_ request: Request, _ feature: Feature, by identity: Identity, at date: Date, _ status: SeatStatus, _ reason: Reason) -> Response {
         logger.notice("\(status.rawValue)", metadata: ["feature": "\(feature.rawValue)", "actor": "\(identity.uri)", "code": "\(reason.code)"])
         do {
             try journal.append(event(feature.rawValue, request.args, by: identity, at: date, status: status, reason: reason))
         } catch {
-            return (unavailable(request, error), [])
+            return unavailable(request, error)
         }
-        return (Response(id: request.id, status: status, reason: reason), [])
+        return Response(id: request.id, status: status, reason: reason)
     }
 
-    private func unavailable(_ request: Request, _ error: any Error) -> Response {
+    func unavailable(_ request: Request, _ error: any Error) -> Response {
         logger.error("journal write failed: the request is not carried out", metadata: ["error": "\(error)", "feature": "\(request.feature)"])
         return Response(id: request.id, status: .failed, reason: Reason("journal.unavailable", ["detail": "\(error)"]))
     }
@@ -273,6 +305,9 @@ public final class SeatPipeline: Sendable {
         case .wake:
             // Wake-on-LAN is sent by the console: a seat that answers is awake.
             return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
+        case .watch:
+            // Opened by `answer` (a stream), never performed as one request.
+            return (.failed, Reason("agent.internal"), [])
         }
     }
 

@@ -40,6 +40,21 @@ public struct SeatLinkState: Sendable {
     public var refusal: Reason?
 }
 
+/// What a console hears of a live stream from one seat.
+public enum StreamEvent: Sendable {
+    /// The seat accepted it (`watch.started`; `params.paused` when outside a window).
+    case opened(Reason)
+    /// The seat did not open it: refused by its policy, failed, or unreachable.
+    case notOpened(SeatStatus, Reason)
+    /// A picture (JPEG for `watch`).
+    case picture(seq: UInt32, width: Int, height: Int, bytes: [UInt8])
+    /// No pictures for now, and why (e.g. outside the room's windows, with the next one).
+    case paused(Reason)
+    case resumed
+    /// The stream is over, and why (the seat's reason, or `net.closed` when the connection dropped).
+    case ended(Reason)
+}
+
 /// A change of a seat's connection that a console shows as it happens.
 public struct SeatLinkEvent: Sendable {
     public var seat: Seat
@@ -149,6 +164,26 @@ public final class ConsoleSession: SeatSender, Sendable {
         return stream
     }
 
+    /// Opens a stream (`watch`) on the seat's connection; its events go to
+    /// `events` until it ends. While the session has streams open it sends the
+    /// seats its heartbeat, and never recycles their connections. Returns the id
+    /// ``endStream(_:on:)`` takes.
+    public func openStream(_ feature: Feature, args: [String: String] = [:], on seat: Seat, timeout: Duration,
+                           events: @escaping @Sendable (StreamEvent) -> Void) async -> UInt32 {
+        let id: UInt32 = nextID.withLockedValue { next in
+            next = next == UInt32.max ? 1 : next + 1
+            return next
+        }
+        let frame = Frame.request(Request(id: id, feature: feature.rawValue, args: args, deadlineMillis: UInt32(timeout.milliseconds)))
+        await link(for: seat).openStream(id: id, feature: feature, frame: frame, timeout: timeout, events: events)
+        return id
+    }
+
+    /// Ends a stream this session opened (the seat records who stopped it and when).
+    public func endStream(_ id: UInt32, on seat: Seat) async {
+        await link(for: seat).endStream(id)
+    }
+
     /// Every seat of the session.
     public func states() async -> [SeatLinkState] {
         let all = links.withLockedValue { $0.values.map(\.link) }
@@ -191,6 +226,8 @@ actor SeatLink {
         var deadline: ContinuousClock.Instant
         var deliver: @Sendable (SeatResult) -> Void
         var retried = false
+        /// For a request that opens a stream: where its events go once opened.
+        var stream: (@Sendable (StreamEvent) -> Void)?
     }
 
     /// The connection being served.
@@ -221,6 +258,12 @@ actor SeatLink {
     private var idle: Task<Void, Never>?
     private var deadlineWatch: Task<Void, Never>?
     private var deadlineWake: ContinuousClock.Instant?
+    /// Streams the seat accepted on the open connection, by request id.
+    private var streams: [UInt32: @Sendable (StreamEvent) -> Void] = [:]
+    /// Streams ended by the console before the seat answered.
+    private var abandoned: Set<UInt32> = []
+    /// Says "still here" to the seat while streams are open.
+    private var heartbeat: Task<Void, Never>?
 
     init(seat: Seat, transport: ClientTransport, expected: ExpectedPeer, options: ConsoleSession.Options,
          onEvent: @escaping @Sendable (SeatLinkEvent) -> Void) {
@@ -320,6 +363,7 @@ actor SeatLink {
     /// The connection ended after it was online (agent stopped, idle recycle, TLS alert).
     private func dropped() {
         guard !stopped else { return }
+        endStreams(lastError ?? Reason("net.closed"))
         if recycling { return }
         let reason = lastError ?? Reason("net.closed")
         // In flight when the seat went away: idempotent requests go again once.
@@ -343,7 +387,100 @@ actor SeatLink {
         idle?.cancel()
         deadlineWatch?.cancel()
         failAll(Reason("net.closed"))
+        endStreams(Reason("net.closed"))
         open?.close()
+    }
+
+    // MARK: Streams
+
+    func openStream(id: UInt32, feature: Feature, frame: Frame, timeout: Duration, events: @escaping @Sendable (StreamEvent) -> Void) {
+        let deliver: @Sendable (SeatResult) -> Void = { result in
+            if result.status != .ok { events(.notOpened(result.status, result.reason)) }
+        }
+        guard !stopped else { return deliver(SeatResult(seat: seat, status: .unreachable, reason: Reason("net.closed"))) }
+        var pending = Pending(id: id, feature: feature, frame: frame, deadline: ContinuousClock.now + timeout, deliver: deliver)
+        pending.stream = events
+        watchDeadline(pending.deadline)
+        if open != nil {
+            write(pending)
+        } else {
+            waiting.append(pending)
+            backoff?.cancel()
+        }
+    }
+
+    func endStream(_ id: UInt32) {
+        if let events = streams.removeValue(forKey: id) {
+            open?.write(.stream(StreamMessage(id: id, event: .end)))
+            events(.ended(Reason("watch.viewer-ended")))
+        }
+        // Still waiting for the seat's answer: ended as soon as the seat opens it.
+        if inFlight[id]?.stream != nil { abandoned.insert(id) }
+        waiting.removeAll { $0.id == id }
+        if streams.isEmpty {
+            heartbeat?.cancel()
+            heartbeat = nil
+            if inFlight.isEmpty { armIdle() }
+        }
+    }
+
+    /// A stream the seat accepted: route its frames, and keep the seat hearing from us.
+    private func streamOpened(_ pending: Pending, _ response: Response) {
+        guard let events = pending.stream else { return }
+        if abandoned.remove(pending.id) != nil {
+            open?.write(.stream(StreamMessage(id: pending.id, event: .end)))
+            return events(.ended(Reason("watch.viewer-ended")))
+        }
+        streams[pending.id] = events
+        events(.opened(response.reason))
+        idle?.cancel()
+        guard heartbeat == nil, let number = open?.number else { return }
+        heartbeat = Task {
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: StreamMessage.heartbeatInterval)) != nil else { return }
+                guard self.beat(number) else { return }
+            }
+        }
+    }
+
+    /// Sends the heartbeat on connection `number`; false when that connection or its streams are gone.
+    private func beat(_ number: Int) -> Bool {
+        guard let open, open.number == number, !streams.isEmpty else { return false }
+        open.write(.stream(StreamMessage(id: 0, event: .heartbeat)))
+        return true
+    }
+
+    private func streamFrame(_ frame: Frame) {
+        guard let message = try? frame.decodeHeader(StreamMessage.self), let events = streams[message.id] else { return }
+        switch message.known {
+        case .frame:
+            let params = message.params ?? [:]
+            events(.picture(seq: message.seq ?? 0, width: params["width"].flatMap(Int.init) ?? 0,
+                            height: params["height"].flatMap(Int.init) ?? 0, bytes: frame.body))
+        case .paused:
+            events(.paused(message.reason ?? Reason("watch.paused")))
+        case .resumed:
+            events(.resumed)
+        case .end:
+            streams[message.id] = nil
+            events(.ended(message.reason ?? Reason("watch.ended")))
+            if streams.isEmpty {
+                heartbeat?.cancel()
+                heartbeat = nil
+                if inFlight.isEmpty { armIdle() }
+            }
+        case .heartbeat, nil:
+            break
+        }
+    }
+
+    /// The connection is gone: its streams with it.
+    private func endStreams(_ reason: Reason) {
+        let ended = streams
+        streams = [:]
+        heartbeat?.cancel()
+        heartbeat = nil
+        for (_, events) in ended { events(.ended(reason)) }
     }
 
     // MARK: Requests
@@ -404,6 +541,7 @@ actor SeatLink {
     }
 
     private func received(_ frame: Frame) {
+        if frame.kind == .stream { return streamFrame(frame) }
         let response: Response
         do {
             response = try frame.decodeHeader(Response.self)
@@ -421,7 +559,8 @@ actor SeatLink {
         }
         guard let pending = inFlight.removeValue(forKey: response.id) else { return }  // a late answer to an expired request
         finish(pending, SeatResult(seat: seat, status: response.status, reason: response.reason, body: frame.body))
-        if inFlight.isEmpty { armIdle() }
+        if response.status == .ok { streamOpened(pending, response) }
+        if inFlight.isEmpty && streams.isEmpty { armIdle() }
     }
 
     private func failInFlight(_ status: SeatStatus, _ reason: Reason) {
@@ -447,7 +586,7 @@ actor SeatLink {
     }
 
     private func recycle(_ number: Int) {
-        guard let open, open.number == number, inFlight.isEmpty else { return }
+        guard let open, open.number == number, inFlight.isEmpty, streams.isEmpty else { return }
         recycling = true
         open.close()
         // Requests from now on wait for the next connection, never for this closing one.

@@ -137,4 +137,29 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
         // A simulated seat has nobody logged in.
         (.failed, Reason("run.no-session-user"), [])
     }
+
+    func thumbnails() async -> Result<any ThumbnailSource, Reason> { .success(SimulatedThumbnails(screen: screen)) }
+
+    func showWatchers(_ text: String?) async {}
+}
+
+/// A simulated seat's live view: its screen's thumbnail once, then nothing (the
+/// synthetic screen never changes), as a real seat whose screen stays still.
+final class SimulatedThumbnails: ThumbnailSource, @unchecked Sendable {
+    let screen: SyntheticScreen
+    private let mutex = NSLock()
+    private var lastWidth: Int?
+
+    init(screen: SyntheticScreen) { self.screen = screen }
+
+    func next(width: Int) async -> Result<StreamPicture?, Reason> {
+        let changed = mutex.withLock { () -> Bool in
+            defer { lastWidth = width }
+            return lastWidth != width
+        }
+        guard changed else { return .success(nil) }
+        return screen.jpeg(width: width).map { StreamPicture(jpeg: $0.jpeg, width: $0.width, height: $0.height) }
+    }
+
+    func close() async {}
 }

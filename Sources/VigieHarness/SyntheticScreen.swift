@@ -1,6 +1,7 @@
 import Foundation
 import VigieModel
 import VigieScreen
+import VigieThumbnails
 
 /// The screen of every simulated seat: one desktop-like picture drawn once, and
 /// its PNGs encoded once per size and shared. A real seat captures and encodes on
@@ -18,6 +19,7 @@ public final class SyntheticScreen: @unchecked Sendable {
     private let lock = NSLock()
     private var image: Image?
     private var cache: [Int: Shot] = [:]
+    private var jpegs: [Int: (jpeg: [UInt8], width: Int, height: Int)] = [:]
 
     public init(width: Int = 1280, height: Int = 800) {
         self.width = width
@@ -42,6 +44,27 @@ public final class SyntheticScreen: @unchecked Sendable {
                 return .failure(Reason(error.code, ["detail": error.detail]))
             } catch {
                 return .failure(Reason("x11.capture", ["detail": "\(error)"]))
+            }
+        }
+    }
+
+    /// A live view's thumbnail (JPEG), encoded once per width and shared.
+    public func jpeg(width thumbnailWidth: Int) -> Result<(jpeg: [UInt8], width: Int, height: Int), Reason> {
+        lock.withLock {
+            if let cached = jpegs[thumbnailWidth] { return .success(cached) }
+            if image == nil { image = Self.draw(width: width, height: height) }
+            var picture = image!
+            if thumbnailWidth < picture.width { picture = picture.scaled(toWidth: thumbnailWidth) }
+            do {
+                let bytes = try JPEGEncoder().encode(picture, quality: 70)
+                let made = (jpeg: bytes, width: picture.width, height: picture.height)
+                if jpegs.count >= 8 { jpegs.removeAll() }
+                jpegs[thumbnailWidth] = made
+                return .success(made)
+            } catch let error as ScreenError {
+                return .failure(Reason(error.code, ["detail": error.detail]))
+            } catch {
+                return .failure(Reason("jpeg.encode", ["detail": "\(error)"]))
             }
         }
     }

@@ -15,12 +15,15 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
     case run
     /// Wake-on-LAN: sent by the console (the seats are off), checked against the grants there.
     case wake
+    /// A live thumbnail stream (the overview): frames while the policy allows,
+    /// one register event when it starts and one when it stops.
+    case watch
 
     /// Features that let someone look at a pupil's screen. In a surveillance room
     /// they are allowed only inside the posted windows.
     public var isMonitoring: Bool {
         switch self {
-        case .screenshot, .thumbnail: return true
+        case .screenshot, .thumbnail, .watch: return true
         default: return false
         }
     }

@@ -15,15 +15,23 @@ public let vigieMaxFrameLength = 32 * 1024 * 1024
 /// ```
 /// u32 length       of everything that follows, at most vigieMaxFrameLength
 /// u16 version      vigieProtocolVersion
-/// u8  kind         1 = request, 2 = response
+/// u8  kind         1 = request, 2 = response, 3 = stream
 /// u32 headerLength at most 64 KiB
-/// header           JSON (UTF-8): Request or Response
-/// body             the rest: opaque bytes (a PNG for screenshots), may be empty
+/// header           JSON (UTF-8): Request, Response or StreamMessage
+/// body             the rest: opaque bytes (a PNG for screenshots, a JPEG
+///                  for a thumbnail stream's frame), may be empty
 /// ```
+///
+/// Stream frames (kind 3) flow only on a stream both sides agreed to: a seat
+/// sends them after it answered `ok` to a request that opens one (`watch`), and
+/// a console only to a seat that did. A seat that does not know a stream's
+/// feature answers the request `protocol.unknown-feature` and no stream frame
+/// is ever sent to it (docs/WIRE.md).
 public struct Frame: Sendable, Equatable {
     public enum Kind: UInt8, Sendable {
         case request = 1
         case response = 2
+        case stream = 3
     }
 
     public var version: UInt16

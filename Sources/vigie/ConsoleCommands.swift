@@ -369,14 +369,14 @@ enum ScreenshotFiles {
         return nil
     }
 
-    static func save(_ png: [UInt8], seat: String, in dir: String, now: Date = Date()) throws -> String {
+    static func save(_ png: [UInt8], seat: String, in dir: String, now: Date = Date(), ext: String = "png") throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let stamp = formatter.string(from: now)
         var n = 1
         while true {
-            let name = n == 1 ? "\(seat)-\(stamp).png" : "\(seat)-\(stamp)-\(n).png"
+            let name = n == 1 ? "\(seat)-\(stamp).\(ext)" : "\(seat)-\(stamp)-\(n).\(ext)"
             let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd < 0 {

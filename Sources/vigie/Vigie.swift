@@ -44,7 +44,7 @@ struct Vigie: AsyncParsableCommand {
             VIGIE_CONFIG/VIGIE_IDENTITY.
             """,
         subcommands: [
-            LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, StatusCommand.self,
+            LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, WatchCommand.self, StatusCommand.self,
             PolicyCommand.self, RegisterCommand.self, Forward.Server.self, ConfigCommand.self, Forward.Signage.self,
             PKICommand.self, Forward.Demo.self, Forward.Bench.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
             ConsoleCommand.self, Forward.Harness.self,

@@ -82,7 +82,7 @@ final class FakeLoginSessions: LoginSessions, @unchecked Sendable {
 
     func ask(_ agent: SeatAgent, _ feature: String, _ args: [String: String] = [:]) async -> Response {
         let frame = Frame.request(Request(id: 1, feature: feature, args: args))
-        let (response, _) = await agent.answer(frame, from: teacher)
+        let response = await agent.answer(frame, from: teacher).response
         return response
     }
 

@@ -1,0 +1,144 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import VigieModel
+import VigieWire
+
+/// What the pipeline answers a request: the response, its body, and for a
+/// request that opens a stream, the stream to run once the response is sent.
+public struct SeatAnswer: Sendable {
+    public var response: Response
+    public var body: [UInt8]
+    public var stream: SeatStream?
+
+    public init(_ response: Response, body: [UInt8] = [], stream: SeatStream? = nil) {
+        self.response = response
+        self.body = body
+        self.stream = stream
+    }
+}
+
+/// A stream the seat runs on a connection (frames until it ends).
+public struct SeatStream: Sendable {
+    public let run: @Sendable (StreamLink) async -> Void
+    public init(run: @escaping @Sendable (StreamLink) async -> Void) { self.run = run }
+}
+
+/// A running stream's hold on its connection: sends its frames, and tells it
+/// when it must end and why (the console's `end`, the connection closing, the
+/// console no longer heard from).
+public final class StreamLink: Sendable {
+    public let id: UInt32
+    private let send: @Sendable (Frame) async throws -> Void
+    private let ending = NIOLockedValueBox<Reason?>(nil)
+    private let lastHeard: NIOLockedValueBox<NIODeadline>
+
+    private let eventLoop: any EventLoop
+
+    init(id: UInt32, eventLoop: any EventLoop, send: @escaping @Sendable (Frame) async throws -> Void, lastHeard: NIOLockedValueBox<NIODeadline>) {
+        self.id = id
+        self.eventLoop = eventLoop
+        self.send = send
+        self.lastHeard = lastHeard
+    }
+
+    /// Why the stream must end, once something outside it said so (the first reason wins).
+    public var endReason: Reason? {
+        if let reason = ending.withLockedValue({ $0 }) { return reason }
+        let silent = NIODeadline.now() - lastHeard.withLockedValue { $0 }
+        let limit = TimeAmount.nanoseconds(Int64(StreamMessage.heartbeatLimit.nanoseconds))
+        if silent > limit {
+            end(Reason("watch.viewer-lost", ["seconds": String(silent.nanoseconds / 1_000_000_000)]))
+            return ending.withLockedValue { $0 }
+        }
+        return nil
+    }
+
+    func end(_ reason: Reason) {
+        ending.withLockedValue { if $0 == nil { $0 = reason } }
+    }
+
+    /// Sends one message of the stream; throws when the connection is gone.
+    /// Suspends while the connection cannot take more (a slow reader), so the
+    /// stream makes no new frame meanwhile: memory stays bounded.
+    public func send(_ message: StreamMessage, body: [UInt8] = []) async throws {
+        try await send(.stream(message, body: body))
+    }
+
+    /// Waits up to `duration`, returning early when the stream must end. Timed by
+    /// the connection's event loop (the monotonic clock), which also keeps it
+    /// right on a seat whose wall clock is faked in tests.
+    public func wait(_ duration: Duration) async {
+        let until = NIODeadline.now() + .nanoseconds(Int64(duration.nanoseconds))
+        while endReason == nil, !Task.isCancelled {
+            let left = until - NIODeadline.now()
+            if left <= .zero { return }
+            try? await eventLoop.scheduleTask(in: min(left, .milliseconds(100))) {}.futureResult.get()
+        }
+    }
+}
+
+/// The streams open on one connection, by the id of the request that opened them.
+final class StreamTable: Sendable {
+    private let links = NIOLockedValueBox<[UInt32: StreamLink]>([:])
+    private let lastHeard = NIOLockedValueBox<NIODeadline>(.now())
+
+    /// The console said something (any frame counts as its heartbeat).
+    func heard() { lastHeard.withLockedValue { $0 = .now() } }
+
+    var isEmpty: Bool { links.withLockedValue { $0.isEmpty } }
+
+    /// A link for a new stream; nil if the id is already one of this connection's streams.
+    func open(_ id: UInt32, on eventLoop: any EventLoop, send: @escaping @Sendable (Frame) async throws -> Void) -> StreamLink? {
+        links.withLockedValue { links in
+            guard links[id] == nil else { return nil }
+            let link = StreamLink(id: id, eventLoop: eventLoop, send: send, lastHeard: lastHeard)
+            links[id] = link
+            return link
+        }
+    }
+
+    /// Forgets an ended stream; true when it was the last one.
+    func closed(_ id: UInt32) -> Bool {
+        links.withLockedValue { links in
+            links[id] = nil
+            return links.isEmpty
+        }
+    }
+
+    func end(_ id: UInt32, _ reason: Reason) {
+        links.withLockedValue { $0[id] }?.end(reason)
+    }
+
+    func endAll(_ reason: Reason) {
+        for link in links.withLockedValue({ Array($0.values) }) { link.end(reason) }
+    }
+}
+
+/// Closes a connection left idle for its limit (no request, no open stream).
+final class IdleTimer: Sendable {
+    private let channel: Channel
+    private let limit: TimeAmount
+    private let scheduled = NIOLockedValueBox<Scheduled<Void>?>(nil)
+
+    init(channel: Channel, limit: TimeAmount) {
+        self.channel = channel
+        self.limit = limit
+    }
+
+    func arm() {
+        let channel = self.channel
+        let task = channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+        scheduled.withLockedValue { old in
+            old?.cancel()
+            old = task
+        }
+    }
+
+    func disarm() {
+        scheduled.withLockedValue { old in
+            old?.cancel()
+            old = nil
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import VigieModel
+import VigieRegister
+import VigieWire
+
+/// The live overview on the seat: a `watch` request opens a stream of
+/// thumbnails, which the seat keeps under its own policy as time passes.
+///
+/// - Opening it runs the policy like any request. A role or room that may not
+///   watch is refused (one event, no stream). Outside the room's monitoring
+///   windows the stream opens *paused*: it carries no picture, says why and
+///   when the next window opens, and starts sending when the window opens, on the
+///   seat's own clock; it pauses again when the window ends.
+/// - A new configuration that no longer lets the viewer watch (revoked, grant
+///   removed) ends it, as do the console's `end`, its silence, the connection
+///   closing, the agent stopping and a change of the person at the seat.
+/// - The register gets one event when the viewer starts (`started`, written
+///   before the first picture) and one when it stops (naming the first, with how
+///   long it lasted and why it stopped); a pause and a resume are decisions and
+///   are journaled too. Never a frame, never pixels.
+/// - While pictures flow, the seat shows a lasting notice naming who watches
+///   since when (``WatchBoard``), removed when the last viewer leaves.
+extension SeatPipeline {
+    /// Default and bounds of the viewer's choices (the seat enforces them).
+    static let watchWidths = 16...1920
+    static let defaultWatchWidth = 320
+    static let watchIntervals = 200...60_000
+    static let defaultWatchInterval = 1000
+
+    /// Refusals that depend only on the time: the stream waits for the next window.
+    static func isPause(_ reason: Reason) -> Bool {
+        reason.code == "policy.time-window" || reason.code == "policy.closed-day"
+    }
+
+    func openWatch(_ request: Request, frame: Frame, peer: (identity: Identity, serial: String), decision: Decision, at now: Date) async -> SeatAnswer {
+        let identity = peer.identity
+        var paused: Reason?
+        if case .refuse(let why) = decision {
+            guard Self.isPause(why) else { return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .refused, why)) }
+            paused = why
+        }
+        let width = request.args["width"].map { Int($0) } ?? Self.defaultWatchWidth
+        guard let width, Self.watchWidths.contains(width) else {
+            return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed,
+                                         Reason("request.bad-argument", ["name": "width", "detail": "16 to 1920 pixels"])))
+        }
+        let interval = request.args["interval"].map { Int($0) } ?? Self.defaultWatchInterval
+        guard let interval, Self.watchIntervals.contains(interval) else {
+            return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed,
+                                         Reason("request.bad-argument", ["name": "interval", "detail": "200 to 60000 milliseconds"])))
+        }
+        if let deadline = Self.deadline(of: frame, request), deadline <= .now() {
+            let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
+            return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)])))
+        }
+        let source: any ThumbnailSource
+        switch await effects.thumbnails() {
+        case .success(let s): source = s
+        case .failure(let reason): return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed, reason))
+        }
+        // The viewer's start, durable before any picture leaves the seat.
+        let started: ChainedEvent
+        var args = request.args
+        args["width"] = String(width)
+        args["interval"] = String(interval)
+        do {
+            var params = ["width": String(width), "interval": String(interval)]
+            if let paused { params["paused"] = paused.code }
+            started = try journal.append(event(Feature.watch.rawValue, args, by: identity, at: now, status: .started, reason: Reason("watch.started", params)))
+        } catch {
+            await source.close()
+            return SeatAnswer(unavailable(request, error))
+        }
+        logger.notice("watch started", metadata: ["actor": "\(identity.uri)", "width": "\(width)", "paused": "\(paused?.code ?? "-")"])
+        let kept = args
+        let pausedAtStart = paused
+        var opened = Reason("watch.started", ["width": String(width), "interval": String(interval)])
+        if let paused { opened.params["paused"] = paused.code }
+        let stream = SeatStream { [self] link in
+            await runWatch(link, source: source, identity: identity, serial: peer.serial, args: kept, width: width,
+                           interval: .milliseconds(interval), started: started, startedAt: now, paused: pausedAtStart)
+        }
+        return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)
+    }
+
+    /// Sends pictures while the policy allows, until something ends the stream.
+    func runWatch(_ link: StreamLink, source: any ThumbnailSource, identity: Identity, serial: String, args: [String: String],
+                  width: Int, interval: Duration, started: ChainedEvent, startedAt: Date, paused initialPause: Reason?) async {
+        let sessionUser = effects.sessionUser
+        var paused = initialPause
+        var frames = 0
+        var sent = 0
+        var stop: Reason?
+        var watching = false
+        let key = ObjectIdentifier(link)
+        if let paused {
+            try? await link.send(StreamMessage(id: link.id, event: .paused, reason: paused))
+        }
+        while stop == nil {
+            if let reason = link.endReason { stop = reason; break }
+            if Task.isCancelled { stop = Reason("watch.connection-closed"); break }
+            if effects.sessionUser != sessionUser {
+                stop = Reason("watch.session-changed")
+                break
+            }
+            // The seat's own policy, on its own clock, under the config in force now.
+            let decision = Policy.decide(identity: identity, serialHex: serial, feature: .watch, seat: seat, config: live.current.config, at: Date())
+            switch decision {
+            case .refuse(let why) where Self.isPause(why):
+                if paused == nil {
+                    paused = why
+                    if watching {
+                        watching = false
+                        await watchers.leave(key, effects: effects, texts: texts)
+                    }
+                    record(.refused, why, args: args, identity: identity, started: started)
+                    do { try await link.send(StreamMessage(id: link.id, event: .paused, reason: why)) } catch { stop = Reason("watch.connection-closed") }
+                }
+            case .refuse(let why):
+                stop = why
+            case .allow:
+                if paused != nil {
+                    paused = nil
+                    record(.ok, Reason("watch.resumed"), args: args, identity: identity, started: started)
+                    do { try await link.send(StreamMessage(id: link.id, event: .resumed)) } catch { stop = Reason("watch.connection-closed") }
+                }
+            }
+            if stop != nil { break }
+            if paused == nil {
+                if !watching {
+                    watching = true
+                    await watchers.join(key, identity: identity, since: Date(), effects: effects, texts: texts)
+                }
+                switch await source.next(width: width) {
+                case .success(let picture?):
+                    frames += 1
+                    do {
+                        try await link.send(StreamMessage(id: link.id, event: .frame, seq: UInt32(truncatingIfNeeded: frames),
+                                                          params: ["width": String(picture.width), "height": String(picture.height)]),
+                                            body: picture.jpeg)
+                        sent += picture.jpeg.count
+                    } catch {
+                        stop = Reason("watch.connection-closed")
+                    }
+                case .success(nil):
+                    break  // nothing changed on the screen: nothing to send
+                case .failure(let reason):
+                    stop = reason
+                }
+                if stop != nil { break }
+            }
+            await link.wait(interval)
+        }
+        let why = stop ?? Reason("watch.connection-closed")
+        if watching { await watchers.leave(key, effects: effects, texts: texts) }
+        await source.close()
+        try? await link.send(StreamMessage(id: link.id, event: .end, reason: why))
+        let seconds = Int(Date().timeIntervalSince(startedAt).rounded())
+        logger.notice("watch stopped", metadata: ["actor": "\(identity.uri)", "why": "\(why.code)", "seconds": "\(seconds)", "frames": "\(frames)"])
+        var params = ["why": why.code, "seconds": String(seconds), "frames": String(frames), "bytes": String(sent)]
+        for (name, value) in why.params where params[name] == nil { params[name] = value }
+        record(.ok, Reason("watch.stopped", params), args: args, identity: identity, started: started)
+    }
+
+    /// Journals a decision about a running stream, naming its `started` event.
+    private func record(_ status: SeatStatus, _ reason: Reason, args: [String: String], identity: Identity, started: ChainedEvent) {
+        var reason = reason
+        reason.params["started"] = String(started.seq)
+        do {
+            try journal.append(event(Feature.watch.rawValue, args, by: identity, at: Date(), status: status, reason: reason))
+        } catch {
+            // The stream has begun under its `started` event; the register keeps that one.
+            logger.error("journal write failed for a live view", metadata: ["error": "\(error)", "code": "\(reason.code)"])
+        }
+    }
+}
+
+/// Who watches the seat's screen live, and since when: the lasting notice the
+/// person at the seat sees, shown when the first viewer starts, updated when
+/// viewers come and go, removed when the last one leaves.
+public final class WatchBoard: Sendable {
+    private struct Viewer {
+        var identity: Identity
+        var since: Date
+    }
+
+    private let viewers = NIOLockedValueBox<[ObjectIdentifier: Viewer]>([:])
+    /// One change of the notice at a time, in order.
+    private let shown = AsyncSerial()
+
+    /// The viewers' names now, for tests and status.
+    public var names: [String] { viewers.withLockedValue { $0.values.map(\.identity.displayName) } }
+
+    func join(_ key: ObjectIdentifier, identity: Identity, since: Date, effects: any SeatEffects, texts: SeatTexts) async {
+        let text = viewers.withLockedValue { v -> String? in
+            v[key] = Viewer(identity: identity, since: since)
+            return Self.text(v, texts)
+        }
+        await shown.run { await effects.showWatchers(text) }
+    }
+
+    func leave(_ key: ObjectIdentifier, effects: any SeatEffects, texts: SeatTexts) async {
+        let text = viewers.withLockedValue { v -> String? in
+            v[key] = nil
+            return Self.text(v, texts)
+        }
+        await shown.run { await effects.showWatchers(text) }
+    }
+
+    private static func text(_ viewers: [ObjectIdentifier: Viewer], _ texts: SeatTexts) -> String? {
+        guard !viewers.isEmpty else { return nil }
+        // One line per person, the earliest start for someone watching twice.
+        var earliest: [String: Viewer] = [:]
+        for viewer in viewers.values {
+            if let known = earliest[viewer.identity.uri], known.since <= viewer.since { continue }
+            earliest[viewer.identity.uri] = viewer
+        }
+        return earliest.values.sorted { $0.since < $1.since }
+            .map { texts.watching(by: $0.identity, since: $0.since) }
+            .joined(separator: " ; ")
+    }
+}
+
+/// Runs async jobs one at a time, in the order they were given.
+final class AsyncSerial: Sendable {
+    private let tail = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    func run(_ job: @escaping @Sendable () async -> Void) async {
+        let task = tail.withLockedValue { tail -> Task<Void, Never> in
+            let previous = tail
+            let next = Task {
+                await previous?.value
+                await job()
+            }
+            tail = next
+            return next
+        }
+        await task.value
+    }
+}
+
+extension SeatTexts {
+    /// The lasting notice while someone watches the screen live.
+    public func watching(by identity: Identity, since date: Date) -> String {
+        switch language {
+        case .fr: return "Écran regardé en direct par \(actor(identity)) depuis \(time(date))"
+        case .en: return "Screen watched live by \(actor(identity)) since \(time(date))"
+        }
+    }
+}

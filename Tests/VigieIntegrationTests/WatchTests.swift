@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import VigieTestSupport
+
+/// The journal's `watch` events on a seat: code and parameters, in order.
+func watchEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
+    let path = school.seats[seat]!.stateDir + "/journal.sqlite"
+    let r = try run(["python3", "-c", """
+        import sqlite3, sys, json
+        db = sqlite3.connect(sys.argv[1])
+        for (content,) in db.execute("SELECT content FROM journal ORDER BY seq"):
+            e = json.loads(content)
+            if e["feature"] == "watch":
+                print(json.dumps([e["outcome"], e["code"], e.get("params", {})]))
+        """, path])
+    return r.stdout.split(separator: "\n").compactMap { line in
+        guard let a = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [Any], a.count == 3 else { return nil }
+        return (a[0] as? String ?? "", a[1] as? String ?? "", a[2] as? [String: String] ?? [:])
+    }
+}
+
+/// `vigie watch` running as a person of the school, its JSON Lines read as they come.
+final class WatchProcess {
+    let child: ChildProcess
+
+    init(_ school: TestSchool, _ args: [String], as who: String = "teacher") throws {
+        var env = ProcessInfo.processInfo.environment
+        env["LANG"] = "fr_FR.UTF-8"
+        child = try ChildProcess([product("vigie"), "watch", "--json", "--config", school.configPath, "--identity", school.people[who]!] + args,
+                                 environment: env)
+    }
+
+    /// The next line whose state is one of `states`, within `timeout` seconds.
+    func next(_ states: Set<String>, timeout: Double) -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let line = child.readLine(timeout: deadline.timeIntervalSinceNow) else { return nil }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+            if let state = object["state"] as? String, states.contains(state) { return object }
+        }
+        return nil
+    }
+
+    deinit {
+        child.kill()
+        _ = child.wait(timeout: 5)
+    }
+}
+
+@Suite(.serialized) struct LiveOverview {
+    @Test func aWatchedSeatSendsAPictureWhenItsScreenChangesShowsWhoWatchesAndJournalsStartAndStop() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        let seat = school.seats["B204-01"]!
+        let watch = try WatchProcess(school, ["--seat", "B204-01", "--interval", "0.2"])
+        #expect(watch.next(["open"], timeout: 10) != nil)
+        let first = watch.next(["picture"], timeout: 10)
+        #expect(first?["width"] as? Int == 320, "\(String(describing: first))")
+        #expect((first?["bytes"] as? Int ?? 0) > 100)
+        // The person at the seat sees who watches, for as long as it lasts.
+        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == true })
+        let tree = try run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout
+        #expect(tree.contains("vigie-indicator"), "\(tree)")
+        // The banner itself was the last change; then a still screen sends nothing
+        // (ten of the stream's ticks).
+        _ = watch.next(["picture"], timeout: 3)
+        #expect(watch.next(["picture"], timeout: 2) == nil, "a still screen sends no picture")
+        // Something drawn on the seat arrives as a new picture.
+        _ = try run(["xsetroot", "-solid", "#c0392b", "-display", seat.display])
+        #expect(watch.next(["picture"], timeout: 5) != nil, "a change on the screen makes a new picture")
+        // The viewer leaves (Ctrl-C): the banner goes, the journal has the stop with its duration.
+        watch.child.signal(SIGINT)
+        #expect(watch.child.wait(timeout: 10) != nil)
+        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == false }, "the banner goes when the viewer leaves")
+        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.code) == "watch.stopped" })
+        let events = try watchEvents(school, "B204-01")
+        #expect(events.count == 2, "one event at the start, one at the stop: \(events)")
+        #expect(events.first?.outcome == "started" && events.first?.code == "watch.started")
+        let stop = events.last!
+        #expect(stop.params["why"] == "watch.viewer-ended")
+        #expect(stop.params["started"] != nil)
+        #expect(Int(stop.params["seconds"] ?? "") ?? -1 >= 1)
+        #expect(Int(stop.params["frames"] ?? "") ?? 0 >= 2)
+    }
+
+    @Test func aConsoleThatVanishesEndsTheStreamAndTheBannerWithinSeconds() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        let seat = school.seats["B204-01"]!
+        let watch = try WatchProcess(school, ["--seat", "B204-01"])
+        #expect(watch.next(["picture"], timeout: 10) != nil)
+        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == true })
+        // A laptop put to sleep: the connection stays open, nothing comes from it.
+        watch.child.signal(SIGSTOP)
+        defer { watch.child.signal(SIGCONT) }
+        #expect(eventually(10) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.viewer-lost" })
+        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == false })
+    }
+
+    @Test func aLibraryStreamPausesAtTheEndOfItsWindowSayingWhenTheNextOpens() throws {
+        let school = try TestSchool(seats: [("CDI-01", "CDI"), ("B204-01", "B204")], runAgents: false)
+        let monday = parisDateOfNextMonday()
+        try school.startAgent("CDI-01", clock: "\(monday) 11:44:56")
+        try school.startAgent("B204-01")
+        // A teacher may not watch the library at all: refused, no stream.
+        let teacher = try school.vigie(["watch", "--room", "CDI", "--once", "--out", school.dir + "/w"])
+        #expect(teacher.status == 1)
+        #expect(teacher.lines.first?["state"] as? String == "refused", "\(teacher)")
+        // The librarian, just before the end of the morning window: pictures, then a pause at 11:45.
+        let watch = try WatchProcess(school, ["--room", "CDI", "--interval", "0.5"], as: "librarian")
+        #expect(watch.next(["picture"], timeout: 10) != nil)
+        let paused = watch.next(["paused"], timeout: 15)
+        #expect(paused?["code"] as? String == "policy.time-window", "\(String(describing: paused))")
+        #expect((paused?["message"] as? String ?? "").contains("prochaine plage : lundi 13:15"), "\(String(describing: paused))")
+        let events = try watchEvents(school, "CDI-01")
+        #expect(events.contains { $0.outcome == "refused" && $0.code == "policy.time-window" && $0.params["started"] != nil }, "\(events)")
+    }
+
+    @Test func outsideItsWindowsALibraryStreamWaitsThenStartsOnTheSeatsOwnClock() throws {
+        let school = try TestSchool(seats: [("CDI-01", "CDI")], runAgents: false)
+        try school.startAgent("CDI-01", clock: "\(parisDateOfNextMonday()) 13:14:57")
+        let watch = try WatchProcess(school, ["--room", "CDI", "--interval", "0.5"], as: "librarian")
+        let paused = watch.next(["paused", "picture"], timeout: 10)
+        #expect(paused?["state"] as? String == "paused", "no picture before the window: \(String(describing: paused))")
+        #expect(watch.next(["resumed"], timeout: 10) != nil)
+        #expect(watch.next(["picture"], timeout: 5) != nil, "pictures from 13:15")
+    }
+}
