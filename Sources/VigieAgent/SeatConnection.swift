@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import VigieModel
@@ -31,6 +32,11 @@ public enum SeatConnection {
     /// connection closes. A protocol error is answered, then the connection is
     /// closed; a peer idle for `idleLimit` (no request, no open stream) is dropped.
     /// Errors stay in this connection: the listener keeps serving everyone else.
+    ///
+    /// Frames are read as they come, apart from answering: a stream's heartbeat
+    /// and its end are heard while a long request (a program run) is answered.
+    /// At most ``pipelinedRequests`` requests wait their turn; beyond that the
+    /// connection is not read until one is answered (the peer's memory stays bounded).
     public static func serve(
         _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), drain: ConnectionDrain? = nil, logger: Logger,
         answer: @escaping @Sendable (Frame, (identity: Identity, serial: String)) async -> SeatAnswer
@@ -40,45 +46,74 @@ public enum SeatConnection {
         idle.arm()
         drain?.opened(channel)
         let streams = StreamTable()
+        let budget = RequestBudget(limit: pipelinedRequests)
         defer {
             idle.disarm()
             drain?.closed(channel)
         }
-        var peer: (identity: Identity, serial: String)?
+        let peerBox = NIOLockedValueBox<(identity: Identity, serial: String)?>(nil)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let send: @Sendable (Frame) async throws -> Void = { try await outbound.write($0) }
+                let (requests, enqueue) = AsyncStream<Frame>.makeStream(bufferingPolicy: .unbounded)
                 await withTaskGroup(of: Void.self) { group in
                     defer {
                         // The connection is gone (or closing): its streams end with it.
                         streams.endAll(Reason(drain?.isDraining == true ? "watch.agent-stopping" : "watch.connection-closed"))
                     }
+                    // Answers, one request at a time, in order; runs the streams they open.
+                    group.addTask {
+                        await withTaskGroup(of: Void.self) { running in
+                            for await frame in requests {
+                                defer { budget.release() }
+                                guard let peer = peerBox.withLockedValue({ $0 }) else { break }
+                                // Shutting down: a request not yet started is not started.
+                                if let drain, !drain.begin(channel) {
+                                    channel.close(promise: nil)
+                                    break
+                                }
+                                let answered = await answer(frame, peer)
+                                do {
+                                    try await outbound.write(.response(answered.response, body: answered.body))
+                                } catch {
+                                    drain?.end(channel)
+                                    break
+                                }
+                                drain?.end(channel)
+                                if let stream = answered.stream, let link = streams.open(answered.response.id, on: channel.eventLoop, send: send) {
+                                    running.addTask {
+                                        await stream.run(link)
+                                        // The last stream ended by itself: the connection may idle out again.
+                                        if streams.closed(link.id), budget.isIdle { idle.arm() }
+                                    }
+                                }
+                                if streams.isEmpty, budget.isIdle(after: 1) { idle.arm() }
+                                if answered.response.code.hasPrefix("protocol."), answered.response.code != "protocol.unknown-feature" {
+                                    channel.close(promise: nil)
+                                    break
+                                }
+                            }
+                            // Whatever ended the answers, the reader stops waiting for them.
+                            budget.close()
+                        }
+                    }
                     do {
                         for try await frame in inbound {
                             streams.heard()
-                            if peer == nil { peer = try await Self.peer(of: channel) }
+                            if peerBox.withLockedValue({ $0 }) == nil {
+                                let peer = try await Self.peer(of: channel)
+                                peerBox.withLockedValue { $0 = peer }
+                            }
                             idle.disarm()
                             if frame.kind == .stream {
                                 // The console's side of its streams: an end, or its heartbeat.
                                 let message = try frame.decodeHeader(StreamMessage.self)
                                 if message.known == .end { streams.end(message.id, Reason("watch.viewer-ended")) }
-                                if streams.isEmpty { idle.arm() }
+                                if streams.isEmpty, budget.isIdle { idle.arm() }
                                 continue
                             }
-                            // Shutting down: a request not yet started is not started.
-                            if let drain, !drain.begin(channel) { return }
-                            let answered = await answer(frame, peer!)
-                            try await outbound.write(.response(answered.response, body: answered.body))
-                            drain?.end(channel)
-                            if let stream = answered.stream, let link = streams.open(answered.response.id, on: channel.eventLoop, send: send) {
-                                group.addTask {
-                                    await stream.run(link)
-                                    // The last stream ended by itself: the connection may idle out again.
-                                    if streams.closed(link.id) { idle.arm() }
-                                }
-                            }
-                            if streams.isEmpty { idle.arm() }
-                            if answered.response.code.hasPrefix("protocol."), answered.response.code != "protocol.unknown-feature" { return }
+                            guard await budget.acquire() else { break }
+                            enqueue.yield(frame)
                         }
                     } catch let error as WireError {
                         logger.warning("protocol error", metadata: ["code": "\(error.reason.code)", "peer": "\(channel.remoteAddress?.description ?? "?")"])
@@ -88,6 +123,9 @@ public enum SeatConnection {
                     } catch {
                         logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
                     }
+                    // Nothing more comes in: what was read is still answered (a drain
+                    // lets requests in flight finish), then the connection closes.
+                    enqueue.finish()
                 }
             }
         } catch {
@@ -95,6 +133,9 @@ public enum SeatConnection {
             logger.info("connection ended", metadata: ["peer": "\(channel.remoteAddress?.description ?? "?")", "error": "\(error)"])
         }
     }
+
+    /// Requests read ahead of the one being answered, at most.
+    static let pipelinedRequests = 16
 
     /// A request frame read: the request and its feature, or the answer it gets.
     public enum Decoded {

@@ -142,3 +142,64 @@ final class IdleTimer: Sendable {
         }
     }
 }
+
+/// How many requests of a connection are read and not yet answered: the reader
+/// waits when the limit is reached, so a peer that floods requests is simply
+/// not read until the seat catches up.
+final class RequestBudget: Sendable {
+    private struct State {
+        var taken = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+
+    private let limit: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(limit: Int) { self.limit = limit }
+
+    /// No request read and not answered.
+    var isIdle: Bool { isIdle(after: 0) }
+
+    /// At most `count` requests taken (the caller's own one among them).
+    func isIdle(after count: Int) -> Bool { state.withLockedValue { $0.taken <= count } }
+
+    /// Waits for a slot; false when nothing will be answered any more (stop reading).
+    func acquire() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { s -> Bool in
+                if s.closed { return true }
+                if s.taken < limit {
+                    s.taken += 1
+                    return true
+                }
+                s.waiting.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        return !state.withLockedValue { $0.closed }
+    }
+
+    /// Nothing more will be answered: every waiting reader stops.
+    func close() {
+        let waiting = state.withLockedValue { s -> [CheckedContinuation<Void, Never>] in
+            s.closed = true
+            defer { s.waiting = [] }
+            return s.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func release() {
+        let next = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
+            if s.waiting.isEmpty {
+                s.taken -= 1
+                return nil
+            }
+            // The slot passes straight to the next reader.
+            return s.waiting.removeFirst()
+        }
+        next?.resume()
+    }
+}

@@ -235,6 +235,7 @@ actor SeatLink {
         var number: Int
         var close: @Sendable () -> Void
         var write: @Sendable (Frame) -> Void
+        var repeating: @Sendable (Frame, Duration) -> (@Sendable () -> Void)
     }
 
     let seat: Seat
@@ -262,8 +263,8 @@ actor SeatLink {
     private var streams: [UInt32: @Sendable (StreamEvent) -> Void] = [:]
     /// Streams ended by the console before the seat answered.
     private var abandoned: Set<UInt32> = []
-    /// Says "still here" to the seat while streams are open.
-    private var heartbeat: Task<Void, Never>?
+    /// Says "still here" to the seat while streams are open (stops it when called).
+    private var heartbeat: (@Sendable () -> Void)?
 
     init(seat: Seat, transport: ClientTransport, expected: ExpectedPeer, options: ConsoleSession.Options,
          onEvent: @escaping @Sendable (SeatLinkEvent) -> Void) {
@@ -315,7 +316,7 @@ actor SeatLink {
             try await transport.with(deadlines).call(host: seat.host, port: seat.port, expecting: expected) { exchange in
                 guard !stopped else { return }
                 online = true
-                becameOnline(Open(number: number, close: exchange.closer, write: exchange.writeNow))
+                becameOnline(Open(number: number, close: exchange.closer, write: exchange.writeNow, repeating: exchange.repeating))
                 while let frame = try await exchange.nextFrame() { received(frame) }
             }
         } catch let error as WireError {
@@ -418,7 +419,7 @@ actor SeatLink {
         if inFlight[id]?.stream != nil { abandoned.insert(id) }
         waiting.removeAll { $0.id == id }
         if streams.isEmpty {
-            heartbeat?.cancel()
+            heartbeat?()
             heartbeat = nil
             if inFlight.isEmpty { armIdle() }
         }
@@ -434,20 +435,15 @@ actor SeatLink {
         streams[pending.id] = events
         events(.opened(response.reason))
         idle?.cancel()
-        guard heartbeat == nil, let number = open?.number else { return }
-        heartbeat = Task {
-            while !Task.isCancelled {
-                guard (try? await Task.sleep(for: StreamMessage.heartbeatInterval)) != nil else { return }
-                guard self.beat(number) else { return }
-            }
-        }
+        beatWhileStreaming()
     }
 
-    /// Sends the heartbeat on connection `number`; false when that connection or its streams are gone.
-    private func beat(_ number: Int) -> Bool {
-        guard let open, open.number == number, !streams.isEmpty else { return false }
-        open.write(.stream(StreamMessage(id: 0, event: .heartbeat)))
-        return true
+    /// Starts the heartbeat if it is not running: as soon as a stream is asked
+    /// for, and from the connection's event loop, so the seat keeps hearing from
+    /// this console even while this process is slow to run its tasks.
+    private func beatWhileStreaming() {
+        guard heartbeat == nil, let open else { return }
+        heartbeat = open.repeating(.stream(StreamMessage(id: 0, event: .heartbeat)), StreamMessage.heartbeatInterval)
     }
 
     private func streamFrame(_ frame: Frame) {
@@ -465,7 +461,7 @@ actor SeatLink {
             streams[message.id] = nil
             events(.ended(message.reason ?? Reason("watch.ended")))
             if streams.isEmpty {
-                heartbeat?.cancel()
+                heartbeat?()
                 heartbeat = nil
                 if inFlight.isEmpty { armIdle() }
             }
@@ -478,7 +474,7 @@ actor SeatLink {
     private func endStreams(_ reason: Reason) {
         let ended = streams
         streams = [:]
-        heartbeat?.cancel()
+        heartbeat?()
         heartbeat = nil
         for (_, events) in ended { events(.ended(reason)) }
     }
@@ -506,6 +502,7 @@ actor SeatLink {
         inFlight[pending.id] = pending
         idle?.cancel()
         open.write(pending.frame)
+        if pending.stream != nil { beatWhileStreaming() }
     }
 
     /// One sleeping task per link watches the requests' deadlines: it wakes at
@@ -560,6 +557,11 @@ actor SeatLink {
         guard let pending = inFlight.removeValue(forKey: response.id) else { return }  // a late answer to an expired request
         finish(pending, SeatResult(seat: seat, status: response.status, reason: response.reason, body: frame.body))
         if response.status == .ok { streamOpened(pending, response) }
+        if streams.isEmpty && !inFlight.values.contains(where: { $0.stream != nil }) {
+            // No stream, none asked for: no heartbeat.
+            heartbeat?()
+            heartbeat = nil
+        }
         if inFlight.isEmpty && streams.isEmpty { armIdle() }
     }
 

@@ -271,6 +271,21 @@ public final class ClientExchange {
         return { channel.writeAndFlush($0, promise: nil) }
     }
 
+    /// Writes `frame` every `interval` from the connection's event loop until
+    /// the returned closure is called or the connection closes: a stream's
+    /// heartbeat keeps its beat even when the caller's tasks are slow to run.
+    public var repeating: @Sendable (Frame, Duration) -> (@Sendable () -> Void) {
+        let channel = self.channel
+        return { frame, interval in
+            let every = TimeAmount.nanoseconds(Int64(interval.nanoseconds))
+            let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
+                guard channel.isActive else { return task.cancel() }
+                channel.writeAndFlush(frame, promise: nil)
+            }
+            return { task.cancel() }
+        }
+    }
+
     /// Closes the connection, from anywhere: a pending ``nextFrame()`` ends.
     public var closer: @Sendable () -> Void {
         let channel = self.channel

@@ -61,3 +61,47 @@ import VigieTestSupport
         #expect(await eventually(30) { Self.connections(to: rig.port).isEmpty }, "closing the session closes its connections")
     }
 }
+
+extension ConsoleSessionTests {
+    /// A live stream and ordinary requests share the seat's one connection; while the
+    /// stream is open the session sends its heartbeat and does not recycle the connection.
+    @Test func aStreamAndRequestsShareOneConnectionWhichIsNotRecycledWhileItRuns() async throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        defer { school.stopAll() }
+        let rig = school.seats["B204-01"]!
+        var options = ConsoleSession.Options()
+        options.recycleAfter = .seconds(1)
+        options.connectTimeout = .seconds(60)
+        let session = try ConsoleSession(identity: try IdentityBundle.load(from: school.people["teacher"]!), schoolID: TestSchool.schoolID, options: options)
+        let seat = Seat(id: "B204-01", room: "B204", host: "127.0.0.1", port: rig.port, mac: nil)
+        let pictures = NIOLockedValueBox(0)
+        let ended = NIOLockedValueBox<Reason?>(nil)
+        // Roomy deadlines: the whole suite on two cores may hold this process's tasks for long.
+        let id = await session.openStream(.watch, args: ["interval": "200"], on: seat, timeout: .seconds(120)) { event in
+            switch event {
+            case .picture: pictures.withLockedValue { $0 += 1 }
+            case .ended(let why), .notOpened(_, let why): ended.withLockedValue { $0 = why }
+            default: break
+            }
+        }
+        #expect(await eventually(120) { pictures.withLockedValue { $0 } >= 1 }, "the first picture")
+        var connection = Set<Int>()
+        #expect(await eventually(60) { connection = Self.connections(to: rig.port); return connection.count == 1 })
+        // Requests go through between the stream's frames, on the same connection.
+        for feature in [Feature.status, .lock, .status, .unlock] {
+            var results: [SeatResult] = []
+            for await result in session.send(feature, to: [seat], timeout: .seconds(120)) { results.append(result) }
+            #expect(results.first?.status == .ok, "\(feature): \(results)")
+        }
+        // The lock window changed the screen: a new picture came on the stream.
+        #expect(await eventually(60) { pictures.withLockedValue { $0 } >= 2 })
+        // Well past the 1-s recycle time, the connection is still the same one and the stream runs.
+        let before = pictures.withLockedValue { $0 }
+        _ = try run(["xsetroot", "-solid", "#2e86de", "-display", rig.display])
+        #expect(await eventually(60) { pictures.withLockedValue { $0 } > before })
+        #expect(Self.connections(to: rig.port) == connection, "not recycled while a stream runs")
+        #expect(ended.withLockedValue { $0 } == nil, "\(String(describing: ended.withLockedValue { $0 }))")
+        await session.endStream(id, on: seat)
+        await session.close()
+    }
+}

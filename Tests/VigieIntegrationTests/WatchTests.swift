@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigiePKI
 import VigieTestSupport
 
 /// The journal's `watch` events on a seat: code and parameters, in order.
@@ -122,5 +123,23 @@ final class WatchProcess {
         #expect(paused?["state"] as? String == "paused", "no picture before the window: \(String(describing: paused))")
         #expect(watch.next(["resumed"], timeout: 10) != nil)
         #expect(watch.next(["picture"], timeout: 5) != nil, "pictures from 13:15")
+    }
+
+    @Test func aRevokedCertificatesStreamStopsWhenTheNewConfigArrives() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
+        let watch = try WatchProcess(school, ["--seat", "B204-01"])
+        #expect(watch.next(["picture"], timeout: 10) != nil)
+        // The admin revokes the teacher's certificate and publishes the signed config.
+        let teacherSerial = try IdentityBundle.load(from: school.people["teacher"]!).serialHex
+        let text = try String(contentsOfFile: school.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "revoked = [\"", with: "revoked = [\"\(teacherSerial)\", \"")
+        try text.write(toFile: school.dir + "/v1.toml", atomically: true, encoding: .utf8)
+        let signed = try run([product("vigie"), "config", "sign", school.dir + "/v1.toml", "--ca", school.dir + "/ca", "--version", "1", "--out", school.dir + "/v1.json"])
+        #expect(signed.status == 0, "\(signed)")
+        #expect(try school.vigie(["config", "publish", school.dir + "/v1.json"], as: "admin", json: false).status == 0)
+        // The seat fetches it and ends the stream it was sending, saying why.
+        let ended = watch.next(["ended"], timeout: 15)
+        #expect(ended?["code"] as? String == "auth.revoked", "\(String(describing: ended))")
+        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "auth.revoked" })
     }
 }

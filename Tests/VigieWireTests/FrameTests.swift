@@ -116,3 +116,42 @@ func wireError(_ body: () throws -> Void) -> WireError? {
         #expect(throws: WireError.self) { try channel.writeInbound(buffer) }
     }
 }
+
+@Suite struct StreamFrames {
+    @Test func streamMessagesInterleaveWithRequestsAndResponsesOnOneConnection() throws {
+        let channel = try decoderChannel()
+        let opened = Response(id: 3, status: .ok, reason: Reason("watch.started", ["width": "320"]))
+        let picture = StreamMessage(id: 3, event: .frame, seq: 1, params: ["width": "320", "height": "180"])
+        let paused = StreamMessage(id: 3, event: .paused, reason: Reason("policy.time-window", ["next": "mon 13:15"]))
+        let status = Response(id: 4, status: .ok, reason: Reason("status.unlocked"))
+        var bytes = encoded(.response(opened))
+        for frame in [Frame.stream(picture, body: [0xFF, 0xD8, 0xFF, 0xD9]), .response(status), .stream(paused)] {
+            var next = encoded(frame)
+            bytes.writeBuffer(&next)
+        }
+        try channel.writeInbound(bytes)
+        let frames = try (0..<4).map { _ in try #require(try channel.readInbound(as: Frame.self)) }
+        #expect(frames.map(\.kind) == [.response, .stream, .response, .stream])
+        #expect(try frames[1].decodeHeader(StreamMessage.self) == picture)
+        #expect(frames[1].body == [0xFF, 0xD8, 0xFF, 0xD9])
+        #expect(try frames[2].decodeHeader(Response.self) == status)
+        let readPause = try frames[3].decodeHeader(StreamMessage.self)
+        #expect(readPause.known == .paused)
+        #expect(readPause.reason == Reason("policy.time-window", ["next": "mon 13:15"]))
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func anEventOfALaterVersionIsReadButNotKnown() throws {
+        let header = Array(#"{"event":"pointer","id":9,"params":{"x":"3"}}"#.utf8)
+        let message = try Frame(kind: .stream, header: header).decodeHeader(StreamMessage.self)
+        #expect(message.known == nil)
+        #expect(message.id == 9)
+    }
+
+    @Test func aFrameOfAnUnknownKindIsStillAProtocolError() throws {
+        var bytes = encoded(.stream(StreamMessage(id: 0, event: .heartbeat)))
+        bytes.setInteger(UInt8(9), at: bytes.readerIndex + 6)
+        let error = wireError { _ = try FrameDecoder.decode(&bytes) }
+        #expect(error?.reason.code == "protocol.malformed")
+    }
+}
