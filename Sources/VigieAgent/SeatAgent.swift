@@ -163,6 +163,8 @@ public final class SeatAgent: Service, Sendable {
     /// port actually bound (useful with port 0).
     public func run(onBound: @Sendable (Int) -> Void) async throws {
         locks.start()
+        // A live view the last run did not close (a crash) is closed in the register first.
+        pipeline.closeStreamsLeftOpen()
         defer { locks.stop() }
         // A power action that runs at the end of its countdown is a decision of its own.
         effects.power.onFired = { [weak self] action, by, status, reason in

@@ -25,9 +25,9 @@ import VigieWire
 ///   since when (``WatchBoard``), removed when the last viewer leaves.
 extension SeatPipeline {
     /// Default and bounds of the viewer's choices (the seat enforces them).
-    static let watchWidths = 16...1920
+    static let watchWidths = WatchSettings.widths
     static let defaultWatchWidth = 320
-    static let watchIntervals = 200...60_000
+    static let watchIntervals = WatchSettings.intervalsMillis
     static let defaultWatchInterval = 1000
 
     /// Refusals that depend only on the time: the stream waits for the next window.
@@ -42,16 +42,20 @@ extension SeatPipeline {
             guard Self.isPause(why) else { return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .refused, why)) }
             paused = why
         }
-        let width = request.args["width"].map { Int($0) } ?? Self.defaultWatchWidth
-        guard let width, Self.watchWidths.contains(width) else {
+        let askedWidth = request.args["width"].map { Int($0) } ?? Self.defaultWatchWidth
+        guard let askedWidth, Self.watchWidths.contains(askedWidth) else {
             return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed,
                                          Reason("request.bad-argument", ["name": "width", "detail": "16 to 1920 pixels"])))
         }
-        let interval = request.args["interval"].map { Int($0) } ?? Self.defaultWatchInterval
-        guard let interval, Self.watchIntervals.contains(interval) else {
+        let askedInterval = request.args["interval"].map { Int($0) } ?? Self.defaultWatchInterval
+        guard let askedInterval, Self.watchIntervals.contains(askedInterval) else {
             return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed,
                                          Reason("request.bad-argument", ["name": "interval", "detail": "200 to 60000 milliseconds"])))
         }
+        // Within the school's bounds ([watch]): narrowed, and the answer says to what.
+        let bounds = live.current.config.watch
+        let width = min(askedWidth, bounds.maxWidth)
+        let interval = max(askedInterval, bounds.minIntervalMillis)
         if let deadline = Self.deadline(of: frame, request), deadline <= .now() {
             let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
             return SeatAnswer(recordOnce(request, .watch, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)])))
@@ -163,6 +167,38 @@ extension SeatPipeline {
         var params = ["why": why.code, "seconds": String(seconds), "frames": String(frames), "bytes": String(sent)]
         for (name, value) in why.params where params[name] == nil { params[name] = value }
         record(.ok, Reason("watch.stopped", params), args: args, identity: identity, started: started)
+    }
+
+    /// Streams the seat was running when it last stopped without closing them (a
+    /// crash, a kill -9, a power cut): each gets its stop event now, saying so,
+    /// with the longest it can have lasted (until this start). Called once, when
+    /// the agent starts, before it serves anyone.
+    public func closeStreamsLeftOpen(now: Date = Date()) {
+        let left: [(seq: Int64, event: RegisterEvent)]
+        do {
+            left = try journal.unfinished(feature: Feature.watch.rawValue, endCode: "watch.stopped")
+        } catch {
+            logger.error("cannot read the journal for live views left open", metadata: ["error": "\(error)"])
+            return
+        }
+        for (seq, started) in left {
+            var stop = started
+            let startedAt = RegisterTime.parseUTC(started.timeUTC)
+            var params = ["why": "watch.agent-restarted", "started": String(seq)]
+            if let startedAt { params["seconds_at_most"] = String(Int(now.timeIntervalSince(startedAt).rounded())) }
+            stop.outcome = .done
+            stop.code = "watch.stopped"
+            stop.params = params
+            stop.timeUTC = RegisterTime.utc(now)
+            stop.timeLocal = RegisterTime.local(now, texts.timeZone)
+            stop.configVersion = String(live.current.version)
+            do {
+                try journal.append(stop)
+                logger.notice("live view left open by the last run closed", metadata: ["started": "\(seq)", "actor": "\(started.actor ?? "-")"])
+            } catch {
+                logger.error("journal write failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Journals a decision about a running stream, naming its `started` event.

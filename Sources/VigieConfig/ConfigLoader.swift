@@ -172,7 +172,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs", "messages"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs", "messages", "watch"])
 
         // [school]
         var school: School?
@@ -267,12 +267,14 @@ struct Reader {
         let record = readRecord(root)
         let (power, programs) = readPower(root, rooms: roomIDs)
         let messages = readMessages(root)
+        let watch = readWatch(root)
         guard let school else { return nil }
         var config = SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
                                   consoleTimeout: timeout, signage: signage, server: server, register: record)
         config.power = power
         config.programs = programs
         config.messages = messages
+        config.watch = watch
         return config
     }
 

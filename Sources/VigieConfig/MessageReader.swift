@@ -27,4 +27,31 @@ extension Reader {
         }
         return settings
     }
+
+    /// Reads `[watch]`: `max_width` (16–1920 pixels, default 1920) and
+    /// `min_interval` (seconds between pictures, 0.2–60, default 0.2).
+    mutating func readWatch(_ root: TOMLTable) -> WatchSettings {
+        var settings = WatchSettings()
+        guard let value = root["watch"] else { return settings }
+        guard let t = value.table else {
+            fail("watch", "must be a table ([watch] with max_width and min_interval)")
+            return settings
+        }
+        checkKeys(t, "watch", allowed: ["max_width", "min_interval"])
+        if let v = t["max_width"] {
+            if let n = v.int, WatchSettings.widths.contains(n) {
+                settings.maxWidth = n
+            } else {
+                fail("watch.max_width", "must be a whole number of pixels from 16 to 1920 (the widest live thumbnail; default 1920)")
+            }
+        }
+        if let v = t["min_interval"] {
+            if let seconds = v.int.map(Double.init) ?? v.double, WatchSettings.intervalsMillis.contains(Int((seconds * 1000).rounded())) {
+                settings.minIntervalMillis = Int((seconds * 1000).rounded())
+            } else {
+                fail("watch.min_interval", "must be a number of seconds from 0.2 to 60 (the shortest time between two live pictures; default 0.2)")
+            }
+        }
+        return settings
+    }
 }

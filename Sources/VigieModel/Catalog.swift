@@ -38,6 +38,7 @@ public enum Catalog {
         "watch.viewer-lost": ("la console ne répond plus depuis {seconds} s", "the console has not answered for {seconds} s"),
         "watch.connection-closed": ("connexion fermée", "connection closed"),
         "watch.agent-stopping": ("l’agent du poste s’arrête", "the seat’s agent is stopping"),
+        "watch.agent-restarted": ("l’agent du poste s’est arrêté sans la fermer (arrêt brutal) ; au plus {seconds_at_most} s", "the seat’s agent stopped without closing it (crash); at most {seconds_at_most} s"),
         "watch.session-changed": ("la personne au poste a changé", "the person at the seat changed"),
         "watch.paused": ("vue en direct en pause", "live view paused"),
         "watch.saved": ("vignette {width}×{height} enregistrée : {file}", "{width}×{height} thumbnail saved: {file}"),

@@ -16,3 +16,22 @@ public struct MessageSettings: Sendable, Codable, Equatable {
     /// Above 0 and at most a day.
     public static let maxExpireMinutes = 1440.0
 }
+
+/// `[watch]`: the bounds a school sets on live views; a viewer asks within them
+/// (the seat narrows what it is asked to these).
+public struct WatchSettings: Sendable, Codable, Equatable {
+    /// The widest thumbnail a viewer gets, in pixels.
+    public var maxWidth: Int
+    /// The shortest time between two pictures of a stream, in milliseconds.
+    public var minIntervalMillis: Int
+
+    /// The defaults: up to 1920 px, up to 5 pictures a second.
+    public init(maxWidth: Int = 1920, minIntervalMillis: Int = 200) {
+        self.maxWidth = maxWidth
+        self.minIntervalMillis = minIntervalMillis
+    }
+
+    /// What a viewer may ask at all, and what the config may set.
+    public static let widths = 16...1920
+    public static let intervalsMillis = 200...60_000
+}

@@ -138,6 +138,8 @@ public struct SchoolConfig: Sendable, Codable {
     public var programs = ProgramSettings()
     /// `[messages]`: message windows open at once and their expiry.
     public var messages = MessageSettings()
+    /// `[watch]`: the bounds of live views (thumbnail width, pictures per second).
+    public var watch = WatchSettings()
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],

@@ -245,6 +245,26 @@ public final class SeatJournal: @unchecked Sendable {
         (try? queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal WHERE acked = 0") ?? 0 }) ?? 0
     }
 
+    /// The `started` events of `feature` that no later event closes (none names
+    /// them in `params.started` with `endCode`): the streams a seat was running
+    /// when it stopped without saying so (a crash, a kill), oldest first.
+    public func unfinished(feature: String, endCode: String) throws -> [(seq: Int64, event: RegisterEvent)] {
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT seq, content FROM journal
+                WHERE content IS NOT NULL AND json_extract(content, '$.feature') = ? AND json_extract(content, '$.outcome') = 'started'
+                  AND CAST(seq AS TEXT) NOT IN (
+                    SELECT json_extract(content, '$.params.started') FROM journal
+                    WHERE content IS NOT NULL AND json_extract(content, '$.feature') = ? AND json_extract(content, '$.code') = ?)
+                ORDER BY seq
+                """, arguments: [feature, feature, endCode])
+            return try rows.map { row in
+                let content: String = row["content"]
+                return (row["seq"], try JSONDecoder().decode(RegisterEvent.self, from: Data(content.utf8)))
+            }
+        }
+    }
+
     /// Every event still in the journal, in seq order.
     public func all() throws -> [ChainedEvent] {
         try queue.read { db in

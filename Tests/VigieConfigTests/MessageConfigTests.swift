@@ -32,3 +32,28 @@ import VigieModel
         #expect(table)
     }
 }
+
+@Suite struct WatchConfig {
+    @Test func defaultsAndValues() throws {
+        #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").watch == WatchSettings(maxWidth: 1920, minIntervalMillis: 200))
+        let set = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 240\nmin_interval = 2\n", file: "school.toml")
+        #expect(set.watch == WatchSettings(maxWidth: 240, minIntervalMillis: 2000))
+        let example = try ConfigLoader.load(path: repoConfig + "/school.example.toml")
+        #expect(example.watch == WatchSettings(maxWidth: 640, minIntervalMillis: 500))
+    }
+
+    @Test func mistakesAreReportedWithTheirLines() {
+        let found: [String]
+        do {
+            _ = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 4000\nmin_interval = 0.1\nfps = 3\n", file: "school.toml")
+            found = []
+        } catch {
+            found = error.issues.map(\.description)
+        }
+        #expect(found == [
+            "school.toml:13: watch.max_width: must be a whole number of pixels from 16 to 1920 (the widest live thumbnail; default 1920)",
+            "school.toml:14: watch.min_interval: must be a number of seconds from 0.2 to 60 (the shortest time between two live pictures; default 0.2)",
+            "school.toml:15: watch.fps: unknown field (expected one of: max_width, min_interval)",
+        ], "\(found)")
+    }
+}

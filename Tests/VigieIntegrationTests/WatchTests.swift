@@ -142,4 +142,27 @@ final class WatchProcess {
         #expect(ended?["code"] as? String == "auth.revoked", "\(String(describing: ended))")
         #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "auth.revoked" })
     }
+
+    @Test func aStreamCutByAnAgentCrashIsClosedInTheRegisterWhenTheAgentComesBack() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")])
+        let watch = try WatchProcess(school, ["--seat", "B204-01"])
+        #expect(watch.next(["picture"], timeout: 10) != nil)
+        school.killAgent("B204-01")
+        #expect(watch.next(["ended"], timeout: 10) != nil, "the console sees the stream end")
+        #expect(try watchEvents(school, "B204-01").map(\.code) == ["watch.started"], "nothing could say how it ended")
+        try school.startAgent("B204-01")
+        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.agent-restarted" })
+        let events = try watchEvents(school, "B204-01")
+        #expect(events.count == 2, "\(events)")
+        #expect(events.last?.params["seconds_at_most"] != nil)
+        #expect(events.last?.params["started"] != nil)
+    }
+
+    @Test func theSeatNarrowsAViewersPictureToTheSchoolsBounds() throws {
+        let school = try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[watch]\nmax_width = 200\n")
+        let watch = try WatchProcess(school, ["--seat", "B204-01", "--width", "640"])
+        let opened = watch.next(["open"], timeout: 10)
+        #expect((opened?["params"] as? [String: String])?["width"] == "200", "\(String(describing: opened))")
+        #expect(watch.next(["picture"], timeout: 10)?["width"] as? Int == 200)
+    }
 }
