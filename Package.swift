@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "vigie-server", targets: ["vigie-server"]),
         .executable(name: "vigie-dev", targets: ["vigie-dev"]),
         .executable(name: "vigie-agent", targets: ["vigie-agent"]),
+        .executable(name: "vigie-watch", targets: ["vigie-watch"]),
         .executable(name: "vigie-ui", targets: ["vigie-ui"]),
         .executable(name: "vigie-input-hold", targets: ["vigie-input-hold"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // C side: libxcb through pkg-config, libpng behind a setjmp wrapper.
@@ -184,13 +187,22 @@ let package = Package(
             name: "VigieCLI",
             dependencies: ["VigieModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // What a person's commands share (`vigie`, `vigie-watch`): their options,
+        // the config and identity they load, the seats they target, saved pictures.
+        .target(
+            name: "VigieConsole",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // The console: starts on every command, so it links no agent, server or harness
         // (`vigie server|demo|bench|harness` exec the two executables below).
         .executableTarget(
             name: "vigie",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieRegister",
-                "VigieTerminal", "VigieCLI",
+                "VigieTerminal", "VigieCLI", "VigieConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -199,6 +211,17 @@ let package = Package(
             // console needs none of them, and the loader's work on that table was
             // about a fifth of its start-up.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
+        ),
+        // The live overview (`vigie watch`, handed over by the console): the
+        // dashboard's local web server (Hummingbird) stays out of the console.
+        .executableTarget(
+            name: "vigie-watch",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieCLI", "VigieConsole",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ]
         ),
         // The school server (`vigie-server run`, its enrolment tokens).
         .executableTarget(

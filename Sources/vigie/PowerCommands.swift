@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigieCLI
+import VigieConsole
 import VigieController
 import VigieModel
 import VigieWire

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import VigieConfig
 import VigieCLI
+import VigieConsole
 import VigieController
 import VigieModel
 import VigieWire

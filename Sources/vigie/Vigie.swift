@@ -44,7 +44,7 @@ struct Vigie: AsyncParsableCommand {
             VIGIE_CONFIG/VIGIE_IDENTITY.
             """,
         subcommands: [
-            LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, WatchCommand.self, StatusCommand.self,
+            LockCommand.self, UnlockCommand.self, MessageCommand.self, ScreenshotCommand.self, Forward.Watch.self, StatusCommand.self,
             PolicyCommand.self, RegisterCommand.self, Forward.Server.self, ConfigCommand.self, Forward.Signage.self,
             PKICommand.self, Forward.Demo.self, Forward.Bench.self, PowerCommand.self, LogoffCommand.self, RunCommand.self,
             ConsoleCommand.self, Forward.Harness.self,
@@ -61,6 +61,8 @@ enum Forward {
         (["pki", "enroll-token"], nil, "vigie-server", ["enroll-token"]),
         // Offline verification of a copy of the store: what reads SQLite stays out of the console.
         (["register", "verify"], "--store", "vigie-server", ["verify-store"]),
+        // The live overview: its web server (Hummingbird) stays out of the console.
+        (["watch"], nil, "vigie-watch", []),
         // Posters: the templates' engine (swift-mustache) stays out of the console.
         (["signage"], nil, "vigie-server", ["signage"]),
         (["demo"], nil, "vigie-dev", ["demo"]),
@@ -95,6 +97,12 @@ enum Forward {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "server", abstract: "Run the school server (vigie-server run): receive the seats' journals and keep the register.")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    }
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "watch", abstract: "Watch the seats live: a dashboard of thumbnails while each seat's policy allows (vigie-watch).")
         @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
     }
 

@@ -166,3 +166,53 @@ final class WatchProcess {
         #expect(watch.next(["picture"], timeout: 10)?["width"] as? Int == 200)
     }
 }
+
+/// The dashboard in a real browser: Chromium through Selenium and chromedriver
+/// (Debian's `chromium`, `chromium-driver`, `python3-selenium`), driven by
+/// Tests/Fixtures/dashboard-browser.py; the lock is checked on the X display.
+@Suite(.serialized) struct DashboardInChromium {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/dashboard-browser.py").path
+
+    @Test func aTeacherSeesTheRoomLiveAndLocksASeatFromThePage() throws {
+        for tool in ["/usr/bin/chromedriver", "/usr/bin/chromium"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            Issue.record("\(tool) is missing: apt-get install chromium chromium-driver python3-selenium (make deps)")
+            return
+        }
+        let school = try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")])
+        var env = ProcessInfo.processInfo.environment
+        env["LANG"] = "fr_FR.UTF-8"
+        let watch = try ChildProcess([product("vigie"), "watch", "--room", "B204", "--no-browser", "--interval", "0.5", "--out", school.dir + "/shots",
+                                      "--config", school.configPath, "--identity", school.people["teacher"]!], environment: env)
+        defer {
+            watch.signal(SIGINT)
+            if watch.wait(timeout: 10) == nil { watch.kill() }
+        }
+        let first = watch.readLine(timeout: 20) ?? ""
+        let address = first.split(separator: " ").last.map(String.init) ?? ""
+        #expect(address.hasPrefix("http://127.0.0.1:"), "\(first) \(watch.readAllStderr())")
+        let seat = school.seats["B204-01"]!
+        let browser = try ChildProcess(["/usr/bin/python3", Self.script, address, "B204-01", seat.display,
+                                        ProcessInfo.processInfo.environment["VIGIE_DASHBOARD_SHOT"] ?? ""].filter { !$0.isEmpty },
+                                       stdin: Data())
+        defer {
+            browser.kill()
+            _ = browser.wait(timeout: 10)
+        }
+        var steps: [String] = []
+        while let line = browser.readLine(timeout: 90) {
+            steps.append(line)
+            if line.hasPrefix("fail") || line == "ready-to-check-the-seat" { break }
+        }
+        #expect(!steps.contains { $0.hasPrefix("fail") }, "\(steps) \(browser.readAllStderr())")
+        #expect(steps.last == "ready-to-check-the-seat", "\(steps) \(browser.readAllStderr())")
+        for expected in ["no-cookie-refused", "wrong-token-refused", "other-origin-refused", "other-host-refused", "token-exchanged",
+                         "every-tile-has-a-decoded-picture", "tile-changes-after-the-screen-changes", "token-works-once", "page-says-locked"] {
+            #expect(steps.contains { $0.hasPrefix("ok \(expected)") }, "\(expected): \(steps)")
+        }
+        // The seat is locked: checked on its X display, not through Vigie.
+        #expect(eventually(5) { (try? keyboardHeld(seat.display)) == true })
+        #expect(try !keyboardHeld(school.seats["B204-02"]!.display), "only the selected seat")
+    }
+}
+

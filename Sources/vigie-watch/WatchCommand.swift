@@ -1,37 +1,47 @@
 import ArgumentParser
 import Foundation
 import VigieCLI
+import VigieConsole
 import VigieController
 import VigieModel
 import VigieWire
 
-/// `vigie watch`: live thumbnails of the seats over the console's own
-/// mutual-TLS connections (no picture passes through the school server). Each
-/// seat decides: outside its windows it says why and when the next one opens,
-/// and starts sending when it opens.
+/// `vigie watch` (the console hands it to this executable): live thumbnails of
+/// the seats over the person's own mutual-TLS connections (no picture passes
+/// through the school server). Each seat decides: outside its windows it says
+/// why and when the next one opens, and starts sending when it opens.
+@main
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "watch",
-        abstract: "Watch the seats live: thumbnails while each seat's policy allows.",
+        commandName: "vigie watch",
+        abstract: "Watch the seats live: a dashboard of thumbnails while each seat's policy allows.",
         discussion: """
-            With --once --out DIR: one thumbnail per seat saved as DIR/SEAT-YYYYMMDD-HHMMSS.jpg \
-            (readable only by you), then exit (0 if every seat gave one). Without --once: \
-            prints each seat's stream as it goes (pictures, pauses outside the posted hours, \
-            ends) until Ctrl-C; --json prints JSON Lines (seat, state, code, message, bytes, time).
+            By default, a dashboard in your browser: a local address (127.0.0.1 only, behind a \
+            one-time token) is printed and opened; it runs until Ctrl-C. From the page you can \
+            select seats and lock, unlock, send a message or save a screenshot, as with the \
+            other commands. With --once --out DIR: one thumbnail per seat saved as \
+            DIR/SEAT-YYYYMMDD-HHMMSS.jpg (readable only by you), then exit (0 if every seat gave \
+            one). With --json: each seat's stream as JSON Lines (seat, state, code, message, \
+            bytes, time) until Ctrl-C.
             """)
     @OptionGroup var target: TargetOptions
     @OptionGroup var options: ConsoleOptions
     @Flag(help: "Save one thumbnail per seat, then exit.")
     var once = false
-    @Option(help: ArgumentHelp("Folder for --once (created 0700 if missing).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder for --once, and for the dashboard's screenshots (created 0700 if missing; default: the current folder).", valueName: "dir"))
     var out: String?
-    @Option(help: ArgumentHelp("Thumbnail width in pixels, 16 to 1920 (the seat enforces it).", valueName: "pixels"))
+    @Option(help: ArgumentHelp("Thumbnail width in pixels, 16 to 1920 (the seat may narrow it).", valueName: "pixels"))
     var width = 320
     @Option(help: ArgumentHelp("Seconds between pictures, 0.2 to 60 (the seat sends only what changed).", valueName: "seconds"))
     var interval = 1.0
+    @Flag(help: "Only print the dashboard's address; do not open a browser.")
+    var noBrowser = false
+    @Option(help: ArgumentHelp("The dashboard's local port (default: any free one).", valueName: "port"))
+    var port = 0
 
     func validate() throws {
         if once && out == nil { throw ValidationError("--once needs --out DIR") }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if !(16...1920).contains(width) { throw ValidationError("--width must be between 16 and 1920 pixels") }
         if !(interval >= 0.2 && interval <= 60) { throw ValidationError("--interval must be between 0.2 and 60 seconds") }
     }
@@ -42,8 +52,14 @@ struct WatchCommand: AsyncParsableCommand {
 
     func perform(_ console: Console) async throws -> Int32 {
         let seats = try console.seats(target)
-        if let out, let problem = ScreenshotFiles.unwritable(out) {
+        // Before any request: no seat is watched for a picture that cannot be kept (the
+        // dashboard's screenshots check their folder when one is asked for).
+        if once, let out, let problem = ScreenshotFiles.unwritable(out) {
             throw Failure.usage(InputError("input.folder.not-writable", ["folder": out, "detail": problem], language: console.language).description)
+        }
+        if !once && !console.json {
+            return try await Dashboard.serve(console: console, seats: seats, width: width, interval: interval,
+                                             out: out ?? ".", port: port, openBrowser: !noBrowser)
         }
         let session: ConsoleSession
         do {

@@ -1,0 +1,193 @@
+import Hummingbird
+import NIOCore
+import VigieModel
+
+/// The dashboard's one page (no external resource: no CDN, no framework) and
+/// the refusal page.
+enum Page {
+    static func refused(_ language: Language, status: HTTPResponse.Status) -> Response {
+        let text = language == .fr
+            ? "Accès refusé. Ouvrez l’adresse que « vigie watch » a affichée (elle ne sert qu’une fois)."
+            : "Access refused. Open the address “vigie watch” printed (it works once)."
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+
+    static func html(_ language: Language) -> String {
+        let w = language == .fr ? french : english
+        return template
+            .replacingOccurrences(of: "{{lang}}", with: language.rawValue)
+            .replacingOccurrences(of: "{{words}}", with: w)
+    }
+
+    static let french = """
+        {"title":"Vigie — vue d’ensemble","all":"Tout sélectionner","none":"Aucun","lock":"Verrouiller","unlock":"Déverrouiller",
+         "screenshot":"Capture d’écran","send":"Envoyer le message","message":"Message aux postes sélectionnés",
+         "selected":"sélectionné(s)","connecting":"connexion…","open":"en direct","paused":"pas d’image","refused":"refusé",
+         "failed":"échec","unreachable":"injoignable","offline":"hors ligne","ended":"terminé","locked":"verrouillé",
+         "lost":"Connexion au tableau de bord perdue, nouvelle tentative…","noseat":"Sélectionnez d’abord des postes."}
+        """
+
+    static let english = """
+        {"title":"Vigie — overview","all":"Select all","none":"None","lock":"Lock","unlock":"Unlock",
+         "screenshot":"Screenshot","send":"Send message","message":"Message to the selected seats",
+         "selected":"selected","connecting":"connecting…","open":"live","paused":"no picture","refused":"refused",
+         "failed":"failed","unreachable":"unreachable","offline":"offline","ended":"ended","locked":"locked",
+         "lost":"Dashboard connection lost, trying again…","noseat":"Select seats first."}
+        """
+
+    static let template = #"""
+        <!doctype html>
+        <html lang="{{lang}}">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Vigie</title>
+        <style>
+        :root { --bg:#f4f5f7; --ink:#1d1f2b; --muted:#5b6170; --accent:#1f6feb; --warn:#f5c542; --bad:#c0392b; }
+        * { box-sizing: border-box; }
+        body { margin:0; font: 14px/1.35 system-ui, "DejaVu Sans", sans-serif; background:var(--bg); color:var(--ink); }
+        header { position:sticky; top:0; z-index:2; background:#fff; border-bottom:1px solid #d8dbe2; padding:8px 12px;
+                 display:flex; flex-wrap:wrap; gap:8px; align-items:center; }
+        h1 { font-size:16px; margin:0 12px 0 0; }
+        button { font:inherit; padding:6px 10px; border:1px solid #b8bdc9; border-radius:6px; background:#fff; cursor:pointer; }
+        button:focus-visible, input:focus-visible, .tile:focus-within { outline:3px solid var(--accent); outline-offset:2px; }
+        button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }
+        input[type=text] { font:inherit; padding:6px 8px; min-width:16em; flex:1; border:1px solid #b8bdc9; border-radius:6px; }
+        #count { color:var(--muted); }
+        #status { width:100%; color:var(--bad); min-height:1em; }
+        main { display:grid; gap:10px; padding:12px; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); }
+        @media (min-width: 1800px) { main { grid-template-columns: repeat(6, 1fr); } }
+        .tile { background:#fff; border:2px solid #d8dbe2; border-radius:8px; overflow:hidden; display:flex; flex-direction:column; }
+        .tile.selected { border-color:var(--accent); }
+        .tile label { display:flex; gap:6px; align-items:center; padding:6px 8px; cursor:pointer; font-weight:600; }
+        .screen { aspect-ratio: 16 / 10; background:#2b2d42; display:flex; align-items:center; justify-content:center; }
+        .screen img { width:100%; height:100%; object-fit:contain; display:block; }
+        .screen .why { color:#e8e9ee; padding:8px; text-align:center; font-size:13px; }
+        .state { padding:4px 8px 8px; color:var(--muted); font-size:13px; min-height:2.6em; }
+        .badge { display:inline-block; padding:0 6px; border-radius:4px; background:#e8e9ee; color:var(--ink); margin-right:4px; }
+        .badge.locked { background:var(--warn); }
+        .badge.bad { background:var(--bad); color:#fff; }
+        .result { color:var(--ink); }
+        </style>
+        </head>
+        <body>
+        <header>
+          <h1 id="title"></h1>
+          <button id="all" type="button"></button>
+          <button id="none" type="button"></button>
+          <span id="count" aria-live="polite"></span>
+          <button id="lock" type="button"></button>
+          <button id="unlock" type="button"></button>
+          <button id="screenshot" type="button"></button>
+          <form id="form" style="display:flex; gap:8px; flex:1; min-width:20em">
+            <input id="text" type="text" maxlength="2000" autocomplete="off">
+            <button id="send" class="primary" type="submit"></button>
+          </form>
+          <div id="status" role="status" aria-live="polite"></div>
+        </header>
+        <main id="tiles" aria-live="off"></main>
+        <script>
+        "use strict";
+        const W = {{words}};
+        const $ = (id) => document.getElementById(id);
+        document.title = W.title;
+        $("title").textContent = W.title;
+        for (const id of ["all", "none", "lock", "unlock", "screenshot", "send"]) $(id).textContent = W[id];
+        $("text").placeholder = W.message;
+        $("text").setAttribute("aria-label", W.message);
+        const tiles = new Map();
+        const urls = new Map();
+
+        function tile(seat, room) {
+          if (tiles.has(seat)) return tiles.get(seat);
+          const el = document.createElement("section");
+          el.className = "tile";
+          el.dataset.seat = seat;
+          el.innerHTML = '<label><input type="checkbox"> <span class="name"></span></label>' +
+            '<div class="screen"><div class="why"></div></div><div class="state"></div>';
+          el.querySelector(".name").textContent = seat + (room ? " · " + room : "");
+          el.querySelector("input").addEventListener("change", (e) => { el.classList.toggle("selected", e.target.checked); count(); });
+          $("tiles").appendChild(el);
+          tiles.set(seat, el);
+          return el;
+        }
+
+        function selected() {
+          return [...tiles.entries()].filter(([, el]) => el.querySelector("input").checked).map(([seat]) => seat);
+        }
+        function count() { $("count").textContent = selected().length + " " + W.selected; }
+
+        function show(u) {
+          const el = tile(u.seat, u.room);
+          const screen = el.querySelector(".screen");
+          if (u.jpeg) {
+            const bytes = Uint8Array.from(atob(u.jpeg), (c) => c.charCodeAt(0));
+            const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+            let img = screen.querySelector("img");
+            if (!img) { screen.innerHTML = ""; img = document.createElement("img"); img.alt = u.seat; screen.appendChild(img); }
+            img.src = url;
+            if (urls.has(u.seat)) URL.revokeObjectURL(urls.get(u.seat));
+            urls.set(u.seat, url);
+          } else if (u.state && u.state !== "open" && u.state !== "connecting") {
+            screen.innerHTML = '<div class="why"></div>';
+            screen.querySelector(".why").textContent = u.message || W[u.state] || u.state;
+          }
+          if (u.state) el.dataset.state = u.state;
+          if (u.locked !== undefined) el.dataset.locked = u.locked ? "1" : "0";
+          const state = el.querySelector(".state");
+          const bad = ["refused", "failed", "unreachable", "offline"].includes(el.dataset.state);
+          let html = '<span class="badge' + (bad ? " bad" : "") + '"></span>';
+          if (el.dataset.locked === "1") html += '<span class="badge locked"></span>';
+          html += '<span class="msg"></span>';
+          state.innerHTML = html;
+          state.querySelector(".badge").textContent = W[el.dataset.state] || el.dataset.state || "";
+          if (el.dataset.locked === "1") state.querySelector(".badge.locked").textContent = W.locked;
+          const msg = u.message !== undefined ? u.message : (el.dataset.msg || "");
+          el.dataset.msg = msg;
+          state.querySelector(".msg").textContent = msg;
+        }
+
+        function result(r) {
+          const el = tile(r.seat);
+          if (r.locked !== undefined) el.dataset.locked = r.locked ? "1" : "0";
+          show({ seat: r.seat, message: r.message });
+          el.querySelector(".msg").classList.add("result");
+        }
+
+        let socket = null, delay = 500;
+        function connect() {
+          socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+          socket.onopen = () => { delay = 500; $("status").textContent = ""; };
+          socket.onmessage = (e) => {
+            const m = JSON.parse(e.data);
+            if (m.type === "hello") { for (const s of m.seats) tile(s.seat, s.room); count(); }
+            else if (m.type === "tile") show(m);
+            else if (m.type === "result") result(m);
+          };
+          socket.onclose = () => {
+            $("status").textContent = W.lost;
+            setTimeout(connect, delay);
+            delay = Math.min(delay * 2, 8000);
+          };
+        }
+        function act(action, extra) {
+          const seats = selected();
+          if (!seats.length) { $("status").textContent = W.noseat; return; }
+          $("status").textContent = "";
+          if (socket && socket.readyState === 1) socket.send(JSON.stringify(Object.assign({ type: "action", action, seats }, extra || {})));
+        }
+        $("all").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = true; el.classList.add("selected"); } count(); };
+        $("none").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = false; el.classList.remove("selected"); } count(); };
+        $("lock").onclick = () => act("lock");
+        $("unlock").onclick = () => act("unlock");
+        $("screenshot").onclick = () => act("screenshot");
+        $("form").onsubmit = (e) => { e.preventDefault(); const text = $("text").value.trim(); if (text) { act("message", { text }); $("text").value = ""; } };
+        connect();
+        </script>
+        </body>
+        </html>
+        """#
+}
