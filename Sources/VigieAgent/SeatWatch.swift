@@ -83,6 +83,8 @@ extension SeatPipeline {
         let pausedAtStart = paused
         var opened = Reason("watch.started", ["width": String(width), "interval": String(interval)])
         if let paused { opened.params["paused"] = paused.code }
+        // Who is logged in at the seat, for the viewer's tile (the register has it already).
+        if let user = effects.sessionUser { opened.params["user"] = user }
         let stream = SeatStream { [self] link in
             await runWatch(link, source: source, identity: identity, serial: peer.serial, args: kept, width: width,
                            interval: .milliseconds(interval), started: started, startedAt: now, paused: pausedAtStart)

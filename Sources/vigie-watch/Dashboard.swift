@@ -183,6 +183,8 @@ final class Hub: Sendable {
         var locked: Bool?
         var picture: [UInt8]?
         var size = (width: 0, height: 0)
+        /// The person logged in at the seat, when the seat says.
+        var user: String?
     }
 
     let console: Console
@@ -241,6 +243,7 @@ final class Hub: Sendable {
             var tile = tiles[seat.id]!
             switch event {
             case .opened(let reason):
+                tile.user = reason.params["user"]
                 tile.state = reason.params["paused"] != nil ? "paused" : "open"
                 if reason.params["paused"] == nil { tile.message = "" }
             case .notOpened(let status, let reason):
@@ -275,6 +278,7 @@ final class Hub: Sendable {
     static func describe(_ tile: Tile) -> [String: Any] {
         var d: [String: Any] = ["seat": tile.seat.id, "room": tile.seat.room, "state": tile.state, "message": tile.message]
         if let locked = tile.locked { d["locked"] = locked }
+        if let user = tile.user { d["user"] = user }
         if tile.picture != nil { d["width"] = tile.size.width; d["height"] = tile.size.height }
         return d
     }

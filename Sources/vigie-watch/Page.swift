@@ -136,6 +136,8 @@ enum Page {
             screen.querySelector(".why").textContent = u.message || W[u.state] || u.state;
           }
           if (u.state) el.dataset.state = u.state;
+          if (u.user !== undefined) el.querySelector(".name").textContent = u.seat + " · " + (u.room || el.dataset.room || "") + (u.user ? " — " + u.user : "");
+          if (u.room) el.dataset.room = u.room;
           if (u.locked !== undefined) el.dataset.locked = u.locked ? "1" : "0";
           const state = el.querySelector(".state");
           const bad = ["refused", "failed", "unreachable", "offline"].includes(el.dataset.state);
@@ -145,7 +147,9 @@ enum Page {
           state.innerHTML = html;
           state.querySelector(".badge").textContent = W[el.dataset.state] || el.dataset.state || "";
           if (el.dataset.locked === "1") state.querySelector(".badge.locked").textContent = W.locked;
-          const msg = u.message !== undefined ? u.message : (el.dataset.msg || "");
+          // What the screen area already says is not repeated below it.
+          let msg = u.message !== undefined ? u.message : (el.dataset.msg || "");
+          if (!u.result && screen.querySelector(".why") && msg === screen.querySelector(".why").textContent) msg = "";
           el.dataset.msg = msg;
           state.querySelector(".msg").textContent = msg;
         }
@@ -153,7 +157,7 @@ enum Page {
         function result(r) {
           const el = tile(r.seat);
           if (r.locked !== undefined) el.dataset.locked = r.locked ? "1" : "0";
-          show({ seat: r.seat, message: r.message });
+          show({ seat: r.seat, message: r.message, result: true });
           el.querySelector(".msg").classList.add("result");
         }
 

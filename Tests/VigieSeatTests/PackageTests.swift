@@ -37,6 +37,7 @@ import VigieTestSupport
         }, uniquingKeysWith: { a, _ in a })
         let expected: [String: String] = [
             "/usr/bin/vigie-agent": "-rwxr-xr-x", "/usr/bin/vigie-ui": "-rwxr-xr-x", "/usr/bin/vigie": "-rwxr-xr-x", "/usr/bin/vigie-server": "-rwxr-xr-x",
+            "/usr/bin/vigie-watch": "-rwxr-xr-x",
             "/lib/systemd/system/vigie-agent.service": "-rw-r--r--", "/lib/systemd/system/vigie-server.service": "-rw-r--r--",
             "/usr/libexec/vigie/lightdm-display-setup": "-rwxr-xr-x",
             "/usr/share/lightdm/lightdm.conf.d/50-vigie.conf": "-rw-r--r--",
