@@ -7,6 +7,8 @@ SEATS ?= 8
 APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libpng-dev \
                xvfb x11-utils x11-apps xfonts-base faketime chromium poppler-utils fonts-dejavu-core \
                libsqlite3-dev python3
+# Overview thumbnails: X DAMAGE and libjpeg-turbo (VigieThumbnails).
+APT_PACKAGES += libxcb-damage0-dev libturbojpeg0-dev
 # Real seats: sd-login, and what checks the .deb, the units, the polkit rules and the LightDM script.
 APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -33,6 +33,18 @@ let package = Package(
             pkgConfig: "xcb xcb-shm",
             providers: [.apt(["libxcb1-dev", "libxcb-shm0-dev"])]
         ),
+        // X DAMAGE (what changed on screen) and libjpeg-turbo's TurboJPEG API: only
+        // the thumbnailer links them, not VigieScreen (the seat UI helper stays small).
+        .systemLibrary(
+            name: "CXCBDamage",
+            pkgConfig: "xcb-damage",
+            providers: [.apt(["libxcb-damage0-dev"])]
+        ),
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
         // sd-login from libsystemd: the seat's active session (real seats).
         .systemLibrary(
             name: "CSystemdLogin",
@@ -118,6 +130,9 @@ let package = Package(
         .target(name: "VigieSeatState", dependencies: ["VigieModel"]),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
+        // Overview thumbnails on the seat: DAMAGE says whether anything was drawn,
+        // MIT-SHM capture, scaled on the seat, JPEG by libjpeg-turbo. No Foundation.
+        .target(name: "VigieThumbnails", dependencies: ["VigieScreen", "CXCB", "CXCBDamage", "CTurboJPEG"]),
         .target(
             name: "VigieAgent",
             dependencies: [
