@@ -216,7 +216,7 @@ let package = Package(
             name: "vigie-dev",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-                "VigieHarness", "VigieStore", "VigieCLI",
+                "VigieThumbnails", "VigieHarness", "VigieStore", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
