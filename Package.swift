@@ -291,7 +291,9 @@ let package = Package(
             "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "CXCB", "VigieTestSupport", "vigie-ui"]),
+        .testTarget(name: "VigieScreenTests", dependencies: [
+            "VigieScreen", "VigieThumbnails", "CXCB", "CTurboJPEG", "VigieTestSupport", "vigie-ui",
+        ]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
             "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister", "VigieStore",
