@@ -36,14 +36,8 @@ let package = Package(
             pkgConfig: "xcb xcb-shm",
             providers: [.apt(["libxcb1-dev", "libxcb-shm0-dev"])]
         ),
-        // sd-login from libsystemd: the seat's active session (real seats).
-        .systemLibrary(
-            name: "CSystemdLogin",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
-        // X DAMAGE (what changed on the screen) and libjpeg-turbo: the live view's
-        // thumbnails, on the agent's side only (vigie-ui links neither).
+        // X DAMAGE (what changed on screen) and libjpeg-turbo's TurboJPEG API: only
+        // the thumbnailer links them, not VigieScreen (the seat UI helper stays small).
         .systemLibrary(
             name: "CXCBDamage",
             pkgConfig: "xcb-damage",
@@ -53,6 +47,12 @@ let package = Package(
             name: "CTurboJPEG",
             pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        // sd-login from libsystemd: the seat's active session (real seats).
+        .systemLibrary(
+            name: "CSystemdLogin",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
         ),
         .target(
             name: "CPNG",
@@ -133,7 +133,8 @@ let package = Package(
         .target(name: "VigieSeatState", dependencies: ["VigieModel"]),
         // X11 capture and PNG; no Foundation so the seat UI helper stays small.
         .target(name: "VigieScreen", dependencies: ["CXCB", "CPNG"]),
-        // Live thumbnails: capture only after X DAMAGE says the screen changed, scale, JPEG.
+        // Overview thumbnails on the seat: DAMAGE says whether anything was drawn,
+        // MIT-SHM capture, scaled on the seat, JPEG by libjpeg-turbo. No Foundation.
         .target(name: "VigieThumbnails", dependencies: ["VigieScreen", "CXCB", "CXCBDamage", "CTurboJPEG"]),
         .target(
             name: "VigieAgent",
@@ -238,7 +239,7 @@ let package = Package(
             name: "vigie-dev",
             dependencies: [
                 "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-                "VigieHarness", "VigieStore", "VigieCLI",
+                "VigieThumbnails", "VigieHarness", "VigieStore", "VigieCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -313,7 +314,9 @@ let package = Package(
             "VigieHarness", "VigieController", "VigieModel", "VigiePKI", "VigieWire", "VigieRegister", "VigieStore", "VigieTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "VigieScreenTests", dependencies: ["VigieScreen", "VigieThumbnails", "CXCB", "CTurboJPEG", "VigieTestSupport", "vigie-ui"]),
+        .testTarget(name: "VigieScreenTests", dependencies: [
+            "VigieScreen", "VigieThumbnails", "CXCB", "CTurboJPEG", "VigieTestSupport", "vigie-ui",
+        ]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
             "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister", "VigieStore",

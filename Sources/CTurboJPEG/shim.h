@@ -1,5 +1,8 @@
-// libjpeg-turbo's TurboJPEG API (Debian libturbojpeg0-dev): the live view's thumbnails.
+// libjpeg-turbo's TurboJPEG API (compress, and decompress for the tests).
 #ifndef VIGIE_CTURBOJPEG_SHIM_H
 #define VIGIE_CTURBOJPEG_SHIM_H
+
+#include <stddef.h>
 #include <turbojpeg.h>
+
 #endif

@@ -1,7 +1,6 @@
-// The X DAMAGE extension through libxcb: a live view learns that the screen
-// changed without capturing it. Linked by the agent only (not vigie-ui).
-#ifndef VIGIE_CXCB_DAMAGE_SHIM_H
-#define VIGIE_CXCB_DAMAGE_SHIM_H
+// The X DAMAGE extension through libxcb (and XFIXES, whose regions it uses).
+#ifndef VIGIE_CXCBDAMAGE_SHIM_H
+#define VIGIE_CXCBDAMAGE_SHIM_H
 
 #include <xcb/xcb.h>
 #include <xcb/damage.h>

@@ -56,7 +56,10 @@ public final class SyntheticScreen: @unchecked Sendable {
             var picture = image!
             if thumbnailWidth < picture.width { picture = picture.scaled(toWidth: thumbnailWidth) }
             do {
-                let bytes = try JPEGEncoder().encode(picture, quality: 70)
+                let encoder = try JPEGEncoder()
+                let bytes = try picture.rgb.withUnsafeBufferPointer {
+                    try encoder.encode($0.baseAddress!, width: picture.width, height: picture.height, quality: 70)
+                }
                 let made = (jpeg: bytes, width: picture.width, height: picture.height)
                 if jpegs.count >= 8 { jpegs.removeAll() }
                 jpegs[thumbnailWidth] = made

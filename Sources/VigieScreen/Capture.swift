@@ -2,12 +2,15 @@ import CXCB
 import Glibc
 
 /// How the server lays out root-window pixels in a ZPixmap image.
-struct PixelFormat: Sendable {
-    var bitsPerPixel: Int = 0
-    var scanlinePad: Int = 32
-    var lsbFirst = true
-    var redShift = 16, greenShift = 8, blueShift = 0
-    var redBits = 8, greenBits = 8, blueBits = 8
+package struct PixelFormat: Sendable {
+    package var bitsPerPixel: Int = 0
+    package var scanlinePad: Int = 32
+    package var lsbFirst = true
+    package var redShift = 16, greenShift = 8, blueShift = 0
+    package var redBits = 8, greenBits = 8, blueBits = 8
+
+    /// The BGRX layout with no bits per pixel set yet (tests fill in the rest).
+    package init() {}
 
     init(setup: UnsafePointer<xcb_setup_t>, screenPointer: UnsafeMutablePointer<xcb_screen_t>) {
         let screen = screenPointer.pointee
@@ -44,16 +47,16 @@ struct PixelFormat: Sendable {
 
     /// True for the layout every 24/32-bit TrueColor server uses, which has a
     /// fast conversion path.
-    var isBGRX: Bool {
+    package var isBGRX: Bool {
         bitsPerPixel == 32 && lsbFirst && redShift == 16 && greenShift == 8 && blueShift == 0
             && redBits == 8 && greenBits == 8 && blueBits == 8
     }
 
-    var supported: Bool { (bitsPerPixel == 32 || bitsPerPixel == 24) && redBits == 8 && greenBits == 8 && blueBits == 8 }
+    package var supported: Bool { (bitsPerPixel == 32 || bitsPerPixel == 24) && redBits == 8 && greenBits == 8 && blueBits == 8 }
 
     /// Converts `rows` rows of server pixels (`stride` bytes apart) into
     /// packed RGB starting at row `y0` of `dst` (`width` pixels wide).
-    func convert(_ src: UnsafeRawPointer, stride: Int, width: Int, rows: Int,
+    package func convert(_ src: UnsafeRawPointer, stride: Int, width: Int, rows: Int,
                  into dst: UnsafeMutablePointer<UInt8>, y0: Int) {
         if isBGRX {
             for y in 0..<rows {
@@ -94,15 +97,15 @@ struct PixelFormat: Sendable {
 
 /// One System V shared memory segment attached both here and in the server,
 /// reused across captures.
-final class ShmSegment {
-    let seg: xcb_shm_seg_t
-    let address: UnsafeMutableRawPointer
-    let size: Int
+package final class ShmSegment {
+    package let seg: xcb_shm_seg_t
+    package let address: UnsafeMutableRawPointer
+    package let size: Int
     private let connection: OpaquePointer
 
     /// Creates and attaches a segment, or returns nil (with a reason) when the
     /// server cannot use it, e.g. BadAccess when it runs under another uid.
-    static func make(_ c: OpaquePointer, size: Int) -> (ShmSegment?, String) {
+    package static func make(_ c: OpaquePointer, size: Int) -> (ShmSegment?, String) {
         let ext = xcb_get_extension_data(c, cxcb_shm_extension())
         guard let ext, ext.pointee.present != 0 else { return (nil, "MIT-SHM not offered") }
         let vc = xcb_shm_query_version(c)
@@ -136,7 +139,7 @@ final class ShmSegment {
         self.size = size
     }
 
-    func detach() {
+    package func detach() {
         xcb_shm_detach(connection, seg)
         _ = xcb_flush(connection)
         shmdt(address)
@@ -193,7 +196,7 @@ extension XConnection {
         }
     }
 
-    func rowStride(_ w: Int) -> Int {
+    package func rowStride(_ w: Int) -> Int {
         let bits = w * pixelFormat.bitsPerPixel
         let pad = max(pixelFormat.scanlinePad, 8)
         return (bits + pad - 1) / pad * pad / 8

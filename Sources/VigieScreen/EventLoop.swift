@@ -98,7 +98,7 @@ extension XConnection {
     }
 
     /// Creates a window child of the root covering `x, y, width, height`.
-    func createWindow(x: Int, y: Int, width: Int, height: Int, background: UInt32,
+    package func createWindow(x: Int, y: Int, width: Int, height: Int, background: UInt32,
                       overrideRedirect: Bool, events: UInt32) -> xcb_window_t {
         let win = xcb_generate_id(connection)
         // Value list in mask bit order: back pixel (1), override redirect (9), event mask (11).
@@ -111,7 +111,7 @@ extension XConnection {
     }
 
     /// Restacks `window` on top of (or below) all its siblings.
-    func restack(_ window: xcb_window_t, above: Bool) {
+    package func restack(_ window: xcb_window_t, above: Bool) {
         var v: UInt32 = above ? XCB_STACK_MODE_ABOVE.rawValue : XCB_STACK_MODE_BELOW.rawValue
         _ = xcb_configure_window(connection, window, UInt16(XCB_CONFIG_WINDOW_STACK_MODE.rawValue), &v)
     }

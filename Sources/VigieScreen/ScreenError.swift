@@ -3,7 +3,7 @@
 ///
 /// Codes in use: `x11.connect`, `x11.connection-lost`, `x11.capture`,
 /// `x11.shm`, `x11.font`, `x11.window`, `x11.grab-keyboard`,
-/// `x11.grab-pointer`, `png.encode`, `png.decode`.
+/// `x11.grab-pointer`, `x11.damage`, `png.encode`, `png.decode`, `jpeg.encode`.
 public struct ScreenError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Stable identifier of the failure, e.g. `x11.grab-keyboard`.
     public let code: String

@@ -24,7 +24,7 @@ public final class XConnection: @unchecked Sendable {
     /// The display name as given (or `$DISPLAY` when nil).
     public let displayName: String
 
-    let pixelFormat: PixelFormat
+    package let pixelFormat: PixelFormat
     let captureLock = Mutex()
     var shm: ShmSegment?
     var shmTried = false

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import VigieCLI
 import VigieScreen
+import VigieThumbnails
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure Vigie's figures on this machine.", subcommands: [Screen.self, ScaleBench.self])
+        commandName: "bench", abstract: "Measure Vigie's figures on this machine.", subcommands: [Screen.self, Thumbnail.self, ScaleBench.self])
 
     struct Screen: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -20,6 +21,35 @@ struct BenchCommand: ParsableCommand {
             for (name, ms) in results.sorted(by: { $0.key < $1.key }) {
                 print("\(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.2f", ms)) ms")
             }
+        }
+    }
+
+    struct Thumbnail: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Overview thumbnails (DAMAGE, MIT-SHM, 320 px JPEG) on an empty X display: medians (build with -c release).",
+            discussion: "Draws its own scenes: run it on an Xvfb of its own, e.g. Xvfb :9 -screen 0 1920x1080x24.")
+        @Option(help: ArgumentHelp("X display (default $DISPLAY).", valueName: "display"))
+        var display: String?
+        @Option(help: "Frames.")
+        var iterations = 100
+        @Option(help: ArgumentHelp("Save the last JPEG of each scene there (still.jpg, scroll.jpg).", valueName: "dir"))
+        var saveTo: String?
+
+        func run() throws {
+            let r = try ThumbnailBenchmark.run(display: display, iterations: iterations) { name, jpeg in
+                if let saveTo { _ = FileManager.default.createFile(atPath: "\(saveTo)/\(name).jpg", contents: Data(jpeg)) }
+            }
+            func row(_ label: String, _ value: String) {
+                print("\(label.padding(toLength: 34, withPad: " ", startingAt: 0)) \(value)")
+            }
+            row("screen", "\(Int(r["width"]!))x\(Int(r["height"]!)), thumbnails \(Int(r["thumbWidth"]!))x\(Int(r["thumbHeight"]!))")
+            for (key, label) in [("frameMs", "frame (capture+scale+encode)"), ("captureMs", "  capture (MIT-SHM)"),
+                                 ("scaleMs", "  scale"), ("encodeMs", "  encode (JPEG q70)"),
+                                 ("unchangedTickMs", "unchanged tick")] {
+                row(label, String(format: "%9.4f ms", r[key]!))
+            }
+            row("JPEG, still desktop", "\(Int(r["stillBytes"]!)) bytes")
+            row("JPEG, scrolling text window", "\(Int(r["scrollBytes"]!)) bytes")
         }
     }
 }

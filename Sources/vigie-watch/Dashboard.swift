@@ -406,8 +406,8 @@ enum Browser {
         let page = "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=\(address)\"><title>Vigie</title>"
         _ = page.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
         close(fd)
-        let opener = ["/usr/bin/xdg-open", "/usr/bin/sensible-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let opener else {
+        let opener = "/usr/bin/xdg-open"
+        guard FileManager.default.isExecutableFile(atPath: opener) else {
             unlink(path)
             return nil
         }

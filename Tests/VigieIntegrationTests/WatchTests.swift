@@ -174,7 +174,12 @@ final class WatchProcess {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/dashboard-browser.py").path
 
-    @Test func aTeacherSeesTheRoomLiveAndLocksASeatFromThePage() throws {
+    /// A browser is heavy on two cores: it runs when no other heavy test does.
+    @Test func aTeacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
+        try await oneHeavyTestAtATime { try teacherSeesTheRoomLiveAndLocksASeatFromThePage() }
+    }
+
+    func teacherSeesTheRoomLiveAndLocksASeatFromThePage() throws {
         for tool in ["/usr/bin/chromedriver", "/usr/bin/chromium"] where !FileManager.default.isExecutableFile(atPath: tool) {
             Issue.record("\(tool) is missing: apt-get install chromium chromium-driver python3-selenium (make deps)")
             return

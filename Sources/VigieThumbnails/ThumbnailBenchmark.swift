@@ -1,0 +1,214 @@
+import CXCB
+import Glibc
+import VigieScreen
+
+/// Timing and size of overview thumbnails, for `vigie-dev bench thumbnail`.
+///
+/// Draws its own scenes on `display` (use an empty Xvfb): the desktop-like
+/// `Backdrop`, then a window of text scrolling three lines per frame in the
+/// `fixed` core font, the same text on every run.
+public enum ThumbnailBenchmark {
+    /// Runs `iterations` frames (at least 1) 320 px wide at quality 70 and
+    /// returns medians: `frameMs` (one `next` that captures, scales and
+    /// encodes, and its parts `captureMs`, `scaleMs`, `encodeMs`),
+    /// `unchangedTickMs` (one `next` with nothing drawn), `stillBytes` (the
+    /// backdrop alone), `scrollBytes` (with the scrolling text window), plus
+    /// `width`, `height` (of the screen), `thumbWidth`, `thumbHeight`.
+    /// `sample`, when given, receives the last JPEG of each scene, named
+    /// `still` and `scroll`.
+    /// - Throws: `ScreenError` from X, DAMAGE or the encoder;
+    ///   `x11.capture` when no frame came within 2 s of a drawing.
+    public static func run(display: String?, iterations: Int,
+                           sample: ((_ name: String, _ jpeg: [UInt8]) -> Void)? = nil) throws -> [String: Double] {
+        let n = max(1, iterations)
+        let backdrop = try BackgroundBackdrop(display: display)
+        defer { backdrop.stop() }
+
+        let thumbnailer = try Thumbnailer(display: display)
+        defer { thumbnailer.close() }
+        let still = try thumbnailer.next(width: 320)!
+        sample?("still", still.jpeg)
+        // Another connection draws, as an application would.
+        let scroller = try ScrollingText(display: display)
+        defer { scroller.close() }
+
+        var frame: [Double] = [], capture: [Double] = [], scale: [Double] = [], encode: [Double] = []
+        var bytes: [Double] = []
+        var last: [UInt8] = []
+        for _ in 0..<n {
+            scroller.step(lines: 3)
+            var t = 0.0
+            let deadline = now() + 2000
+            var thumb: Thumbnail?
+            while thumb == nil {
+                guard now() < deadline else {
+                    throw ScreenError(code: "x11.capture", detail: "no damage reported within 2 s of a drawing")
+                }
+                let t0 = now()
+                thumb = try thumbnailer.next(width: 320)
+                t = now() - t0
+            }
+            frame.append(t)
+            let parts = thumbnailer.lastTimings
+            capture.append(parts.capture)
+            scale.append(parts.scale)
+            encode.append(parts.encode)
+            bytes.append(Double(thumb!.jpeg.count))
+            last = thumb!.jpeg
+        }
+        sample?("scroll", last)
+
+        // Unchanged ticks: let the last notifications in, then time calls that find nothing.
+        scroller.sync()
+        while try thumbnailer.next(width: 320) != nil {}
+        var ticks: [Double] = []
+        for _ in 0..<max(200, n * 10) {
+            let t0 = now()
+            let thumb = try thumbnailer.next(width: 320)
+            let t = now() - t0
+            if thumb == nil { ticks.append(t) }
+        }
+        return [
+            "frameMs": median(frame), "captureMs": median(capture), "scaleMs": median(scale), "encodeMs": median(encode),
+            "unchangedTickMs": median(ticks.isEmpty ? [.nan] : ticks),
+            "stillBytes": Double(still.jpeg.count), "scrollBytes": median(bytes),
+            "width": Double(scroller.x.width), "height": Double(scroller.x.height),
+            "thumbWidth": Double(still.width), "thumbHeight": Double(still.height),
+        ]
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
+
+/// A window of text that scrolls up, drawn with core X requests: the
+/// `fixed` font, black on white, deterministic lines.
+final class ScrollingText {
+    let x: XConnection
+    private let window: xcb_window_t
+    private let gc: xcb_gcontext_t
+    private let width: Int, height: Int
+    private let lineHeight = 13
+    private var line = 0
+
+    init(display: String?) throws {
+        let x = try XConnection(display: display)
+        self.x = x
+        let c = x.connection
+        width = min(760, x.width / 2)
+        height = min(460, x.height / 2)
+        window = x.createWindow(x: x.width * 45 / 100, y: x.height * 35 / 100, width: width, height: height,
+                                background: x.pixel(rgb: 0xFFFFFF), overrideRedirect: true, events: 0)
+        let font = xcb_generate_id(c)
+        let name = "fixed"
+        _ = xcb_open_font(c, font, UInt16(name.utf8.count), name)
+        gc = xcb_generate_id(c)
+        // Value list in mask bit order: foreground (2), background (3), font (14), graphics exposures (16).
+        let values: [UInt32] = [x.pixel(rgb: 0x101010), x.pixel(rgb: 0xFFFFFF), font, 0]
+        _ = xcb_create_gc(c, gc, window, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue
+                            | XCB_GC_GRAPHICS_EXPOSURES.rawValue | XCB_GC_FONT.rawValue, values)
+        xcb_map_window(c, window)
+        x.restack(window, above: true)
+        // Fill the window with lines before the first measured frame.
+        step(lines: height / lineHeight)
+    }
+
+    /// Scrolls by `lines` lines, drawing the new ones at the bottom, and waits
+    /// until the server has drawn them.
+    func step(lines: Int) {
+        let c = x.connection
+        let shift = lines * lineHeight
+        _ = xcb_copy_area(c, window, window, gc, 0, Int16(shift), 0, 0, UInt16(width), UInt16(height - shift))
+        let white: [UInt32] = [x.pixel(rgb: 0xFFFFFF)]
+        let black: [UInt32] = [x.pixel(rgb: 0x101010)]
+        _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue, white)
+        var rect = xcb_rectangle_t(x: 0, y: Int16(height - shift), width: UInt16(width), height: UInt16(shift))
+        _ = xcb_poly_fill_rectangle(c, window, gc, 1, &rect)
+        _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue, black)
+        for i in 0..<lines {
+            line += 1
+            let number = String(line)
+            let text = String(repeating: "0", count: max(0, 6 - number.count)) + number
+                + "  make[2]: compiling src/module\(line % 17)/file\(line % 113).c -O2 -Wall -> ok (\(line * 7 % 1000) ms)"
+            let bytes = Array(text.utf8.prefix(255))
+            let y = height - shift + i * lineHeight + 10
+            _ = xcb_image_text_8(c, UInt8(bytes.count), window, gc, 4, Int16(y), bytes.map { CChar(bitPattern: $0) })
+        }
+        sync()
+    }
+
+    func sync() { x.sync() }
+
+    func close() {
+        xcb_destroy_window(x.connection, window)
+        x.sync()
+        x.close()
+    }
+}
+
+/// `Backdrop` running on its own thread until `stop()`.
+final class BackgroundBackdrop {
+    private var thread = pthread_t()
+    private let stopWrite: Int32
+    private let stopRead: Int32
+
+    init(display: String?) throws {
+        var stopFDs: [Int32] = [-1, -1], readyFDs: [Int32] = [-1, -1]
+        guard pipe(&stopFDs) == 0, pipe(&readyFDs) == 0 else {
+            throw ScreenError(code: "x11.window", detail: "pipe: \(String(cString: strerror(errno)))")
+        }
+        stopRead = stopFDs[0]
+        stopWrite = stopFDs[1]
+        let readyWrite = readyFDs[1]
+        let box = ThreadBody { [stopRead] in
+            // One byte on the ready pipe: 1 once drawn, 0 when it failed before.
+            var told = false
+            do {
+                try Backdrop(title: "B204-01").run(display: display, signalFD: stopRead) {
+                    var one: UInt8 = 1
+                    _ = write(readyWrite, &one, 1)
+                    told = true
+                }
+            } catch {
+                var zero: UInt8 = 0
+                if !told { _ = write(readyWrite, &zero, 1) }
+            }
+        }
+        let arg = Unmanaged.passRetained(box).toOpaque()
+        let status = pthread_create(&thread, nil, { arg in
+            Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, arg)
+        var ready: UInt8 = 0
+        let got = status == 0 ? read(readyFDs[0], &ready, 1) : 0
+        Glibc.close(readyFDs[0])
+        Glibc.close(readyWrite)
+        guard got == 1, ready == 1 else {
+            if status == 0 { pthread_join(thread, nil) }
+            Glibc.close(stopRead)
+            Glibc.close(stopWrite)
+            throw ScreenError(code: "x11.window", detail: "the backdrop could not be drawn on \(display ?? "$DISPLAY")")
+        }
+    }
+
+    func stop() {
+        var b = UInt8(SIGTERM)
+        _ = write(stopWrite, &b, 1)
+        pthread_join(thread, nil)
+        Glibc.close(stopRead)
+        Glibc.close(stopWrite)
+    }
+}
+
+private final class ThreadBody {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
