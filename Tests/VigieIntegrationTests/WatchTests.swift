@@ -21,7 +21,7 @@ func watchEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: Stri
 }
 
 /// `vigie watch` running as a person of the school, its JSON Lines read as they come.
-final class WatchProcess {
+final class WatchProcess: @unchecked Sendable {
     let child: ChildProcess
 
     init(_ school: TestSchool, _ args: [String], as who: String = "teacher") throws {
@@ -31,15 +31,21 @@ final class WatchProcess {
                                  environment: env)
     }
 
-    /// The next line whose state is one of `states`, within `timeout` seconds.
-    func next(_ states: Set<String>, timeout: Double) -> [String: Any]? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            guard let line = child.readLine(timeout: deadline.timeIntervalSinceNow) else { return nil }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-            if let state = object["state"] as? String, states.contains(state) { return object }
+    /// The next line whose state is one of `states`, within `timeout` seconds
+    /// (read on a thread of its own: the concurrency pool stays free).
+    func next(_ states: Set<String>, timeout: Double) async -> [String: Any]? {
+        let child = self.child
+        let line = try? await offThePool { () -> String? in
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                guard let line = child.readLine(timeout: deadline.timeIntervalSinceNow) else { return nil }
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                if let state = object["state"] as? String, states.contains(state) { return line }
+            }
+            return nil
         }
-        return nil
+        guard let line = line ?? nil else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }
 
     deinit {
@@ -49,30 +55,33 @@ final class WatchProcess {
 }
 
 @Suite(.serialized) struct LiveOverview {
-    @Test func aWatchedSeatSendsAPictureWhenItsScreenChangesShowsWhoWatchesAndJournalsStartAndStop() throws {
+    @Test func aWatchedSeatSendsAPictureWhenItsScreenChangesShowsWhoWatchesAndJournalsStartAndStop() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")])
         let seat = school.seats["B204-01"]!
         let watch = try WatchProcess(school, ["--seat", "B204-01", "--interval", "0.2"])
-        #expect(watch.next(["open"], timeout: 10) != nil)
-        let first = watch.next(["picture"], timeout: 10)
+        #expect(await watch.next(["open"], timeout: 10) != nil)
+        let first = await watch.next(["picture"], timeout: 10)
         #expect(first?["width"] as? Int == 320, "\(String(describing: first))")
         #expect((first?["bytes"] as? Int ?? 0) > 100)
         // The person at the seat sees who watches, for as long as it lasts.
-        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == true })
+        let held1 = await eventually(5) { (try? indicatorShown(seat.xvfb)) == true }
+        #expect(held1)
         let tree = try run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout
         #expect(tree.contains("vigie-indicator"), "\(tree)")
         // The banner itself was the last change; then a still screen sends nothing
         // (ten of the stream's ticks).
-        _ = watch.next(["picture"], timeout: 3)
-        #expect(watch.next(["picture"], timeout: 2) == nil, "a still screen sends no picture")
+        _ = await watch.next(["picture"], timeout: 3)
+        #expect(await watch.next(["picture"], timeout: 2) == nil, "a still screen sends no picture")
         // Something drawn on the seat arrives as a new picture.
         _ = try run(["xsetroot", "-solid", "#c0392b", "-display", seat.display])
-        #expect(watch.next(["picture"], timeout: 5) != nil, "a change on the screen makes a new picture")
+        #expect(await watch.next(["picture"], timeout: 5) != nil, "a change on the screen makes a new picture")
         // The viewer leaves (Ctrl-C): the banner goes, the journal has the stop with its duration.
         watch.child.signal(SIGINT)
         #expect(watch.child.wait(timeout: 10) != nil)
-        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == false }, "the banner goes when the viewer leaves")
-        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.code) == "watch.stopped" })
+        let held2 = await eventually(5) { (try? indicatorShown(seat.xvfb)) == false }
+        #expect(held2, "the banner goes when the viewer leaves")
+        let held3 = await eventually(5) { (try? watchEvents(school, "B204-01").last?.code) == "watch.stopped" }
+        #expect(held3)
         let events = try watchEvents(school, "B204-01")
         #expect(events.count == 2, "one event at the start, one at the stop: \(events)")
         #expect(events.first?.outcome == "started" && events.first?.code == "watch.started")
@@ -83,20 +92,23 @@ final class WatchProcess {
         #expect(Int(stop.params["frames"] ?? "") ?? 0 >= 2)
     }
 
-    @Test func aConsoleThatVanishesEndsTheStreamAndTheBannerWithinSeconds() throws {
+    @Test func aConsoleThatVanishesEndsTheStreamAndTheBannerWithinSeconds() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")])
         let seat = school.seats["B204-01"]!
         let watch = try WatchProcess(school, ["--seat", "B204-01"])
-        #expect(watch.next(["picture"], timeout: 10) != nil)
-        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == true })
+        #expect(await watch.next(["picture"], timeout: 10) != nil)
+        let held4 = await eventually(5) { (try? indicatorShown(seat.xvfb)) == true }
+        #expect(held4)
         // A laptop put to sleep: the connection stays open, nothing comes from it.
         watch.child.signal(SIGSTOP)
         defer { watch.child.signal(SIGCONT) }
-        #expect(eventually(10) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.viewer-lost" })
-        #expect(eventually(5) { (try? indicatorShown(seat.xvfb)) == false })
+        let held5 = await eventually(10) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.viewer-lost" }
+        #expect(held5)
+        let held6 = await eventually(5) { (try? indicatorShown(seat.xvfb)) == false }
+        #expect(held6)
     }
 
-    @Test func aLibraryStreamPausesAtTheEndOfItsWindowSayingWhenTheNextOpens() throws {
+    @Test func aLibraryStreamPausesAtTheEndOfItsWindowSayingWhenTheNextOpens() async throws {
         let school = try TestSchool(seats: [("CDI-01", "CDI"), ("B204-01", "B204")], runAgents: false)
         let monday = parisDateOfNextMonday()
         try school.startAgent("CDI-01", clock: "\(monday) 11:44:56")
@@ -107,28 +119,28 @@ final class WatchProcess {
         #expect(teacher.lines.first?["state"] as? String == "refused", "\(teacher)")
         // The librarian, just before the end of the morning window: pictures, then a pause at 11:45.
         let watch = try WatchProcess(school, ["--room", "CDI", "--interval", "0.5"], as: "librarian")
-        #expect(watch.next(["picture"], timeout: 10) != nil)
-        let paused = watch.next(["paused"], timeout: 15)
+        #expect(await watch.next(["picture"], timeout: 10) != nil)
+        let paused = await watch.next(["paused"], timeout: 15)
         #expect(paused?["code"] as? String == "policy.time-window", "\(String(describing: paused))")
         #expect((paused?["message"] as? String ?? "").contains("prochaine plage : lundi 13:15"), "\(String(describing: paused))")
         let events = try watchEvents(school, "CDI-01")
         #expect(events.contains { $0.outcome == "refused" && $0.code == "policy.time-window" && $0.params["started"] != nil }, "\(events)")
     }
 
-    @Test func outsideItsWindowsALibraryStreamWaitsThenStartsOnTheSeatsOwnClock() throws {
+    @Test func outsideItsWindowsALibraryStreamWaitsThenStartsOnTheSeatsOwnClock() async throws {
         let school = try TestSchool(seats: [("CDI-01", "CDI")], runAgents: false)
         try school.startAgent("CDI-01", clock: "\(parisDateOfNextMonday()) 13:14:57")
         let watch = try WatchProcess(school, ["--room", "CDI", "--interval", "0.5"], as: "librarian")
-        let paused = watch.next(["paused", "picture"], timeout: 10)
+        let paused = await watch.next(["paused", "picture"], timeout: 10)
         #expect(paused?["state"] as? String == "paused", "no picture before the window: \(String(describing: paused))")
-        #expect(watch.next(["resumed"], timeout: 10) != nil)
-        #expect(watch.next(["picture"], timeout: 5) != nil, "pictures from 13:15")
+        #expect(await watch.next(["resumed"], timeout: 10) != nil)
+        #expect(await watch.next(["picture"], timeout: 5) != nil, "pictures from 13:15")
     }
 
-    @Test func aRevokedCertificatesStreamStopsWhenTheNewConfigArrives() throws {
+    @Test func aRevokedCertificatesStreamStopsWhenTheNewConfigArrives() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], withServer: true)
         let watch = try WatchProcess(school, ["--seat", "B204-01"])
-        #expect(watch.next(["picture"], timeout: 10) != nil)
+        #expect(await watch.next(["picture"], timeout: 10) != nil)
         // The admin revokes the teacher's certificate and publishes the signed config.
         let teacherSerial = try IdentityBundle.load(from: school.people["teacher"]!).serialHex
         let text = try String(contentsOfFile: school.configPath, encoding: .utf8)
@@ -138,32 +150,34 @@ final class WatchProcess {
         #expect(signed.status == 0, "\(signed)")
         #expect(try school.vigie(["config", "publish", school.dir + "/v1.json"], as: "admin", json: false).status == 0)
         // The seat fetches it and ends the stream it was sending, saying why.
-        let ended = watch.next(["ended"], timeout: 15)
+        let ended = await watch.next(["ended"], timeout: 15)
         #expect(ended?["code"] as? String == "auth.revoked", "\(String(describing: ended))")
-        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "auth.revoked" })
+        let held7 = await eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "auth.revoked" }
+        #expect(held7)
     }
 
-    @Test func aStreamCutByAnAgentCrashIsClosedInTheRegisterWhenTheAgentComesBack() throws {
+    @Test func aStreamCutByAnAgentCrashIsClosedInTheRegisterWhenTheAgentComesBack() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")])
         let watch = try WatchProcess(school, ["--seat", "B204-01"])
-        #expect(watch.next(["picture"], timeout: 10) != nil)
+        #expect(await watch.next(["picture"], timeout: 10) != nil)
         school.killAgent("B204-01")
-        #expect(watch.next(["ended"], timeout: 10) != nil, "the console sees the stream end")
+        #expect(await watch.next(["ended"], timeout: 10) != nil, "the console sees the stream end")
         #expect(try watchEvents(school, "B204-01").map(\.code) == ["watch.started"], "nothing could say how it ended")
         try school.startAgent("B204-01")
-        #expect(eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.agent-restarted" })
+        let held8 = await eventually(5) { (try? watchEvents(school, "B204-01").last?.params["why"]) == "watch.agent-restarted" }
+        #expect(held8)
         let events = try watchEvents(school, "B204-01")
         #expect(events.count == 2, "\(events)")
         #expect(events.last?.params["seconds_at_most"] != nil)
         #expect(events.last?.params["started"] != nil)
     }
 
-    @Test func theSeatNarrowsAViewersPictureToTheSchoolsBounds() throws {
+    @Test func theSeatNarrowsAViewersPictureToTheSchoolsBounds() async throws {
         let school = try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[watch]\nmax_width = 200\n")
         let watch = try WatchProcess(school, ["--seat", "B204-01", "--width", "640"])
-        let opened = watch.next(["open"], timeout: 10)
+        let opened = await watch.next(["open"], timeout: 10)
         #expect((opened?["params"] as? [String: String])?["width"] == "200", "\(String(describing: opened))")
-        #expect(watch.next(["picture"], timeout: 10)?["width"] as? Int == 200)
+        #expect(await watch.next(["picture"], timeout: 10)?["width"] as? Int == 200)
     }
 }
 
@@ -176,10 +190,10 @@ final class WatchProcess {
 
     /// A browser is heavy on two cores: it runs when no other heavy test does.
     @Test func aTeacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
-        try await oneHeavyTestAtATime { try teacherSeesTheRoomLiveAndLocksASeatFromThePage() }
+        try await oneHeavyTestAtATime { try await teacherSeesTheRoomLiveAndLocksASeatFromThePage() }
     }
 
-    func teacherSeesTheRoomLiveAndLocksASeatFromThePage() throws {
+    func teacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
         for tool in ["/usr/bin/chromedriver", "/usr/bin/chromium"] where !FileManager.default.isExecutableFile(atPath: tool) {
             Issue.record("\(tool) is missing: apt-get install chromium chromium-driver python3-selenium (make deps)")
             return
@@ -193,7 +207,7 @@ final class WatchProcess {
             watch.signal(SIGINT)
             if watch.wait(timeout: 10) == nil { watch.kill() }
         }
-        let first = watch.readLine(timeout: 20) ?? ""
+        let first = try await offThePool { watch.readLine(timeout: 20) ?? "" }
         let address = first.split(separator: " ").last.map(String.init) ?? ""
         #expect(address.hasPrefix("http://127.0.0.1:"), "\(first) \(watch.readAllStderr())")
         let seat = school.seats["B204-01"]!
@@ -204,10 +218,14 @@ final class WatchProcess {
             browser.kill()
             _ = browser.wait(timeout: 10)
         }
-        var steps: [String] = []
-        while let line = browser.readLine(timeout: 90) {
-            steps.append(line)
-            if line.hasPrefix("fail") || line == "ready-to-check-the-seat" { break }
+        // The browser's steps, read on a thread of their own (the concurrency pool stays free).
+        let steps = try await offThePool { () -> [String] in
+            var steps: [String] = []
+            while let line = browser.readLine(timeout: 90) {
+                steps.append(line)
+                if line.hasPrefix("fail") || line == "ready-to-check-the-seat" { break }
+            }
+            return steps
         }
         #expect(!steps.contains { $0.hasPrefix("fail") }, "\(steps) \(browser.readAllStderr())")
         #expect(steps.last == "ready-to-check-the-seat", "\(steps) \(browser.readAllStderr())")
@@ -216,7 +234,8 @@ final class WatchProcess {
             #expect(steps.contains { $0.hasPrefix("ok \(expected)") }, "\(expected): \(steps)")
         }
         // The seat is locked: checked on its X display, not through Vigie.
-        #expect(eventually(5) { (try? keyboardHeld(seat.display)) == true })
+        let held = await eventually(5) { (try? keyboardHeld(seat.display)) == true }
+        #expect(held)
         #expect(try !keyboardHeld(school.seats["B204-02"]!.display), "only the selected seat")
     }
 }

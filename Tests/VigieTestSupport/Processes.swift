@@ -313,3 +313,17 @@ public final class SpawnedChild: @unchecked Sendable {
         return exit
     }
 }
+
+/// Runs a test body that blocks (reading a child's output, polling with sleeps)
+/// on a thread of its own rather than on Swift's concurrency pool: on a 2-core
+/// machine the pool has two threads, and a blocked one starves every other test
+/// in the process (their timers, their consoles' heartbeats).
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
