@@ -28,8 +28,13 @@ import VigieTestSupport
     /// An idle connection is closed and opened again before the agent's idle
     /// limit would close it: a new connection, no "offline" for the teacher, and
     /// the next command answers on it.
+    /// Timing matters here: it runs when no heavy test (a thousand peers, a browser) loads the machine.
     @Test func anIdleConnectionIsRecycledWithoutTheSeatGoingOffline() async throws {
-        let school = try TestSchool(seats: [("B204-01", "B204")])
+        try await oneHeavyTestAtATime { try await Self.anIdleConnectionIsRecycledWithoutTheSeatGoingOfflineBody() }
+    }
+
+    static func anIdleConnectionIsRecycledWithoutTheSeatGoingOfflineBody() async throws {
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
         defer { school.stopAll() }
         let rig = school.seats["B204-01"]!
         let events = NIOLockedValueBox<[SeatLinkState.Connection]>([])
@@ -65,8 +70,13 @@ import VigieTestSupport
 extension ConsoleSessionTests {
     /// A live stream and ordinary requests share the seat's one connection; while the
     /// stream is open the session sends its heartbeat and does not recycle the connection.
+    /// Timing matters here: it runs when no heavy test (a thousand peers, a browser) loads the machine.
     @Test func aStreamAndRequestsShareOneConnectionWhichIsNotRecycledWhileItRuns() async throws {
-        let school = try TestSchool(seats: [("B204-01", "B204")])
+        try await oneHeavyTestAtATime { try await Self.aStreamAndRequestsShareOneConnectionWhichIsNotRecycledWhileItRunsBody() }
+    }
+
+    static func aStreamAndRequestsShareOneConnectionWhichIsNotRecycledWhileItRunsBody() async throws {
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
         defer { school.stopAll() }
         let rig = school.seats["B204-01"]!
         var options = ConsoleSession.Options()
