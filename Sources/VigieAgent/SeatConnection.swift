@@ -72,6 +72,8 @@ public enum SeatConnection {
                                     channel.close(promise: nil)
                                     break
                                 }
+                                // Busy: not idle, whatever a previous answer armed.
+                                idle.disarm()
                                 let answered = await answer(frame, peer)
                                 do {
                                     try await outbound.write(.response(answered.response, body: answered.body))

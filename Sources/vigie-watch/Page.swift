@@ -59,7 +59,8 @@ enum Page {
         #count { color:var(--muted); }
         #status { width:100%; color:var(--bad); min-height:1em; }
         main { display:grid; gap:10px; padding:12px; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); }
-        @media (min-width: 1800px) { main { grid-template-columns: repeat(6, 1fr); } }
+        /* A room of 30 on a 1920×1080 screen: 8 columns, 4 rows, no scrolling. */
+        @media (min-width: 1800px) { main { grid-template-columns: repeat(8, 1fr); } .state { min-height: 1.4em; } }
         .tile { background:#fff; border:2px solid #d8dbe2; border-radius:8px; overflow:hidden; display:flex; flex-direction:column; }
         .tile.selected { border-color:var(--accent); }
         .tile label { display:flex; gap:6px; align-items:center; padding:6px 8px; cursor:pointer; font-weight:600; }
