@@ -124,7 +124,7 @@ public struct HarnessFiles: Sendable {
             [[grants]]
             role = "teacher"
             rooms = ["*"]
-            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "status"]
+            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "watch", "status"]
 
             [[grants]]
             role = "admin"
@@ -182,7 +182,7 @@ public final class Harness: @unchecked Sendable {
     public private(set) var files: HarnessFiles
     let group: any EventLoopGroup
     let logger: Logger
-    public let screen = SyntheticScreen()
+    public let screen: SyntheticScreen
     private var seats: [SimulatedSeat] = []
     private var listeners: [Channel] = []
     private var tasks: [Task<Void, Never>] = []
@@ -191,8 +191,11 @@ public final class Harness: @unchecked Sendable {
     /// as on a real seat); nil: SQLite's in-memory mode (the same code, without the disk).
     let journalDirectory: String?
 
+    /// - Parameter changingScreens: every seat's screen "changes" at every tick of a
+    ///   live view (a picture per tick, as a busy room), instead of staying still.
     public init(files: HarnessFiles, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                journalDirectory: String? = nil, logger: Logger) {
+                journalDirectory: String? = nil, changingScreens: Bool = false, logger: Logger) {
+        self.screen = SyntheticScreen(changesEveryTick: changingScreens)
         self.files = files
         self.journalDirectory = journalDirectory
         self.group = group

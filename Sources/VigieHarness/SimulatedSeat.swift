@@ -155,7 +155,7 @@ final class SimulatedThumbnails: ThumbnailSource, @unchecked Sendable {
     func next(width: Int) async -> Result<StreamPicture?, Reason> {
         let changed = mutex.withLock { () -> Bool in
             defer { lastWidth = width }
-            return lastWidth != width
+            return lastWidth != width || screen.changesEveryTick
         }
         guard changed else { return .success(nil) }
         return screen.jpeg(width: width).map { StreamPicture(jpeg: $0.jpeg, width: $0.width, height: $0.height) }

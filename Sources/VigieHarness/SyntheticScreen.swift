@@ -21,9 +21,13 @@ public final class SyntheticScreen: @unchecked Sendable {
     private var cache: [Int: Shot] = [:]
     private var jpegs: [Int: (jpeg: [UInt8], width: Int, height: Int)] = [:]
 
-    public init(width: Int = 1280, height: Int = 800) {
+    /// A live view gets a picture at every tick (a busy room), not only the first.
+    public let changesEveryTick: Bool
+
+    public init(width: Int = 1280, height: Int = 800, changesEveryTick: Bool = false) {
         self.width = width
         self.height = height
+        self.changesEveryTick = changesEveryTick
     }
 
     /// The full screen (zlib level 6, as stored screenshots) or a thumbnail (level 1).

@@ -26,6 +26,8 @@ struct HarnessCommand: AsyncParsableCommand {
     var state = "harness-state"
     @Option(help: ArgumentHelp("Keep each seat's journal in a file of this folder (default: in memory).", valueName: "dir"))
     var journals: String?
+    @Flag(help: "Live views get a picture at every tick (a busy room), not only when a still screen is first seen.")
+    var changingScreens = false
 
     func validate() throws {
         guard (1...20_000).contains(seats) else { throw ValidationError("--seats must be between 1 and 20000") }
@@ -46,7 +48,8 @@ struct HarnessCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "vigie.harness")
         logger.logLevel = .warning
-        let harness = Harness(files: files, journalDirectory: journals.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, logger: logger)
+        let harness = Harness(files: files, journalDirectory: journals.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                              changingScreens: changingScreens, logger: logger)
         do {
             try await harness.start()
         } catch {
