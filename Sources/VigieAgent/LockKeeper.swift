@@ -139,6 +139,16 @@ final class LockKeeper: @unchecked Sendable {
     }
 
     /// Asks the running lock to draw a notice; false when no lock reads the pipe.
+    /// Removes every notice the lock shows; false when no lock reads its pipe.
+    func clearNotices() -> Bool {
+        let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFIFO else { return false }
+        return "clear\n".withCString { write(fd, $0, strlen($0)) } > 0
+    }
+
     func postNotice(seconds: Double, text: String) -> Bool {
         let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return false }

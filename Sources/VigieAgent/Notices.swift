@@ -23,6 +23,8 @@ struct NoticeShower: Sendable {
     let logger: Logger
     /// The lasting notice of live viewers, when shown in its own window.
     let banner = NIOLockedValueBox<pid_t?>(nil)
+    /// Whether that notice is drawn by the lock process instead.
+    let bannerOnLock = NIOLockedValueBox(false)
 
     typealias Shown = NoticePlacement
 
@@ -64,8 +66,20 @@ struct NoticeShower: Sendable {
                 }
             }
         }
-        guard let text else { return }
-        if locks.postNotice(seconds: settings.indicatorSeconds, text: text) { return }
+        // While locked, the lock process draws it (an hour at most; shown again by
+        // the streams' ticks) and `clear` removes it.
+        let onLock = bannerOnLock.withLockedValue { was -> Bool in
+            defer { was = false }
+            return was
+        }
+        guard let text else {
+            if onLock { _ = locks.clearNotices() }
+            return
+        }
+        if locks.postNotice(seconds: 3600, text: text) {
+            bannerOnLock.withLockedValue { $0 = true }
+            return
+        }
         if target.unavailable != nil { return }
         var argv = [uiPath, "indicator"]
         if let display = target.display { argv += ["--display", display] }

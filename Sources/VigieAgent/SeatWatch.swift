@@ -139,6 +139,8 @@ extension SeatPipeline {
                 if !watching {
                     watching = true
                     await watchers.join(key, identity: identity, since: Date(), effects: effects, texts: texts)
+                } else {
+                    await watchers.refresh(effects: effects, texts: texts)
                 }
                 switch await source.next(width: width) {
                 case .success(let picture?):
@@ -228,6 +230,8 @@ public final class WatchBoard: Sendable {
     private let viewers = NIOLockedValueBox<[ObjectIdentifier: Viewer]>([:])
     /// One change of the notice at a time, in order.
     private let shown = AsyncSerial()
+    /// Whether the seat was locked when the notice was last shown (the lock draws it then).
+    private let shownLocked = NIOLockedValueBox<Bool?>(nil)
 
     /// The viewers' names now, for tests and status.
     public var names: [String] { viewers.withLockedValue { $0.values.map(\.identity.displayName) } }
@@ -237,7 +241,7 @@ public final class WatchBoard: Sendable {
             v[key] = Viewer(identity: identity, since: since)
             return Self.text(v, texts)
         }
-        await shown.run { await effects.showWatchers(text) }
+        await show(text, effects: effects)
     }
 
     func leave(_ key: ObjectIdentifier, effects: any SeatEffects, texts: SeatTexts) async {
@@ -245,7 +249,24 @@ public final class WatchBoard: Sendable {
             v[key] = nil
             return Self.text(v, texts)
         }
-        await shown.run { await effects.showWatchers(text) }
+        await show(text, effects: effects)
+    }
+
+    /// Shows the notice again when the seat was locked or unlocked since it was
+    /// shown: the lock draws it while locked, a window of its own otherwise.
+    func refresh(effects: any SeatEffects, texts: SeatTexts) async {
+        let locked = effects.lockedBy != nil
+        guard let was = shownLocked.withLockedValue({ $0 }), was != locked else { return }
+        let text = viewers.withLockedValue { Self.text($0, texts) }
+        guard text != nil else { return }
+        await show(text, effects: effects)
+    }
+
+    private func show(_ text: String?, effects: any SeatEffects) async {
+        await shown.run { [shownLocked] in
+            shownLocked.withLockedValue { $0 = text == nil ? nil : effects.lockedBy != nil }
+            await effects.showWatchers(text)
+        }
     }
 
     private static func text(_ viewers: [ObjectIdentifier: Viewer], _ texts: SeatTexts) -> String? {

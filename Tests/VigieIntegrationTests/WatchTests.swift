@@ -183,6 +183,31 @@ final class WatchProcess: @unchecked Sendable {
     }
 }
 
+extension LiveOverview {
+    /// While the seat is locked, the lock itself draws who watches (no window fights
+    /// it for the top), and the notice goes when the viewer leaves, the lock staying.
+    @Test func whileLockedTheLockDrawsWhoWatchesUntilTheViewerLeaves() async throws {
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
+        let seat = school.seats["B204-01"]!
+        let watch = try WatchProcess(school, ["--seat", "B204-01", "--interval", "0.2"])
+        #expect(await watch.next(["picture"], timeout: 10) != nil)
+        let windowFirst = await eventually(5) { (try? run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout.contains("vigie-indicator")) == true }
+        #expect(windowFirst, "unlocked: the banner is a window of its own")
+        #expect(try school.vigie(["lock", "--seat", "B204-01"]).status == 0)
+        // The next ticks move the notice onto the lock.
+        let onLock = await eventually(10) {
+            let tree = (try? run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout) ?? ""
+            return !tree.contains("vigie-indicator") && (try? indicatorShown(seat.xvfb)) == true
+        }
+        #expect(onLock, "locked: the lock draws who watches, and no other window is up")
+        watch.child.signal(SIGINT)
+        #expect(watch.child.wait(timeout: 10) != nil)
+        let gone = await eventually(10) { (try? indicatorShown(seat.xvfb)) == false }
+        #expect(gone, "the notice goes when the viewer leaves")
+        #expect(try keyboardHeld(seat.display), "and the lock stays")
+    }
+}
+
 /// The dashboard in a real browser: Chromium through Selenium and chromedriver
 /// (Debian's `chromium`, `chromium-driver`, `python3-selenium`), driven by
 /// Tests/Fixtures/dashboard-browser.py; the lock is checked on the X display.
