@@ -438,9 +438,10 @@ actor SeatLink {
         beatWhileStreaming()
     }
 
-    /// Starts the heartbeat if it is not running: as soon as a stream is asked
-    /// for, and from the connection's event loop, so the seat keeps hearing from
-    /// this console even while this process is slow to run its tasks.
+    /// Starts the heartbeat if it is not running, once a seat accepted a stream
+    /// (a seat that knows no streams must never receive a stream frame), from the
+    /// connection's event loop, so the seat keeps hearing from this console even
+    /// while this process is slow to run its tasks.
     private func beatWhileStreaming() {
         guard heartbeat == nil, let open else { return }
         heartbeat = open.repeating(.stream(StreamMessage(id: 0, event: .heartbeat)), StreamMessage.heartbeatInterval)
@@ -502,7 +503,6 @@ actor SeatLink {
         inFlight[pending.id] = pending
         idle?.cancel()
         open.write(pending.frame)
-        if pending.stream != nil { beatWhileStreaming() }
     }
 
     /// One sleeping task per link watches the requests' deadlines: it wakes at

@@ -1,10 +1,13 @@
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
+import Logging
+import VigieAgent
 import VigieController
 import VigieModel
 import VigiePKI
 import VigieTestSupport
+import VigieWire
 
 /// The console session's kept connections against a real agent.
 @Suite struct ConsoleSessionTests {
@@ -112,6 +115,68 @@ extension ConsoleSessionTests {
         #expect(Self.connections(to: rig.port) == connection, "not recycled while a stream runs")
         #expect(ended.withLockedValue { $0 } == nil, "\(String(describing: ended.withLockedValue { $0 }))")
         await session.endStream(id, on: seat)
+        await session.close()
+    }
+}
+
+extension ConsoleSessionTests {
+    /// A seat whose agent predates streams answers `watch` as an unknown feature:
+    /// the console says so for that seat, and every other request keeps working on
+    /// the same connection (no stream frame is ever sent to it).
+    @Test func aSeatThatDoesNotKnowStreamsRefusesOnlyThatRequest() async throws {
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")], runAgents: false) }
+        defer { school.stopAll() }
+        let rig = school.seats["B204-01"]!
+        let identity = try IdentityBundle.load(from: rig.identityDir)
+        let caPEM = try String(contentsOfFile: school.dir + "/ca/ca.pem", encoding: .utf8)
+        let seen = NIOLockedValueBox<[UInt8]>([])
+        // The seat, as agents of the first protocol version answered: the listener's
+        // TLS checks, then requests in order; a feature it does not know is answered
+        // `protocol.unknown-feature` and the connection closed, as is any frame that
+        // is not a request.
+        let server = try await GuardedListener.bind(
+            host: "127.0.0.1", port: rig.port, tls: try VigieTLS.serverContext(identity.tlsMaterial), gate: PeerGate(limits: .seat),
+            verifier: try PeerVerifier(caPEM: caPEM) { _, _ in nil })
+        let serving = Task {
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    try? await connection.executeThenClose { frames, outbound in
+                        for try await frame in frames {
+                            seen.withLockedValue { $0.append(frame.kind.rawValue) }
+                            guard frame.kind == .request, let request = try? frame.decodeHeader(Request.self) else {
+                                try await outbound.write(.response(Response(id: 0, status: .failed, reason: Reason("protocol.malformed"))))
+                                return
+                            }
+                            guard request.feature == "status" else {
+                                try await outbound.write(.response(Response(id: request.id, status: .failed,
+                                                                            reason: Reason("protocol.unknown-feature", ["feature": request.feature]))))
+                                return
+                            }
+                            try await outbound.write(.response(Response(id: request.id, status: .ok, reason: Reason("status.unlocked"))))
+                        }
+                    }
+                }
+            }
+        }
+        defer { serving.cancel() }
+        let session = try ConsoleSession(identity: try IdentityBundle.load(from: school.people["teacher"]!), schoolID: TestSchool.schoolID)
+        let seat = Seat(id: "B204-01", room: "B204", host: "127.0.0.1", port: rig.port, mac: nil)
+        let answer = NIOLockedValueBox<StreamEvent?>(nil)
+        _ = await session.openStream(.watch, on: seat, timeout: .seconds(60)) { event in answer.withLockedValue { $0 = event } }
+        let answered = await eventually(60) { answer.withLockedValue { $0 } != nil }
+        #expect(answered)
+        guard case .notOpened(let status, let reason) = answer.withLockedValue({ $0 }) else {
+            Issue.record("expected the stream not to open: \(String(describing: answer.withLockedValue { $0 }))")
+            return
+        }
+        #expect(status == .failed)
+        #expect(reason.code == "protocol.unknown-feature")
+        var results: [SeatResult] = []
+        for await result in session.send(.status, to: [seat], timeout: .seconds(60)) { results.append(result) }
+        #expect(results.first?.status == .ok, "\(results)")
+        // A few heartbeats' time: still nothing but requests reached the seat.
+        try await Task.sleep(for: .seconds(2))
+        #expect(seen.withLockedValue { $0 } == [1, 1], "only requests reached the seat: no stream frame, no heartbeat")
         await session.close()
     }
 }
