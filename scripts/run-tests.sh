@@ -16,6 +16,11 @@ bin=$("$swift_path" build --show-bin-path)
 tests="$bin/VigiePackageTests.xctest"
 [ -x "$tests" ] || { echo "run-tests: $tests is missing; build first: $swift build --build-tests" >&2; exit 1; }
 
+# At most this many tests at once (Swift Testing starts every suite together):
+# on two cores, dozens of Xvfb displays, agents and consoles at once made
+# timing-sensitive tests fail for want of CPU, not for a fault of the code.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-8}
+
 if [ "$(id -u)" != 0 ]; then
   exec "$swift_path" test --skip-build "$@"
 fi
@@ -47,4 +52,5 @@ fi
 # `swift test` runs), so that SwiftPM's lock files, made by root's build, stay root's.
 echo "run-tests: running the tests as $user (uid $(id -u "$user")), not as root"
 exec runuser -u "$user" -- env HOME="$home" PATH="$PATH" LANG="${LANG:-C.UTF-8}" NO_COLOR=1 \
+  SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="$SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH" \
   "$tests" --testing-library swift-testing "$@"

@@ -235,7 +235,6 @@ actor SeatLink {
         var number: Int
         var close: @Sendable () -> Void
         var write: @Sendable (Frame) -> Void
-        var repeating: @Sendable (Frame, Duration) -> (@Sendable () -> Void)
     }
 
     let seat: Seat
@@ -263,8 +262,6 @@ actor SeatLink {
     private var streams: [UInt32: @Sendable (StreamEvent) -> Void] = [:]
     /// Streams ended by the console before the seat answered.
     private var abandoned: Set<UInt32> = []
-    /// Says "still here" to the seat while streams are open (stops it when called).
-    private var heartbeat: (@Sendable () -> Void)?
 
     init(seat: Seat, transport: ClientTransport, expected: ExpectedPeer, options: ConsoleSession.Options,
          onEvent: @escaping @Sendable (SeatLinkEvent) -> Void) {
@@ -316,7 +313,7 @@ actor SeatLink {
             try await transport.with(deadlines).call(host: seat.host, port: seat.port, expecting: expected) { exchange in
                 guard !stopped else { return }
                 online = true
-                becameOnline(Open(number: number, close: exchange.closer, write: exchange.writeNow, repeating: exchange.repeating))
+                becameOnline(Open(number: number, close: exchange.closer, write: exchange.writeNow))
                 while let frame = try await exchange.nextFrame() { received(frame) }
             }
         } catch let error as WireError {
@@ -419,8 +416,6 @@ actor SeatLink {
         if inFlight[id]?.stream != nil { abandoned.insert(id) }
         waiting.removeAll { $0.id == id }
         if streams.isEmpty {
-            heartbeat?()
-            heartbeat = nil
             if inFlight.isEmpty { armIdle() }
         }
     }
@@ -434,17 +429,8 @@ actor SeatLink {
         }
         streams[pending.id] = events
         events(.opened(response.reason))
+        // The heartbeat is the connection's own (`StreamHeartbeat`, in its pipeline).
         idle?.cancel()
-        beatWhileStreaming()
-    }
-
-    /// Starts the heartbeat if it is not running, once a seat accepted a stream
-    /// (a seat that knows no streams must never receive a stream frame), from the
-    /// connection's event loop, so the seat keeps hearing from this console even
-    /// while this process is slow to run its tasks.
-    private func beatWhileStreaming() {
-        guard heartbeat == nil, let open else { return }
-        heartbeat = open.repeating(.stream(StreamMessage(id: 0, event: .heartbeat)), StreamMessage.heartbeatInterval)
     }
 
     private func streamFrame(_ frame: Frame) {
@@ -462,8 +448,6 @@ actor SeatLink {
             streams[message.id] = nil
             events(.ended(message.reason ?? Reason("watch.ended")))
             if streams.isEmpty {
-                heartbeat?()
-                heartbeat = nil
                 if inFlight.isEmpty { armIdle() }
             }
         case .heartbeat, nil:
@@ -475,8 +459,6 @@ actor SeatLink {
     private func endStreams(_ reason: Reason) {
         let ended = streams
         streams = [:]
-        heartbeat?()
-        heartbeat = nil
         for (_, events) in ended { events(.ended(reason)) }
     }
 
@@ -557,11 +539,6 @@ actor SeatLink {
         guard let pending = inFlight.removeValue(forKey: response.id) else { return }  // a late answer to an expired request
         finish(pending, SeatResult(seat: seat, status: response.status, reason: response.reason, body: frame.body))
         if response.status == .ok { streamOpened(pending, response) }
-        if streams.isEmpty && !inFlight.values.contains(where: { $0.stream != nil }) {
-            // No stream, none asked for: no heartbeat.
-            heartbeat?()
-            heartbeat = nil
-        }
         if inFlight.isEmpty && streams.isEmpty { armIdle() }
     }
 

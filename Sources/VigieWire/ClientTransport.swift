@@ -134,6 +134,7 @@ public struct ClientTransport: Sendable {
             customVerificationCallback: verifier.callback(record: record, address: channel.remoteAddress?.ipAddress ?? "?")))
         try sync.addHandler(ByteToMessageHandler(FrameDecoder()))
         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+        try sync.addHandler(StreamHeartbeat())
         return record
     }
 
@@ -271,21 +272,6 @@ public final class ClientExchange {
         return { channel.writeAndFlush($0, promise: nil) }
     }
 
-    /// Writes `frame` every `interval` from the connection's event loop until
-    /// the returned closure is called or the connection closes: a stream's
-    /// heartbeat keeps its beat even when the caller's tasks are slow to run.
-    public var repeating: @Sendable (Frame, Duration) -> (@Sendable () -> Void) {
-        let channel = self.channel
-        return { frame, interval in
-            let every = TimeAmount.nanoseconds(Int64(interval.nanoseconds))
-            let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { task in
-                guard channel.isActive else { return task.cancel() }
-                channel.writeAndFlush(frame, promise: nil)
-            }
-            return { task.cancel() }
-        }
-    }
-
     /// Closes the connection, from anywhere: a pending ``nextFrame()`` ends.
     public var closer: @Sendable () -> Void {
         let channel = self.channel
@@ -382,5 +368,72 @@ extension Duration {
     public var secondsText: String {
         let ms = milliseconds
         return ms % 1000 == 0 ? String(ms / 1000) : String(format: "%.1f", Double(ms) / 1000)
+    }
+}
+
+/// The console's side of a connection's streams, in its event loop: from the
+/// moment a seat accepts a stream (an `ok` to a request that opens one) until
+/// the last one ends, a heartbeat goes out every ``StreamMessage/heartbeatInterval``.
+/// Kept in the pipeline, not in the caller's tasks, so that a seat keeps hearing
+/// from a console whose own tasks are slow to run; and never before a seat
+/// accepted a stream, so that a seat that knows none never receives a stream frame.
+final class StreamHeartbeat: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = Frame
+    typealias InboundOut = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    /// Requests that open a stream, by feature name.
+    static let streamFeatures: Set<String> = ["watch"]
+    /// Stream-opening requests sent, not answered yet.
+    private var asked: Set<UInt32> = []
+    /// Streams the seat accepted and that have not ended.
+    private var open: Set<UInt32> = []
+    private var beat: RepeatedTask?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        if frame.kind == .request, let request = try? frame.decodeHeader(Request.self), Self.streamFeatures.contains(request.feature) {
+            asked.insert(request.id)
+        } else if frame.kind == .stream, let message = try? frame.decodeHeader(StreamMessage.self), message.known == .end {
+            ended(message.id)
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if frame.kind == .response, !asked.isEmpty, let response = try? frame.decodeHeader(Response.self), asked.remove(response.id) != nil,
+           response.status == .ok {
+            open.insert(response.id)
+            start(context)
+        } else if frame.kind == .stream, let message = try? frame.decodeHeader(StreamMessage.self), message.known == .end {
+            ended(message.id)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        beat?.cancel()
+        beat = nil
+        context.fireChannelInactive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard beat == nil else { return }
+        let every = TimeAmount.nanoseconds(Int64(StreamMessage.heartbeatInterval.nanoseconds))
+        let channel = context.channel
+        let frame = Frame.stream(StreamMessage(id: 0, event: .heartbeat))
+        beat = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+            channel.writeAndFlush(frame, promise: nil)
+        }
+    }
+
+    private func ended(_ id: UInt32) {
+        open.remove(id)
+        if open.isEmpty {
+            beat?.cancel()
+            beat = nil
+        }
     }
 }
