@@ -63,7 +63,7 @@ func ownSockets(ports: Set<Int>) -> Int {
         // Warm up the event loops, the thread pool and their descriptors first.
         let small = try await startHarness(2, in: dir + "/warm")
         let warmSession = try ConsoleSession(identity: try IdentityBundle.load(from: small.files.people["teacher"]!), schoolID: HarnessFiles.schoolID)
-        for await _ in warmSession.send(.status, to: small.files.config.seats, timeout: .seconds(10)) {}
+        for await _ in warmSession.send(.status, to: small.files.config.seats, timeout: .seconds(60)) {}
         await warmSession.close()
         await small.stop()
         // Counted once the warm-up's own sockets are closed.
@@ -127,12 +127,14 @@ func ownSockets(ports: Set<Int>) -> Int {
         let session = try ConsoleSession(identity: teacher, schoolID: HarnessFiles.schoolID)
         let seats = harness.files.config.seats
         var shots: [SeatResult] = []
-        for await r in session.send(.thumbnail, args: ["width": "320"], to: seats, timeout: .seconds(10)) { shots.append(r) }
+        for await r in session.send(.thumbnail, args: ["width": "320"], to: seats, timeout: .seconds(60)) { shots.append(r) }
         #expect(shots.count == 3)
-        #expect(shots.allSatisfy { $0.status == .ok && $0.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) && $0.reason.params["width"] == "320" })
+        // (Roomy deadlines: the answers are the point, and the whole suite shares two cores.)
+        #expect(shots.allSatisfy { $0.status == .ok && $0.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) && $0.reason.params["width"] == "320" },
+                "\(shots.map { "\($0.seat.id) \($0.status) \($0.reason.code)" })")
         // Teachers may not run programs or power off here (grants): refused by the seat itself.
         var power: [SeatResult] = []
-        for await r in session.send(.power, args: ["action": "off"], to: [seats[0]], timeout: .seconds(10)) { power.append(r) }
+        for await r in session.send(.power, args: ["action": "off"], to: [seats[0]], timeout: .seconds(60)) { power.append(r) }
         #expect(power.count == 1, "one answer for one seat")
         #expect(power.first?.status == .refused)
         #expect(power.first?.reason.code == "policy.feature")
@@ -152,13 +154,13 @@ func ownSockets(ports: Set<Int>) -> Int {
         try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
         let session = try ConsoleSession(identity: try IdentityBundle.load(from: harness.files.people["teacher"]!), schoolID: HarnessFiles.schoolID)
         var answers: [String: SeatResult] = [:]
-        for await r in session.send(.lock, to: seats, timeout: .seconds(10)) { answers[r.seat.id] = r }
+        for await r in session.send(.lock, to: seats, timeout: .seconds(60)) { answers[r.seat.id] = r }
         #expect(answers[seats[0].id]?.status == .failed)
         #expect(answers[seats[0].id]?.reason.code == "journal.unavailable")
         #expect(answers[seats[1].id]?.reason.code == "lock.done", "the other seat's journal is its own")
         try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
         var status: [String: String] = [:]
-        for await r in session.send(.status, to: seats, timeout: .seconds(10)) { status[r.seat.id] = r.reason.code }
+        for await r in session.send(.status, to: seats, timeout: .seconds(60)) { status[r.seat.id] = r.reason.code }
         #expect(status == [seats[0].id: "status.unlocked", seats[1].id: "status.locked"], "the seat that could not record did not lock")
         let journals = harness.journals
         #expect(try journals[0].all().compactMap(\.event).map(\.feature) == ["status"])
