@@ -138,7 +138,6 @@ final class LockKeeper: @unchecked Sendable {
         }
     }
 
-    /// Asks the running lock to draw a notice; false when no lock reads the pipe.
     /// Removes every notice the lock shows; false when no lock reads its pipe.
     func clearNotices() -> Bool {
         let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
@@ -149,6 +148,7 @@ final class LockKeeper: @unchecked Sendable {
         return "clear\n".withCString { write(fd, $0, strlen($0)) } > 0
     }
 
+    /// Asks the running lock to draw a notice; false when no lock reads the pipe.
     func postNotice(seconds: Double, text: String) -> Bool {
         let fd = open(noticePipe, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return false }
