@@ -125,13 +125,13 @@ final class ScreenThumbnails: ThumbnailSource, @unchecked Sendable {
 
     init(target: SeatTarget) { self.target = target }
 
-    func next(width: Int) async -> Result<StreamPicture?, Reason> {
+    func next(width: Int) async -> Result<Thumbnail?, Reason> {
         await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: self.doNext(width: width)) }
         }
     }
 
-    private func doNext(width: Int) -> Result<StreamPicture?, Reason> {
+    private func doNext(width: Int) -> Result<Thumbnail?, Reason> {
         if let why = target.unavailable { return .failure(why) }
         let display = target.display
         if thumbnailer != nil && openOn != display {
@@ -144,7 +144,7 @@ final class ScreenThumbnails: ThumbnailSource, @unchecked Sendable {
                 openOn = display
             }
             guard let t = try thumbnailer!.next(width: width, quality: Self.quality) else { return .success(nil) }
-            return .success(StreamPicture(jpeg: t.jpeg, width: t.width, height: t.height))
+            return .success(t)
         } catch let error as ScreenError {
             thumbnailer?.close()
             thumbnailer = nil

@@ -4,6 +4,7 @@ import NIOCore
 import VigieModel
 import VigieRegister
 import VigieStore
+import VigieThumbnails
 import VigieWire
 
 /// What a seat does to itself: the only part in which the real agent (X11 helpers,
@@ -46,22 +47,11 @@ public protocol SeatEffects: Sendable {
 public protocol ThumbnailSource: Sendable {
     /// A JPEG `width` pixels wide, or nil when nothing changed on the screen since
     /// the last one this source gave (the first call always gives one).
-    func next(width: Int) async -> Result<StreamPicture?, Reason>
+    func next(width: Int) async -> Result<Thumbnail?, Reason>
     /// Releases the source (its X connection).
     func close() async
 }
 
-/// One picture of a stream.
-public struct StreamPicture: Sendable {
-    public var jpeg: [UInt8]
-    public var width: Int
-    public var height: Int
-    public init(jpeg: [UInt8], width: Int, height: Int) {
-        self.jpeg = jpeg
-        self.width = width
-        self.height = height
-    }
-}
 
 /// The one request pipeline of a seat: decode → policy → deadline → durable record →
 /// effect (through ``SeatEffects``) → outcome record → answer.

@@ -7,6 +7,7 @@ import VigieModel
 import VigiePKI
 import VigieRegister
 import VigieStore
+import VigieThumbnails
 import VigieWire
 import VigieAgent
 
@@ -152,13 +153,13 @@ final class SimulatedThumbnails: ThumbnailSource, @unchecked Sendable {
 
     init(screen: SyntheticScreen) { self.screen = screen }
 
-    func next(width: Int) async -> Result<StreamPicture?, Reason> {
+    func next(width: Int) async -> Result<Thumbnail?, Reason> {
         let changed = mutex.withLock { () -> Bool in
             defer { lastWidth = width }
             return lastWidth != width || screen.changesEveryTick
         }
         guard changed else { return .success(nil) }
-        return screen.jpeg(width: width).map { StreamPicture(jpeg: $0.jpeg, width: $0.width, height: $0.height) }
+        return screen.jpeg(width: width).map { Thumbnail(jpeg: $0.jpeg, width: $0.width, height: $0.height) }
     }
 
     func close() async {}
