@@ -82,7 +82,7 @@ public enum SeatConnection {
                                     break
                                 }
                                 drain?.end(channel)
-                                if let stream = answered.stream, let link = streams.open(answered.response.id, on: channel.eventLoop, send: send) {
+                                if let stream = answered.stream, let link = streams.open(answered.response.id, on: channel, send: send) {
                                     running.addTask {
                                         await stream.run(link)
                                         // The last stream ended by itself: the connection may idle out again.

@@ -34,12 +34,20 @@ public final class StreamLink: Sendable {
     private let lastHeard: NIOLockedValueBox<NIODeadline>
 
     private let eventLoop: any EventLoop
+    /// Closes the connection: the one way to let go of a write the peer never reads.
+    private let closeConnection: @Sendable () -> Void
 
-    init(id: UInt32, eventLoop: any EventLoop, send: @escaping @Sendable (Frame) async throws -> Void, lastHeard: NIOLockedValueBox<NIODeadline>) {
+    /// How long one message may wait for a reader that still heartbeats but does
+    /// not read, before the seat gives up on it (`watch.viewer-too-slow`).
+    static let stuckLimit = TimeAmount.seconds(30)
+
+    init(id: UInt32, eventLoop: any EventLoop, send: @escaping @Sendable (Frame) async throws -> Void,
+         lastHeard: NIOLockedValueBox<NIODeadline>, close: @escaping @Sendable () -> Void) {
         self.id = id
         self.eventLoop = eventLoop
         self.send = send
         self.lastHeard = lastHeard
+        self.closeConnection = close
     }
 
     /// Why the stream must end, once something outside it said so (the first reason wins).
@@ -61,8 +69,31 @@ public final class StreamLink: Sendable {
     /// Sends one message of the stream; throws when the connection is gone.
     /// Suspends while the connection cannot take more (a slow reader), so the
     /// stream makes no new frame meanwhile: memory stays bounded.
+    ///
+    /// A suspended write cannot be taken back, so while it waits the stream is
+    /// still watched over: when the console falls silent (``endReason``, a laptop
+    /// put to sleep with the seat's buffers full) or the message has waited
+    /// ``stuckLimit``, the connection is closed, the write fails and the stream
+    /// ends saying why, within a heartbeat limit rather than at TCP's timeout.
     public func send(_ message: StreamMessage, body: [UInt8] = []) async throws {
+        let pending = NIOLockedValueBox(true)
+        watchOver(pending, since: .now())
+        defer { pending.withLockedValue { $0 = false } }
         try await send(.stream(message, body: body))
+    }
+
+    private func watchOver(_ pending: NIOLockedValueBox<Bool>, since: NIODeadline) {
+        eventLoop.scheduleTask(in: .milliseconds(250)) { [self] in
+            guard pending.withLockedValue({ $0 }) else { return }
+            if NIODeadline.now() - since > Self.stuckLimit {
+                end(Reason("watch.viewer-too-slow", ["seconds": String(Self.stuckLimit.nanoseconds / 1_000_000_000)]))
+            }
+            if endReason != nil {
+                closeConnection()
+                return
+            }
+            watchOver(pending, since: since)
+        }
     }
 
     /// Waits up to `duration`, returning early when the stream must end. Timed by
@@ -89,10 +120,11 @@ final class StreamTable: Sendable {
     var isEmpty: Bool { links.withLockedValue { $0.isEmpty } }
 
     /// A link for a new stream; nil if the id is already one of this connection's streams.
-    func open(_ id: UInt32, on eventLoop: any EventLoop, send: @escaping @Sendable (Frame) async throws -> Void) -> StreamLink? {
+    func open(_ id: UInt32, on channel: any Channel, send: @escaping @Sendable (Frame) async throws -> Void) -> StreamLink? {
         links.withLockedValue { links in
             guard links[id] == nil else { return nil }
-            let link = StreamLink(id: id, eventLoop: eventLoop, send: send, lastHeard: lastHeard)
+            let link = StreamLink(id: id, eventLoop: channel.eventLoop, send: send, lastHeard: lastHeard,
+                                  close: { channel.close(promise: nil) })
             links[id] = link
             return link
         }

@@ -123,7 +123,7 @@ extension SeatPipeline {
                         await watchers.leave(key, effects: effects, texts: texts)
                     }
                     record(.refused, why, args: args, identity: identity, started: started)
-                    do { try await link.send(StreamMessage(id: link.id, event: .paused, reason: why)) } catch { stop = Reason("watch.connection-closed") }
+                    do { try await link.send(StreamMessage(id: link.id, event: .paused, reason: why)) } catch { stop = link.endReason ?? Reason("watch.connection-closed") }
                 }
             case .refuse(let why):
                 stop = why
@@ -131,7 +131,7 @@ extension SeatPipeline {
                 if paused != nil {
                     paused = nil
                     record(.ok, Reason("watch.resumed"), args: args, identity: identity, started: started)
-                    do { try await link.send(StreamMessage(id: link.id, event: .resumed)) } catch { stop = Reason("watch.connection-closed") }
+                    do { try await link.send(StreamMessage(id: link.id, event: .resumed)) } catch { stop = link.endReason ?? Reason("watch.connection-closed") }
                 }
             }
             if stop != nil { break }
@@ -151,7 +151,8 @@ extension SeatPipeline {
                                             body: picture.jpeg)
                         sent += picture.jpeg.count
                     } catch {
-                        stop = Reason("watch.connection-closed")
+                        // Closed under it, or by the watch over a write the viewer never read.
+                        stop = link.endReason ?? Reason("watch.connection-closed")
                     }
                 case .success(nil):
                     break  // nothing changed on the screen: nothing to send

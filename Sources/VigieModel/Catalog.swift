@@ -36,6 +36,7 @@ public enum Catalog {
         "watch.stopped": ("vue en direct arrêtée après {seconds} s ({why})", "live view stopped after {seconds} s ({why})"),
         "watch.viewer-ended": ("fermée par la personne qui regardait", "closed by the viewer"),
         "watch.viewer-lost": ("la console ne répond plus depuis {seconds} s", "the console has not answered for {seconds} s"),
+        "watch.viewer-too-slow": ("la console ne lit plus les images depuis {seconds} s", "the console has not read the pictures for {seconds} s"),
         "watch.connection-closed": ("connexion fermée", "connection closed"),
         "watch.agent-stopping": ("l’agent du poste s’arrête", "the seat’s agent is stopping"),
         "watch.agent-restarted": ("l’agent du poste s’est arrêté sans la fermer (arrêt brutal) ; au plus {seconds_at_most} s", "the seat’s agent stopped without closing it (crash); at most {seconds_at_most} s"),

@@ -22,6 +22,13 @@ public struct TLSMaterial: Sendable {
 /// read from the certificate's subjectAltName URI (no host names: seats are
 /// reached by address and named by their certificate).
 public enum VigieTLS {
+    /// How long a listener's side waits for the peer's close_notify when it closes
+    /// a connection (NIOSSL's default is 5 s). A peer that answers does so within
+    /// milliseconds on a school's network; one that does not (its buffers full, a
+    /// laptop asleep) is let go after this, so a stream cut off for silence ends
+    /// in the register within about a second of the decision.
+    public static let listenerShutdownTimeout = TimeAmount.seconds(1)
+
     /// The context of the school server when it also enrols new seats: a client
     /// may come without a certificate (a seat with a one-time token); one that
     /// presents a certificate must present a valid one of the school CA.
@@ -33,6 +40,7 @@ public enum VigieTLS {
         )
         config.minimumTLSVersion = .tlsv13
         config.certificateVerification = .optionalVerification
+        config.shutdownTimeout = listenerShutdownTimeout
         return try NIOSSLContext(configuration: config)
     }
 
@@ -55,6 +63,7 @@ public enum VigieTLS {
         )
         config.minimumTLSVersion = .tlsv13
         config.certificateVerification = .noHostnameVerification
+        config.shutdownTimeout = listenerShutdownTimeout
         return try NIOSSLContext(configuration: config)
     }
 

@@ -20,6 +20,13 @@ func watchEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: Stri
     }
 }
 
+/// A process's resident memory (VmRSS), in KiB; 0 when it cannot be read.
+func residentKiB(_ pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+
 /// `vigie watch` running as a person of the school, its JSON Lines read as they come.
 final class WatchProcess: @unchecked Sendable {
     let child: ChildProcess
@@ -55,6 +62,9 @@ final class WatchProcess: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct LiveOverview {
+    static let stalledViewer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/stalled-viewer.py").path
+
     @Test func aWatchedSeatSendsAPictureWhenItsScreenChangesShowsWhoWatchesAndJournalsStartAndStop() async throws {
         let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
         let seat = school.seats["B204-01"]!
@@ -108,6 +118,57 @@ final class WatchProcess: @unchecked Sendable {
         #expect(held5)
         let held6 = await eventually(5) { (try? indicatorShown(seat.xvfb)) == false }
         #expect(held6)
+    }
+
+    /// A console that stops reading (its window full) while it still heartbeats:
+    /// the seat makes no picture it cannot send, so its memory does not grow with
+    /// the pictures missed; when that console then falls silent too, the stream
+    /// ends within seconds although a write is stuck in the connection.
+    @Test func aViewerThatStopsReadingGetsNoQueueOfPicturesAndIsLetGoWhenSilent() async throws {
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
+        let seat = school.seats["B204-01"]!
+        let painter = try ChildProcess(["python3", Self.stalledViewer, "paint", seat.display])
+        defer { painter.kill() }
+        let viewer = try ChildProcess(["python3", Self.stalledViewer, "viewer", String(seat.port), school.people["teacher"]!,
+                                       "--width", "640", "--interval", "200"])
+        defer { viewer.kill() }
+        let child = viewer
+        let first = try await offThePool { child.readLine(timeout: 20) }
+        #expect(first?.hasPrefix("watching") == true, "\(String(describing: first)) \(viewer.readAllStderr())")
+        let pictureBytes = Int(first?.split(separator: " ").last ?? "") ?? 0
+        #expect(pictureBytes > 20_000, "noise makes pictures that fill buffers: \(pictureBytes) bytes")
+        // Fifteen seconds of a stream at five pictures a second that nobody reads,
+        // the agent's resident memory sampled meanwhile.
+        let agentPid = seat.agent!.pid
+        let rssBefore = residentKiB(agentPid)
+        var rssMost = rssBefore
+        let window = Date().addingTimeInterval(15)
+        while Date() < window {
+            rssMost = max(rssMost, residentKiB(agentPid))
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(try watchEvents(school, "B204-01").map(\.code) == ["watch.started"], "a viewer that heartbeats is still watching")
+        // Now it falls silent too: let go within the heartbeat limit and a little.
+        let silentAt = Date()
+        viewer.signal(SIGUSR1)
+        let stopped = await eventually(10) { (try? watchEvents(school, "B204-01").last?.code) == "watch.stopped" }
+        #expect(stopped, "the stream ends although its write is stuck")
+        let took = Date().timeIntervalSince(silentAt)
+        let stop = try watchEvents(school, "B204-01").last!
+        #expect(stop.params["why"] == "watch.viewer-lost", "\(stop)")
+        let seconds = Int(stop.params["seconds"] ?? "") ?? 0
+        let frames = Int(stop.params["frames"] ?? "") ?? .max
+        // At five a second the stream had some 75 ticks of a changing screen; it made
+        // only the pictures the connection could take (a few buffers' worth): no
+        // picture waits in the seat's memory for a reader.
+        #expect(seconds >= 15)
+        #expect(frames >= 2, "the screen changed at every tick and the seat sent until the connection was full: \(frames)")
+        #expect(painter.process.isRunning, "the noise painter failed: \(painter.readAllStderr())")
+        #expect(frames <= 30, "pictures made for a viewer that did not read: \(frames) in \(seconds) s")
+        let gone = await eventually(5) { (try? indicatorShown(seat.xvfb)) == false }
+        #expect(gone, "the banner goes")
+        // For the record (the count of pictures above is the check).
+        print("stalled viewer: \(frames) pictures in \(seconds) s, \(pictureBytes) bytes each; agent RSS \(rssBefore) → at most \(rssMost) KiB; ended \(String(format: "%.1f", took)) s after the viewer fell silent")
     }
 
     @Test func aLibraryStreamPausesAtTheEndOfItsWindowSayingWhenTheNextOpens() async throws {
