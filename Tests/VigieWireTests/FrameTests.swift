@@ -155,3 +155,82 @@ func wireError(_ body: () throws -> Void) -> WireError? {
         #expect(error?.reason.code == "protocol.malformed")
     }
 }
+
+/// The console's heartbeat, in its connection's pipeline, on an embedded channel
+/// whose clock the test moves: it beats only while the seat has accepted a stream.
+@Suite struct ConsoleHeartbeat {
+    let channel = EmbeddedChannel()
+    let loop: EmbeddedEventLoop
+
+    init() throws {
+        loop = channel.embeddedEventLoop
+        try channel.pipeline.syncOperations.addHandler(StreamHeartbeat())
+    }
+
+    /// The frames the console wrote, read off the channel.
+    func written() throws -> [Frame] {
+        var frames: [Frame] = []
+        while let frame = try channel.readOutbound(as: Frame.self) { frames.append(frame) }
+        return frames
+    }
+
+    func heartbeats(_ frames: [Frame]) -> Int {
+        frames.filter { $0.kind == .stream && (try? $0.decodeHeader(StreamMessage.self))?.known == .heartbeat }.count
+    }
+
+    func send(_ request: Request) throws {
+        try channel.writeOutbound(Frame.request(request))
+    }
+
+    func seat(_ frame: Frame) throws {
+        try channel.writeInbound(frame)
+        while try channel.readInbound(as: Frame.self) != nil {}
+    }
+
+    @Test func noHeartbeatBeforeTheSeatAcceptsAStreamNorAfterARefusal() throws {
+        try send(Request(id: 1, feature: "status", args: [:]))
+        try send(Request(id: 2, feature: "watch", args: [:]))
+        loop.advanceTime(by: .seconds(5))
+        #expect(heartbeats(try written()) == 0, "nothing accepted yet")
+        try seat(.response(Response(id: 1, status: .ok, reason: Reason("status.unlocked"))))
+        try seat(.response(Response(id: 2, status: .refused, reason: Reason("policy.room"))))
+        loop.advanceTime(by: .seconds(5))
+        #expect(heartbeats(try written()) == 0, "a refused stream is no stream")
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func itBeatsEverySecondWhileAStreamIsOpenAndStopsWhenTheLastEnds() throws {
+        try send(Request(id: 7, feature: "watch", args: [:]))
+        try send(Request(id: 8, feature: "watch", args: [:]))
+        _ = try written()
+        try seat(.response(Response(id: 7, status: .ok, reason: Reason("watch.started"))))
+        try seat(.response(Response(id: 8, status: .ok, reason: Reason("watch.started"))))
+        loop.advanceTime(by: .seconds(3))
+        let beats = try written()
+        #expect(heartbeats(beats) == 3)
+        #expect(beats.allSatisfy { (try? $0.decodeHeader(StreamMessage.self))?.id == 0 }, "a heartbeat is for the connection (id 0)")
+        // The console ends one stream, the seat the other: quiet from then on.
+        try channel.writeOutbound(Frame.stream(StreamMessage(id: 7, event: .end)))
+        loop.advanceTime(by: .seconds(2))
+        #expect(heartbeats(try written()) == 2, "one stream still open")
+        try seat(.stream(StreamMessage(id: 8, event: .end, reason: Reason("watch.viewer-lost"))))
+        loop.advanceTime(by: .seconds(5))
+        #expect(heartbeats(try written()) == 0)
+        // A new stream starts it again.
+        try send(Request(id: 9, feature: "watch", args: [:]))
+        try seat(.response(Response(id: 9, status: .ok, reason: Reason("watch.started"))))
+        _ = try written()
+        loop.advanceTime(by: .seconds(2))
+        #expect(heartbeats(try written()) == 2)
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func aClosedConnectionStopsTheBeat() throws {
+        try send(Request(id: 3, feature: "watch", args: [:]))
+        try seat(.response(Response(id: 3, status: .ok, reason: Reason("watch.started"))))
+        _ = try written()
+        _ = try channel.finish()
+        loop.advanceTime(by: .seconds(5))
+        #expect(heartbeats(try written()) == 0)
+    }
+}
