@@ -3,11 +3,14 @@
 as a teacher would, for the integration test `DashboardInChromium`.
 
     dashboard-browser.py URL SEAT DISPLAY [SCREENSHOT.png]
+    dashboard-browser.py URL --window SEAT
 
 URL is the one-time address `vigie watch` printed; SEAT a seat to lock from the
 page; DISPLAY that seat's X display (its screen is changed with xsetroot to see
-its tile change). Prints one line per step (`ok STEP detail` or `fail STEP
-detail`) and exits 1 at the first failure.
+its tile change). With --window: SEAT's tile shows a picture, then (its
+monitoring window ending) no picture but the seat's reason, printed as
+`ok tile-says-why TEXT`. Prints one line per step (`ok STEP detail` or `fail
+STEP detail`) and exits 1 at the first failure.
 """
 import base64
 import subprocess
@@ -22,8 +25,13 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-url, seat, display = sys.argv[1], sys.argv[2], sys.argv[3]
-shot = sys.argv[4] if len(sys.argv) > 4 else None
+url = sys.argv[1]
+window_mode = sys.argv[2] == "--window"
+if window_mode:
+    seat, display, shot = sys.argv[3], None, None
+else:
+    seat, display = sys.argv[2], sys.argv[3]
+    shot = sys.argv[4] if len(sys.argv) > 4 else None
 origin = "{0.scheme}://{0.netloc}".format(urlparse(url))
 
 
@@ -51,16 +59,47 @@ def status(path, headers):
         return e.code
 
 
+def tile_picture(driver):
+    return driver.execute_script("""
+        const img = document.querySelector('.tile[data-seat="%s"] .screen img');
+        return img && img.complete && img.naturalWidth > 0 ? img.src : null;""" % seat)
+
+
+def window_ends(driver):
+    """A library seat's tile: a live picture, then the window's end in words."""
+    driver.get(url)
+    step(wait(lambda: driver.current_url.rstrip("/") == origin), "token-exchanged", driver.current_url)
+    step(wait(lambda: tile_picture(driver), timeout=30), "tile-has-a-picture")
+    why = """
+        const t = document.querySelector('.tile[data-seat="%s"]');
+        const w = t && t.querySelector('.screen .why');
+        return t && t.dataset.state === 'paused' && !t.querySelector('.screen img') && w ? w.textContent : null;""" % seat
+    text = wait(lambda: driver.execute_script(why), timeout=60)
+    step(text, "tile-says-why", text)
+
+
+def chromium():
+    options = Options()
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--disable-dev-shm-usage"]:
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+if window_mode:
+    driver = chromium()
+    try:
+        window_ends(driver)
+    finally:
+        driver.quit()
+    sys.exit(0)
+
 # Without the token (or its cookie), or from another Origin or Host: refused.
 step(status("/", {}) == 403, "no-cookie-refused")
 step(status("/open?token=wrong", {}) == 403, "wrong-token-refused")
 step(status(urlparse(url).path + "?" + urlparse(url).query, {"Origin": "http://evil.example"}) == 403, "other-origin-refused")
 step(status("/", {"Host": "evil.example"}) == 421, "other-host-refused")
 
-options = Options()
-for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--disable-dev-shm-usage"]:
-    options.add_argument(arg)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium()
 try:
     driver.get(url)
     step(wait(lambda: driver.current_url.rstrip("/") == origin), "token-exchanged", driver.current_url)

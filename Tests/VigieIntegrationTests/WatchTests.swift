@@ -281,23 +281,76 @@ extension LiveOverview {
         try await oneHeavyTestAtATime { try await teacherSeesTheRoomLiveAndLocksASeatFromThePage() }
     }
 
-    func teacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
+    /// Chromium and its driver are there (`make deps`); a missing one is a failure, not a skip.
+    static func browserInstalled() -> Bool {
         for tool in ["/usr/bin/chromedriver", "/usr/bin/chromium"] where !FileManager.default.isExecutableFile(atPath: tool) {
             Issue.record("\(tool) is missing: apt-get install chromium chromium-driver python3-selenium (make deps)")
-            return
+            return false
         }
-        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")]) }
+        return true
+    }
+
+    /// `vigie watch --no-browser` as `who`, and the address it printed.
+    static func dashboard(_ school: TestSchool, room: String, as who: String) async throws -> (ChildProcess, String) {
         var env = ProcessInfo.processInfo.environment
         env["LANG"] = "fr_FR.UTF-8"
-        let watch = try ChildProcess([product("vigie"), "watch", "--room", "B204", "--no-browser", "--interval", "0.5", "--out", school.dir + "/shots",
-                                      "--config", school.configPath, "--identity", school.people["teacher"]!], environment: env)
+        let watch = try ChildProcess([product("vigie"), "watch", "--room", room, "--no-browser", "--interval", "0.5", "--out", school.dir + "/shots",
+                                      "--config", school.configPath, "--identity", school.people[who]!], environment: env)
+        let first = try await offThePool { watch.readLine(timeout: 20) ?? "" }
+        let address = first.split(separator: " ").last.map(String.init) ?? ""
+        #expect(address.hasPrefix("http://127.0.0.1:"), "\(first) \(watch.readAllStderr())")
+        return (watch, address)
+    }
+
+    /// The browser's steps, read on a thread of their own (the concurrency pool stays free).
+    static func steps(of browser: ChildProcess, until last: String) async throws -> [String] {
+        try await offThePool { () -> [String] in
+            var steps: [String] = []
+            while let line = browser.readLine(timeout: 90) {
+                steps.append(line)
+                if line.hasPrefix("fail") || line.hasPrefix(last) { break }
+            }
+            return steps
+        }
+    }
+
+    /// The librarian's tile of a library seat shows pictures, then, when the morning
+    /// window ends on the seat's own clock, no picture but why and the next window.
+    @Test func aLibrariansTileSaysWhenTheWindowEndedAndWhenTheNextOpens() async throws {
+        try await oneHeavyTestAtATime { try await librariansTileSaysWhenTheWindowEnded() }
+    }
+
+    func librariansTileSaysWhenTheWindowEnded() async throws {
+        guard Self.browserInstalled() else { return }
+        let school = try await offThePool { try TestSchool(seats: [("CDI-01", "CDI")], runAgents: false) }
+        // Twenty-five seconds of the window left: time for Chromium to start and see a picture.
+        try school.startAgent("CDI-01", clock: "\(parisDateOfNextMonday()) 11:44:35")
+        let (watch, address) = try await Self.dashboard(school, room: "CDI", as: "librarian")
         defer {
             watch.signal(SIGINT)
             if watch.wait(timeout: 10) == nil { watch.kill() }
         }
-        let first = try await offThePool { watch.readLine(timeout: 20) ?? "" }
-        let address = first.split(separator: " ").last.map(String.init) ?? ""
-        #expect(address.hasPrefix("http://127.0.0.1:"), "\(first) \(watch.readAllStderr())")
+        let browser = try ChildProcess(["/usr/bin/python3", Self.script, address, "--window", "CDI-01"], stdin: Data())
+        defer {
+            browser.kill()
+            _ = browser.wait(timeout: 10)
+        }
+        let steps = try await Self.steps(of: browser, until: "ok tile-says-why")
+        #expect(!steps.contains { $0.hasPrefix("fail") }, "\(steps) \(browser.readAllStderr())")
+        #expect(steps.contains("ok tile-has-a-picture "), "\(steps)")
+        let why = steps.last { $0.hasPrefix("ok tile-says-why") } ?? ""
+        #expect(why.contains("prochaine plage : lundi 13:15"), "\(why)")
+        #expect(why.contains("09:15–11:45"), "the posted hours: \(why)")
+    }
+
+    func teacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
+        guard Self.browserInstalled() else { return }
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")]) }
+        let (watch, address) = try await Self.dashboard(school, room: "B204", as: "teacher")
+        defer {
+            watch.signal(SIGINT)
+            if watch.wait(timeout: 10) == nil { watch.kill() }
+        }
         let seat = school.seats["B204-01"]!
         let browser = try ChildProcess(["/usr/bin/python3", Self.script, address, "B204-01", seat.display,
                                         ProcessInfo.processInfo.environment["VIGIE_DASHBOARD_SHOT"] ?? ""].filter { !$0.isEmpty },
@@ -306,15 +359,7 @@ extension LiveOverview {
             browser.kill()
             _ = browser.wait(timeout: 10)
         }
-        // The browser's steps, read on a thread of their own (the concurrency pool stays free).
-        let steps = try await offThePool { () -> [String] in
-            var steps: [String] = []
-            while let line = browser.readLine(timeout: 90) {
-                steps.append(line)
-                if line.hasPrefix("fail") || line == "ready-to-check-the-seat" { break }
-            }
-            return steps
-        }
+        let steps = try await Self.steps(of: browser, until: "ready-to-check-the-seat")
         #expect(!steps.contains { $0.hasPrefix("fail") }, "\(steps) \(browser.readAllStderr())")
         #expect(steps.last == "ready-to-check-the-seat", "\(steps) \(browser.readAllStderr())")
         for expected in ["no-cookie-refused", "wrong-token-refused", "other-origin-refused", "other-host-refused", "token-exchanged",
