@@ -101,15 +101,20 @@ final class LockKeeper: @unchecked Sendable {
             queue.async { continuation.resume(returning: self.doLock(by: identity, until: until, wait: wait)) }
         }
         guard case .locked(let until, _) = outcome, inputHoldState != nil else { return outcome }
-        // The holder follows lock.json by inotify (milliseconds): wait for it to
-        // say it holds, up to a second, and say so when it does not.
-        let deadline = ContinuousClock.now + .seconds(1)
-        while inputHeld() == false && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let held = inputHeld() ?? true
+        let held = await inputHolder(holds: true)
         if !held { logger.error("locked, but vigie-input-hold does not hold the keyboards and pointers", metadata: ["report": "\(inputHoldState ?? "")"]) }
         return .locked(until: until, inputHeld: held)
+    }
+
+    /// Waits up to a second for the input holder, which follows lock.json by
+    /// inotify (milliseconds), to report that it `holds` the devices or has let
+    /// them go; true when it does.
+    private func inputHolder(holds: Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while inputHeld() != holds && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return inputHeld() == holds
     }
 
     /// Whether the input holder holds the keyboards and pointers: nil when the
@@ -120,11 +125,17 @@ final class LockKeeper: @unchecked Sendable {
         return InputHoldState.read(inputHoldState)?.holds ?? false
     }
 
-    /// Unlocks; returns false if the seat was not locked.
+    /// Unlocks; returns false if the seat was not locked. Answers once the input
+    /// holder has let the keyboards and pointers go (up to a second), so that the
+    /// first keys typed after "unlocked" reach the session.
     func unlock() async -> Bool {
-        await withCheckedContinuation { continuation in
+        let unlocked = await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: self.doUnlock()) }
         }
+        if unlocked, inputHoldState != nil, !(await inputHolder(holds: false)) {
+            logger.error("unlocked, but vigie-input-hold still holds the keyboards and pointers", metadata: ["report": "\(inputHoldState ?? "")"])
+        }
+        return unlocked
     }
 
     /// Applies the remembered lock to the display the agent drives now (a
