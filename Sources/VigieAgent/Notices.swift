@@ -85,30 +85,26 @@ struct NoticeShower: Sendable {
         if let display = target.display { argv += ["--display", display] }
         // Lasting: removed when the last viewer leaves (12 hours at most).
         argv += ["--text", text, "--timeout", String(12 * 3600)]
-        let command = argv
-        let pid: pid_t? = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                switch Spawn.startHelper(command) {
-                case .success(let pid): continuation.resume(returning: pid)
-                case .failure(let reason):
-                    logger.warning("watch notice did not open", metadata: ["code": "\(reason.code)"])
-                    continuation.resume(returning: nil)
-                }
-            }
-        }
+        let pid = await spawn(argv)
         banner.withLockedValue { $0 = pid }
     }
 
     /// Starts a helper window and waits until it says `ready`.
     func start(_ argv: [String]) async -> Bool {
+        await spawn(argv) != nil
+    }
+
+    /// Starts a helper window, waits until it says `ready` (off the concurrency
+    /// pool: the wait blocks), and returns its pid; nil, logged, when it did not open.
+    private func spawn(_ argv: [String]) async -> pid_t? {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 switch Spawn.startHelper(argv) {
-                case .success:
-                    continuation.resume(returning: true)
+                case .success(let pid):
+                    continuation.resume(returning: pid)
                 case .failure(let reason):
                     logger.warning("notice window did not open", metadata: ["helper": "\(argv[1])", "code": "\(reason.code)"])
-                    continuation.resume(returning: false)
+                    continuation.resume(returning: nil)
                 }
             }
         }

@@ -246,6 +246,23 @@ public enum ScreenshotFiles {
         return nil
     }
 
+    /// Keeps an answered screenshot: saves its picture in `dir` and has the
+    /// answer say where (`screenshot.saved`), or say why it could not be saved
+    /// (`save.failed`). Returns what ``Console/reportSaved(_:)`` needs, when saved.
+    public static func keep(_ result: inout SeatResult, in dir: String) -> (seat: String, file: String, params: [String: String])? {
+        guard result.status == .ok, !result.body.isEmpty else { return nil }
+        do {
+            let path = try save(result.body, seat: result.seat.id, in: dir)
+            let kept = (seat: result.seat.id, file: path, params: result.reason.params)
+            result.reason = Reason("screenshot.saved", result.reason.params.merging(["file": path]) { $1 })
+            return kept
+        } catch {
+            result.status = .failed
+            result.reason = Reason("save.failed", ["detail": (error as? ConsoleError)?.description ?? error.localizedDescription])
+            return nil
+        }
+    }
+
     public static func save(_ png: [UInt8], seat: String, in dir: String, now: Date = Date(), ext: String = "png") throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

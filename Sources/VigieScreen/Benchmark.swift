@@ -39,13 +39,14 @@ public enum ScreenBenchmark {
         ]
     }
 
-    static func now() -> Double {
+    /// The monotonic clock in milliseconds (for timings; never the wall clock).
+    package static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
     }
 
-    static func median(_ v: [Double]) -> Double {
+    package static func median(_ v: [Double]) -> Double {
         let s = v.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }

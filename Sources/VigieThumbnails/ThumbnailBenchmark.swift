@@ -77,16 +77,8 @@ public enum ThumbnailBenchmark {
         ]
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
+    static func now() -> Double { ScreenBenchmark.now() }
+    static func median(_ v: [Double]) -> Double { ScreenBenchmark.median(v) }
 }
 
 /// A window of text that scrolls up, drawn with core X requests: the

@@ -223,9 +223,5 @@ public final class Thumbnailer: @unchecked Sendable {
         return (0, -1)
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
-    }
+    static func now() -> Double { ScreenBenchmark.now() }
 }

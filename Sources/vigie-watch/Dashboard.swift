@@ -359,16 +359,7 @@ final class Hub: Sendable {
         }
         var saved: [(seat: String, file: String, params: [String: String])] = []
         for await var result in session.send(feature, args: args, to: targets, timeout: console.timeout) {
-            if feature == .screenshot, result.status == .ok, !result.body.isEmpty {
-                do {
-                    let path = try ScreenshotFiles.save(result.body, seat: result.seat.id, in: out)
-                    saved.append((result.seat.id, path, result.reason.params))
-                    result.reason = Reason("screenshot.saved", result.reason.params.merging(["file": path]) { $1 })
-                } catch {
-                    result.status = .failed
-                    result.reason = Reason("save.failed", ["detail": "\(error)"])
-                }
-            }
+            if feature == .screenshot, let kept = ScreenshotFiles.keep(&result, in: out) { saved.append(kept) }
             let locked: Bool? = switch result.reason.code {
             case "lock.done", "lock.done-until", "lock.input-free", "lock.already", "status.locked", "status.locked-input-free": true
             case "unlock.done", "unlock.not-locked", "status.unlocked": false

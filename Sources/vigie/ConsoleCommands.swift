@@ -115,17 +115,9 @@ struct ScreenshotCommand: AsyncParsableCommand {
             let args = thumbnail.map { ["width": String($0)] } ?? [:]
             var saved: [(seat: String, file: String, params: [String: String])] = []
             let code = try await console.run(feature, args: args, to: seats) { result in
-                guard result.status == .ok, !result.body.isEmpty else { return [:] }
-                do {
-                    let path = try ScreenshotFiles.save(result.body, seat: result.seat.id, in: out)
-                    saved.append((result.seat.id, path, result.reason.params))
-                    result.reason = Reason("screenshot.saved", result.reason.params.merging(["file": path]) { $1 })
-                    return ["file": path]
-                } catch {
-                    result.status = .failed
-                    result.reason = Reason("save.failed", ["detail": (error as? ConsoleError)?.description ?? error.localizedDescription])
-                    return [:]
-                }
+                guard let kept = ScreenshotFiles.keep(&result, in: out) else { return [:] }
+                saved.append(kept)
+                return ["file": kept.file]
             }
             await console.reportSaved(saved)
             return code
