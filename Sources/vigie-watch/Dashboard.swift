@@ -192,7 +192,7 @@ final class Hub: Sendable {
     let session: ConsoleSession
     let out: String
     private let tiles: NIOLockedValueBox<[String: Tile]>
-    private let pages = NIOLockedValueBox<[UInt64: AsyncStream<String>.Continuation]>([:])
+    private let pages = NIOLockedValueBox<[UInt64: AsyncStream<PageMessage>.Continuation]>([:])
     private let nextPage = NIOLockedValueBox<UInt64>(0)
     private let streams = NIOLockedValueBox<[String: UInt32]>([:])
     private let openerBox = NIOLockedValueBox<Browser.Opened?>(nil)
@@ -238,7 +238,7 @@ final class Hub: Sendable {
 
     func received(_ event: StreamEvent, from seat: Seat) {
         var update: [String: Any] = ["type": "tile", "seat": seat.id]
-        var picture: String?
+        var picture: [UInt8]?
         tiles.withLockedValue { tiles in
             var tile = tiles[seat.id]!
             switch event {
@@ -255,7 +255,7 @@ final class Hub: Sendable {
                 tile.message = ""
                 tile.picture = bytes
                 tile.size = (w, h)
-                picture = Data(bytes).base64EncodedString()
+                picture = bytes
             case .paused(let reason):
                 tile.state = "paused"
                 tile.message = words(reason)
@@ -271,8 +271,7 @@ final class Hub: Sendable {
             tiles[seat.id] = tile
             update.merge(Self.describe(tile)) { $1 }
         }
-        if let picture { update["jpeg"] = picture }
-        broadcast(update)
+        broadcast(update, picture: picture)
     }
 
     static func describe(_ tile: Tile) -> [String: Any] {
@@ -283,35 +282,29 @@ final class Hub: Sendable {
         return d
     }
 
-    private func broadcast(_ object: [String: Any]) {
-        guard let text = Self.json(object) else { return }
-        for page in pages.withLockedValue({ Array($0.values) }) { page.yield(text) }
-    }
-
-    static func json(_ object: [String: Any]) -> String? {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    private func broadcast(_ object: [String: Any], picture: [UInt8]? = nil) {
+        guard let message = PageMessage(object, picture: picture) else { return }
+        for page in pages.withLockedValue({ Array($0.values) }) { page.yield(message) }
     }
 
     /// One page's WebSocket: everything known now, then every change; actions from it.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         // A slow page never grows this process: it gets the newest updates.
-        let (updates, page) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let (updates, page) = AsyncStream<PageMessage>.makeStream(bufferingPolicy: .bufferingNewest(256))
         let key = nextPage.withLockedValue { $0 += 1; return $0 }
         pages.withLockedValue { $0[key] = page }
         defer { pages.withLockedValue { $0[key] = nil } }
         var hello: [String: Any] = ["type": "hello", "lang": console.language.rawValue, "seats": seats.map { ["seat": $0.id, "room": $0.room] }]
         hello["title"] = console.language == .fr ? "Vigie — vue d’ensemble" : "Vigie — overview"
-        page.yield(Self.json(hello)!)
+        page.yield(PageMessage(hello)!)
         for tile in tiles.withLockedValue({ Array($0.values) }).sorted(by: { $0.seat.id < $1.seat.id }) {
             var update = Self.describe(tile)
             update["type"] = "tile"
-            if let picture = tile.picture { update["jpeg"] = Data(picture).base64EncodedString() }
-            page.yield(Self.json(update)!)
+            page.yield(PageMessage(update, picture: tile.picture)!)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await text in updates { try await outbound.write(.text(text)) }
+                for await message in updates { try await outbound.write(message.frame) }
             }
             for try await message in inbound.messages(maxSize: 64 * 1024) {
                 guard case .text(let received) = message,
@@ -412,5 +405,26 @@ enum Browser {
             return nil
         }
         return Opened(file: path)
+    }
+}
+
+/// One message to a page: JSON text, or, with a picture, one binary message
+/// (u32 big-endian length of the JSON, the JSON, then the JPEG as it came from
+/// the seat: no base64, a third fewer bytes and no encoding on either side).
+struct PageMessage: Sendable {
+    let frame: WebSocketOutboundWriter.OutboundFrame
+
+    init?(_ object: [String: Any], picture: [UInt8]? = nil) {
+        guard let json = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
+        guard let picture else {
+            frame = .text(String(decoding: json, as: UTF8.self))
+            return
+        }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(4 + json.count + picture.count)
+        buffer.writeInteger(UInt32(json.count))
+        buffer.writeBytes(json)
+        buffer.writeBytes(picture)
+        frame = .binary(buffer)
     }
 }

@@ -121,12 +121,11 @@ enum Page {
         }
         function count() { $("count").textContent = selected().length + " " + W.selected; }
 
-        function show(u) {
+        function show(u, jpeg) {
           const el = tile(u.seat, u.room);
           const screen = el.querySelector(".screen");
-          if (u.jpeg) {
-            const bytes = Uint8Array.from(atob(u.jpeg), (c) => c.charCodeAt(0));
-            const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+          if (jpeg) {
+            const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
             let img = screen.querySelector("img");
             if (!img) { screen.innerHTML = ""; img = document.createElement("img"); img.alt = u.seat; screen.appendChild(img); }
             img.src = url;
@@ -165,11 +164,19 @@ enum Page {
         let socket = null, delay = 500;
         function connect() {
           socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+          // A picture comes as one binary message: u32 length of the JSON, the JSON, the JPEG.
+          socket.binaryType = "arraybuffer";
           socket.onopen = () => { delay = 500; $("status").textContent = ""; };
           socket.onmessage = (e) => {
-            const m = JSON.parse(e.data);
+            let m, jpeg = null;
+            if (typeof e.data === "string") m = JSON.parse(e.data);
+            else {
+              const n = new DataView(e.data).getUint32(0);
+              m = JSON.parse(new TextDecoder().decode(new Uint8Array(e.data, 4, n)));
+              jpeg = new Uint8Array(e.data, 4 + n);
+            }
             if (m.type === "hello") { for (const s of m.seats) tile(s.seat, s.room); count(); }
-            else if (m.type === "tile") show(m);
+            else if (m.type === "tile") show(m, jpeg);
             else if (m.type === "result") result(m);
           };
           socket.onclose = () => {
