@@ -77,6 +77,45 @@ public enum ThumbnailBenchmark {
         ]
     }
 
+    /// The bytes a live view of the scrolling scene sends in `seconds`: the
+    /// backdrop and the text window scrolling `linesPerSecond` lines a second
+    /// (one line at a time, as a build log does), a 320-px thumbnail looked for
+    /// once per `interval` seconds, as a seat's stream does. Returns `bytes`
+    /// (the JPEGs), `frames`, `ticks` and `seconds`. Others may read the same
+    /// display meanwhile (a VNC server, for a comparison): `ready` is called once
+    /// the scene is up, before the first tick.
+    public static func minute(display: String?, seconds: Double = 60, linesPerSecond: Int = 10, interval: Double = 1,
+                              ready: () -> Void = {}) throws -> [String: Double] {
+        let backdrop = try BackgroundBackdrop(display: display)
+        defer { backdrop.stop() }
+        let scroller = try ScrollingText(display: display)
+        defer { scroller.close() }
+        let thumbnailer = try Thumbnailer(display: display)
+        defer { thumbnailer.close() }
+        ready()
+        var bytes = 0, frames = 0, ticks = 0
+        let start = now()
+        var nextLine = start, nextTick = start
+        let lineEvery = 1000 / Double(max(1, linesPerSecond))
+        while now() - start < seconds * 1000 {
+            if now() >= nextTick {
+                ticks += 1
+                if let thumb = try thumbnailer.next(width: 320) {
+                    frames += 1
+                    bytes += thumb.jpeg.count
+                }
+                nextTick += interval * 1000
+            }
+            if now() >= nextLine {
+                scroller.step(lines: 1)
+                nextLine += lineEvery
+            }
+            let wait = max(0, min(nextLine, nextTick) - now())
+            usleep(UInt32(wait * 1000))
+        }
+        return ["bytes": Double(bytes), "frames": Double(frames), "ticks": Double(ticks), "seconds": seconds]
+    }
+
     static func now() -> Double { ScreenBenchmark.now() }
     static func median(_ v: [Double]) -> Double { ScreenBenchmark.median(v) }
 }

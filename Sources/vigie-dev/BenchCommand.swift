@@ -35,7 +35,21 @@ struct BenchCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Save the last JPEG of each scene there (still.jpg, scroll.jpg).", valueName: "dir"))
         var saveTo: String?
 
+        @Option(help: ArgumentHelp("""
+            Instead: keep the scrolling scene up for this many seconds (10 lines a second) and \
+            print the bytes a 1-picture-a-second live view of it sends (for comparing with a VNC \
+            client reading the same display; `ready` is printed once the scene is up).
+            """, valueName: "seconds"))
+        var scene: Double?
+
         func run() throws {
+            if let scene {
+                let r = try ThumbnailBenchmark.minute(display: display, seconds: scene) {
+                    FileHandle.standardOutput.write(Data("ready\n".utf8))
+                }
+                print(String(format: "vigie bytes %d frames %d ticks %d seconds %.0f", Int(r["bytes"]!), Int(r["frames"]!), Int(r["ticks"]!), r["seconds"]!))
+                return
+            }
             let r = try ThumbnailBenchmark.run(display: display, iterations: iterations) { name, jpeg in
                 if let saveTo { _ = FileManager.default.createFile(atPath: "\(saveTo)/\(name).jpg", contents: Data(jpeg)) }
             }
