@@ -231,8 +231,15 @@ public final class WatchBoard: Sendable {
     private let viewers = NIOLockedValueBox<[ObjectIdentifier: Viewer]>([:])
     /// One change of the notice at a time, in order.
     private let shown = AsyncSerial()
-    /// Whether the seat was locked when the notice was last shown (the lock draws it then).
-    private let shownLocked = NIOLockedValueBox<Bool?>(nil)
+    /// Whether the seat was locked when the notice was last shown (the lock draws it then), and when.
+    private let shownLocked = NIOLockedValueBox<(locked: Bool, at: ContinuousClock.Instant)?>(nil)
+    /// The lock draws a notice for an hour at most (``NoticeShower/watchers(_:)``):
+    /// a viewer watching longer has it drawn again before then (every half hour).
+    let lockNoticeRenewal: Duration
+
+    init(lockNoticeRenewal: Duration = .seconds(30 * 60)) {
+        self.lockNoticeRenewal = lockNoticeRenewal
+    }
 
     /// The viewers' names now, for tests and status.
     public var names: [String] { viewers.withLockedValue { $0.values.map(\.identity.displayName) } }
@@ -254,10 +261,13 @@ public final class WatchBoard: Sendable {
     }
 
     /// Shows the notice again when the seat was locked or unlocked since it was
-    /// shown: the lock draws it while locked, a window of its own otherwise.
+    /// shown (the lock draws it while locked, a window of its own otherwise), or
+    /// when the lock has drawn it for half an hour (it would go after an hour).
     func refresh(effects: any SeatEffects, texts: SeatTexts) async {
         let locked = effects.lockedBy != nil
-        guard let was = shownLocked.withLockedValue({ $0 }), was != locked else { return }
+        guard let was = shownLocked.withLockedValue({ $0 }) else { return }
+        let renew = was.locked && locked && ContinuousClock.now - was.at > lockNoticeRenewal
+        guard was.locked != locked || renew else { return }
         let text = viewers.withLockedValue { Self.text($0, texts) }
         guard text != nil else { return }
         await show(text, effects: effects)
@@ -265,7 +275,7 @@ public final class WatchBoard: Sendable {
 
     private func show(_ text: String?, effects: any SeatEffects) async {
         await shown.run { [shownLocked] in
-            shownLocked.withLockedValue { $0 = text == nil ? nil : effects.lockedBy != nil }
+            shownLocked.withLockedValue { $0 = text == nil ? nil : (effects.lockedBy != nil, ContinuousClock.now) }
             await effects.showWatchers(text)
         }
     }
