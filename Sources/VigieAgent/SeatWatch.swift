@@ -82,6 +82,10 @@ extension SeatPipeline {
         let kept = args
         let pausedAtStart = paused
         var opened = Reason("watch.started", ["width": String(width), "interval": String(interval)])
+        if width != askedWidth || interval != askedInterval {
+            // The viewer is told that the school's bounds narrowed what it asked for.
+            opened = Reason("watch.started-narrowed", opened.params.merging(["asked_width": String(askedWidth), "asked_interval": String(askedInterval)]) { $1 })
+        }
         if let paused { opened.params["paused"] = paused.code }
         // Who is logged in at the seat, for the viewer's tile (the register has it already).
         if let user = effects.sessionUser { opened.params["user"] = user }

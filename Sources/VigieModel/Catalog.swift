@@ -32,6 +32,8 @@ public enum Catalog {
         "screenshot.saved": ("capture {width}×{height} enregistrée dans {file}", "{width}×{height} screenshot saved to {file}"),
         "screenshot.taken": ("capture {width}×{height}", "{width}×{height} screenshot"),
         "watch.started": ("vue en direct ouverte ({width} px)", "live view open ({width} px)"),
+        "watch.started-narrowed": ("vue en direct ouverte ({width} px, une image toutes les {interval} ms) ; l’établissement limite ce qui était demandé ({asked_width} px, {asked_interval} ms)",
+                                   "live view open ({width} px, a picture every {interval} ms); the school’s bounds narrowed what was asked ({asked_width} px, {asked_interval} ms)"),
         "watch.resumed": ("vue en direct reprise", "live view resumed"),
         "watch.stopped": ("vue en direct arrêtée après {seconds} s ({why})", "live view stopped after {seconds} s ({why})"),
         "watch.viewer-ended": ("fermée par la personne qui regardait", "closed by the viewer"),

@@ -240,6 +240,9 @@ final class WatchProcess: @unchecked Sendable {
         let watch = try WatchProcess(school, ["--seat", "B204-01", "--width", "640"])
         let opened = await watch.next(["open"], timeout: 10)
         #expect((opened?["params"] as? [String: String])?["width"] == "200", "\(String(describing: opened))")
+        // And the viewer is told so, in words.
+        #expect(opened?["code"] as? String == "watch.started-narrowed", "\(String(describing: opened))")
+        #expect((opened?["message"] as? String ?? "").contains("l’établissement limite ce qui était demandé (640 px"), "\(String(describing: opened))")
         #expect(await watch.next(["picture"], timeout: 10)?["width"] as? Int == 200)
     }
 }
