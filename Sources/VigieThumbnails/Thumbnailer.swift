@@ -33,15 +33,11 @@ public struct Thumbnail: Sendable {
 /// never call it from two threads at once.
 public final class Thumbnailer: @unchecked Sendable {
     private let x: XConnection
-    private let damage: xcb_damage_damage_t
-    /// Response type of DamageNotify on this connection.
-    private let damageNotify: UInt8
+    private let damage: DamageTracker
     private var shm: ShmSegment?
     private var shmTried = false
     private var scaler: BoxScaler?
     private let encoder: JPEGEncoder
-    /// Something was drawn since the last capture (or there was none yet).
-    private var dirty = true
     /// The `width` of the last thumbnail returned (0 before the first).
     private var requestedWidth = 0
     private var closed = false
@@ -55,36 +51,14 @@ public final class Thumbnailer: @unchecked Sendable {
     ///   `jpeg.encode` when libjpeg-turbo cannot start.
     public init(display: String?) throws {
         let x = try XConnection(display: display)
-        let c = x.connection
-        guard let ext = xcb_get_extension_data(c, cxcb_damage_extension()), ext.pointee.present != 0 else {
-            x.close()
-            throw ScreenError(code: "x11.damage", detail: "X display \(x.displayName) lacks the DAMAGE extension")
-        }
-        // The protocol wants QueryVersion before any other DAMAGE request.
-        var err: UnsafeMutablePointer<xcb_generic_error_t>?
-        guard let version = xcb_damage_query_version_reply(c, xcb_damage_query_version(c, 1, 1), &err) else {
-            free(err)
-            x.close()
-            throw ScreenError(code: "x11.damage", detail: "DAMAGE version query failed on \(x.displayName)")
-        }
-        free(version)
-        let id = xcb_generate_id(c)
-        if let error = xcb_request_check(c, xcb_damage_create_checked(
-            c, id, x.root, UInt8(XCB_DAMAGE_REPORT_LEVEL_NON_EMPTY.rawValue))) {
-            let code = error.pointee.error_code
-            free(error)
-            x.close()
-            throw ScreenError(code: "x11.damage", detail: "DamageCreate on the root window failed (X error \(code))")
-        }
         do {
+            damage = try DamageTracker(x)
             encoder = try JPEGEncoder()
         } catch {
             x.close()
             throw error
         }
         self.x = x
-        damage = id
-        damageNotify = ext.pointee.first_event &+ UInt8(XCB_DAMAGE_NOTIFY)
     }
 
     deinit { close() }
@@ -97,39 +71,31 @@ public final class Thumbnailer: @unchecked Sendable {
     ///   closed), `x11.connection-lost`, `jpeg.encode`.
     public func next(width: Int, quality: Int = 70) throws -> Thumbnail? {
         guard !closed else { throw ScreenError(code: "x11.capture", detail: "thumbnailer closed") }
-        drainEvents(before: nil)
+        damage.drain()
         if x.hasError {
             throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
         }
         let w = BoxScaler.width(requested: width, sourceWidth: x.width, sourceHeight: x.height)
         let scaler: BoxScaler
         if let current = self.scaler, current.width == w {
-            if !dirty && width == requestedWidth { return nil }
+            if !damage.dirty && width == requestedWidth { return nil }
             scaler = current
         } else {
             scaler = BoxScaler(sourceWidth: x.width, sourceHeight: x.height, width: w)
             self.scaler = scaler
         }
 
-        // Subtract first, capture second. The server handles our requests in
-        // order, so whatever is drawn after the subtract either lands in the
-        // capture or after it, and in both cases raises a new DamageNotify:
-        // nothing drawn is ever lost, at worst one frame is taken twice.
-        // (Capturing first would lose what is drawn between the capture and
-        // the subtract.)
-        let subtract = xcb_damage_subtract(x.connection, damage, xcb_xfixes_region_t(XCB_NONE), xcb_xfixes_region_t(XCB_NONE))
-        dirty = false
+        // Subtract first, capture second (see DamageTracker).
+        let subtract = damage.willCapture()
         var t = Self.now()
         let captured: (captureMs: Double, scaleMs: Double)
         do {
             captured = try captureAndScale(scaler)
         } catch {
-            dirty = true
+            damage.captureFailed()
             throw error
         }
-        // Notifications the server sent before it handled the subtract are for
-        // drawing this capture already holds.
-        drainEvents(before: subtract.sequence)
+        damage.captured(after: subtract)
         var timings = lastTimings
         if captured.scaleMs < 0 {
             timings.capture = Self.now() - t
@@ -143,7 +109,7 @@ public final class Thumbnailer: @unchecked Sendable {
         do {
             jpeg = try encoder.encode(scaler.rgb, width: scaler.width, height: scaler.height, quality: quality)
         } catch {
-            dirty = true
+            damage.captureFailed()
             throw error
         }
         timings.encode = Self.now() - t
@@ -157,31 +123,11 @@ public final class Thumbnailer: @unchecked Sendable {
     public func close() {
         if closed { return }
         closed = true
-        if !x.hasError {
-            xcb_damage_destroy(x.connection, damage)
-        }
+        damage.close()
         shm?.detach()
         shm = nil
         scaler = nil
         x.close()
-    }
-
-    /// Reads every queued event; a DamageNotify marks the screen dirty unless
-    /// the server sent it before handling request `sequence`.
-    private func drainEvents(before sequence: UInt32?) {
-        let c = x.connection
-        while let ev = xcb_poll_for_event(c) {
-            if ev.pointee.response_type & 0x7F == damageNotify {
-                if let sequence {
-                    // 16-bit sequence numbers: compare modulo 2^16.
-                    let delta = Int16(bitPattern: ev.pointee.sequence &- UInt16(truncatingIfNeeded: sequence))
-                    if delta >= 0 { dirty = true }
-                } else {
-                    dirty = true
-                }
-            }
-            free(ev)
-        }
     }
 
     /// Captures the root window into the scaler. Returns the milliseconds of
