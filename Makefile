@@ -6,7 +6,7 @@ SEATS ?= 8
 # Debian packages Vigie builds against or its tests and demo run.
 APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libturbojpeg0-dev libpng-dev \
                xvfb x11-utils x11-apps xfonts-base faketime chromium chromium-driver python3-selenium poppler-utils fonts-dejavu-core \
-               libsqlite3-dev python3
+               libsqlite3-dev python3 python3-venv libvncserver-dev libxcb-xtest0-dev
 # Real seats: sd-login, and what checks the .deb, the units, the polkit rules and the LightDM script.
 APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,6 +23,8 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 is needed (https://www.swift.org/install/linux/)"; exit 1; }
+	@# A real third-party VNC client for the remote view's tests (PyPI; Debian has none that scripts captures).
+	@[ -x .build-venv/bin/vncdo ] || { /usr/bin/python3 -m venv .build-venv && .build-venv/bin/pip install -q vncdotool==1.4.2; }
 
 ## build: debug build of vigie, vigie-agent and vigie-ui
 build: deps

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "vigie-agent", targets: ["vigie-agent"]),
         .executable(name: "vigie-watch", targets: ["vigie-watch"]),
         .executable(name: "vigie-ui", targets: ["vigie-ui"]),
+        .executable(name: "vigie-vnc", targets: ["vigie-vnc"]),
         .executable(name: "vigie-input-hold", targets: ["vigie-input-hold"]),
     ],
     dependencies: [
@@ -42,6 +43,11 @@ let package = Package(
             name: "CXCBDamage",
             pkgConfig: "xcb-damage",
             providers: [.apt(["libxcb-damage0-dev"])]
+        ),
+        .systemLibrary(
+            name: "CVNCServer",
+            pkgConfig: "libvncserver xcb-xtest",
+            providers: [.apt(["libvncserver-dev", "libxcb-xtest0-dev"])]
         ),
         .systemLibrary(
             name: "CTurboJPEG",
@@ -256,6 +262,7 @@ let package = Package(
         // The seat's on-screen helper (lock window, message window): its own
         // process, no Foundation, so a crash of the agent never unlocks a seat.
         .executableTarget(name: "vigie-ui", dependencies: ["VigieScreen"]),
+        .executableTarget(name: "vigie-vnc", dependencies: ["VigieScreen", "VigieThumbnails", "CXCB", "CVNCServer"]),
         // Holds keyboards and pointers (evdev EVIOCGRAB) while the lock record says locked.
         .executableTarget(name: "vigie-input-hold", dependencies: ["VigieSeatState"]),
 
@@ -319,7 +326,7 @@ let package = Package(
         ]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-register-helper", "VigieRegister", "VigieStore",
+            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-vnc", "vigie-register-helper", "VigieRegister", "VigieStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
