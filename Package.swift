@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "vigie-dev", targets: ["vigie-dev"]),
         .executable(name: "vigie-agent", targets: ["vigie-agent"]),
         .executable(name: "vigie-watch", targets: ["vigie-watch"]),
+        .executable(name: "vigie-view", targets: ["vigie-view"]),
         .executable(name: "vigie-ui", targets: ["vigie-ui"]),
         .executable(name: "vigie-vnc", targets: ["vigie-vnc"]),
         .executable(name: "vigie-input-hold", targets: ["vigie-input-hold"]),
@@ -230,6 +231,16 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ]
         ),
+        // The remote view (`vigie view`, `vigie control`, handed over by the console).
+        .executableTarget(
+            name: "vigie-view",
+            dependencies: [
+                "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieCLI", "VigieConsole",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The school server (`vigie-server run`, its enrolment tokens).
         .executableTarget(
             name: "vigie-server",
@@ -326,7 +337,7 @@ let package = Package(
         ]),
         .testTarget(name: "VigieIntegrationTests", dependencies: [
             "CXCB", "VigieModel", "VigieConfig", "VigiePKI", "VigieWire", "VigieController", "VigieAgent", "VigieScreen",
-            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-vnc", "vigie-register-helper", "VigieRegister", "VigieStore",
+            "VigieTestSupport", "vigie", "vigie-server", "vigie-dev", "vigie-agent", "vigie-ui", "vigie-vnc", "vigie-view", "vigie-register-helper", "VigieRegister", "VigieStore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

@@ -46,6 +46,31 @@ struct AgentEffects: SeatEffects {
 
     func showWatchers(_ text: String?) async { await notices.watchers(text) }
 
+    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> {
+        if let why = target.unavailable { return .failure(why) }
+        let helper = URL(fileURLWithPath: notices.uiPath).deletingLastPathComponent().appendingPathComponent("vigie-vnc").path
+        guard FileManager.default.isExecutableFile(atPath: helper) else {
+            return .failure(Reason("view.unavailable", ["detail": "\(helper) is not installed"]))
+        }
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            return .failure(Reason("view.unavailable", ["detail": "socketpair: \(String(cString: strerror(errno)))"]))
+        }
+        var argv = [helper, "--fd", "3", "--mode", control ? "control" : "view"]
+        if let display = target.display { argv += ["--display", display] }
+        do {
+            let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((password + "\n").utf8))
+            close(pair[1])
+            close(child.stdout)
+            let pid = child.pid
+            return .success(RemoteScreen(socket: pair[0], stop: { _ = kill(pid, SIGTERM) }))
+        } catch {
+            close(pair[0])
+            close(pair[1])
+            return .failure(Reason("view.unavailable", ["detail": "\(error)"]))
+        }
+    }
+
     func run(_ command: [String], program: String, privileged: Bool, timeout: Int, by identity: Identity) async -> (SeatStatus, Reason, [UInt8]) {
         // Who it runs as.
         var account: RunAccount?

@@ -111,6 +111,7 @@ public enum SeatConnection {
                                 // The console's side of its streams: an end, or its heartbeat.
                                 let message = try frame.decodeHeader(StreamMessage.self)
                                 if message.known == .end { streams.end(message.id, Reason("watch.viewer-ended")) }
+                                if message.known == .data { streams.deliver(message.id, frame.body) }
                                 if streams.isEmpty, budget.isIdle { idle.arm() }
                                 continue
                             }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import VigieModel
 import VigieRegister
@@ -41,6 +42,22 @@ public protocol SeatEffects: Sendable {
     /// Shows the lasting notice naming who watches the screen live, replacing the
     /// one shown before; nil removes it (nobody watches any more).
     func showWatchers(_ text: String?) async
+    /// Starts the VNC helper for one remote viewer (`control`: with keyboard and
+    /// mouse), its RFB on the returned socket; or why it cannot start.
+    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason>
+}
+
+/// The seat's VNC helper for one viewer: its end of the socket pair, and how to stop it.
+public struct RemoteScreen: Sendable {
+    /// The agent's end of the socket pair (the helper has the other).
+    public var socket: Int32
+    /// Stops the helper (it also ends by itself when the socket closes).
+    public var stop: @Sendable () -> Void
+
+    public init(socket: Int32, stop: @escaping @Sendable () -> Void) {
+        self.socket = socket
+        self.stop = stop
+    }
 }
 
 /// Thumbnails of the seat's screen for one live viewer.
@@ -78,6 +95,8 @@ public final class SeatPipeline: Sendable {
     let logger: Logger
     /// Who watches the screen live now (the lasting notice).
     let watchers = WatchBoard()
+    /// Who controls the seat remotely now (one at a time).
+    let controller = NIOLockedValueBox<UUID?>(nil)
 
     /// Features that change nothing on the seat nor look at it: one event, after.
     static let recordedOnce: Set<Feature> = [.status, .wake]
@@ -118,6 +137,9 @@ public final class SeatPipeline: Sendable {
         let decision = Policy.decide(identity: identity, serialHex: peer.serial, feature: feature, seat: seat, config: live.current.config, at: now)
         if feature == .watch {
             return await openWatch(request, frame: frame, peer: peer, decision: decision, at: now)
+        }
+        if feature == .view || feature == .control {
+            return await openRemote(request, feature: feature, frame: frame, peer: peer, decision: decision, at: now)
         }
         if case .refuse(let why) = decision {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why))
@@ -295,7 +317,7 @@ public final class SeatPipeline: Sendable {
         case .wake:
             // Wake-on-LAN is sent by the console: a seat that answers is awake.
             return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
-        case .watch:
+        case .watch, .view, .control:
             // Opened by `answer` (a stream), never performed as one request.
             return (.failed, Reason("agent.internal"), [])
         }

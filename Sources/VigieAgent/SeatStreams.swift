@@ -36,6 +36,14 @@ public final class StreamLink: Sendable {
     private let eventLoop: any EventLoop
     /// Closes the connection: the one way to let go of a write the peer never reads.
     private let closeConnection: @Sendable () -> Void
+    /// Bytes the console sent on a byte stream (`view`, `control`), in order.
+    public let received: AsyncStream<[UInt8]>
+    private let receiving: AsyncStream<[UInt8]>.Continuation
+    /// Bytes received and not yet taken; beyond ``receivedLimit`` the stream ends.
+    private let unread = NIOLockedValueBox(0)
+    /// What a console may send ahead of the seat's helper (a viewer's keys and
+    /// pointer are a few bytes each: a flood ends the stream, the seat's memory stays bounded).
+    static let receivedLimit = 1 << 20
 
     /// How long one message may wait for a reader that still heartbeats but does
     /// not read, before the seat gives up on it (`watch.viewer-too-slow`).
@@ -48,6 +56,7 @@ public final class StreamLink: Sendable {
         self.send = send
         self.lastHeard = lastHeard
         self.closeConnection = close
+        (received, receiving) = AsyncStream<[UInt8]>.makeStream()
     }
 
     /// Why the stream must end, once something outside it said so (the first reason wins).
@@ -64,7 +73,25 @@ public final class StreamLink: Sendable {
 
     func end(_ reason: Reason) {
         ending.withLockedValue { if $0 == nil { $0 = reason } }
+        receiving.finish()
     }
+
+    /// Bytes from the console for this stream.
+    func deliver(_ bytes: [UInt8]) {
+        let over = unread.withLockedValue { unread -> Bool in
+            unread += bytes.count
+            return unread > Self.receivedLimit
+        }
+        if over {
+            end(Reason("view.flood", ["bytes": String(Self.receivedLimit)]))
+            closeConnection()
+            return
+        }
+        receiving.yield(bytes)
+    }
+
+    /// The stream's reader took `count` bytes of ``received``.
+    public func consumed(_ count: Int) { unread.withLockedValue { $0 -= count } }
 
     /// Sends one message of the stream; throws when the connection is gone.
     /// Suspends while the connection cannot take more (a slow reader), so the
@@ -140,6 +167,11 @@ final class StreamTable: Sendable {
 
     func end(_ id: UInt32, _ reason: Reason) {
         links.withLockedValue { $0[id] }?.end(reason)
+    }
+
+    /// Bytes from the console for stream `id` (ignored when it is not open).
+    func deliver(_ id: UInt32, _ bytes: [UInt8]) {
+        links.withLockedValue { $0[id] }?.deliver(bytes)
     }
 
     func endAll(_ reason: Reason) {

@@ -183,9 +183,13 @@ extension SeatPipeline {
     /// with the longest it can have lasted (until this start). Called once, when
     /// the agent starts, before it serves anyone.
     public func closeStreamsLeftOpen(now: Date = Date()) {
+        for feature in [Feature.watch, .view, .control] { closeStreamsLeftOpen(feature, now: now) }
+    }
+
+    private func closeStreamsLeftOpen(_ feature: Feature, now: Date) {
         let left: [(seq: Int64, event: RegisterEvent)]
         do {
-            left = try journal.unfinished(feature: Feature.watch.rawValue, endCode: "watch.stopped")
+            left = try journal.unfinished(feature: feature.rawValue, endCode: "\(feature.rawValue).stopped")
         } catch {
             logger.error("cannot read the journal for live views left open", metadata: ["error": "\(error)"])
             return
@@ -196,7 +200,7 @@ extension SeatPipeline {
             var params = ["why": "watch.agent-restarted", "started": String(seq)]
             if let startedAt { params["seconds_at_most"] = String(Int(now.timeIntervalSince(startedAt).rounded())) }
             stop.outcome = .done
-            stop.code = "watch.stopped"
+            stop.code = "\(feature.rawValue).stopped"
             stop.params = params
             stop.timeUTC = RegisterTime.utc(now)
             stop.timeLocal = RegisterTime.local(now, texts.timeZone)
@@ -230,6 +234,8 @@ public final class WatchBoard: Sendable {
     private struct Viewer {
         var identity: Identity
         var since: Date
+        /// `watch` (the overview), `view` or `control`.
+        var mode: Feature
     }
 
     private let viewers = NIOLockedValueBox<[ObjectIdentifier: Viewer]>([:])
@@ -248,9 +254,9 @@ public final class WatchBoard: Sendable {
     /// The viewers' names now, for tests and status.
     public var names: [String] { viewers.withLockedValue { $0.values.map(\.identity.displayName) } }
 
-    func join(_ key: ObjectIdentifier, identity: Identity, since: Date, effects: any SeatEffects, texts: SeatTexts) async {
+    func join(_ key: ObjectIdentifier, identity: Identity, since: Date, mode: Feature = .watch, effects: any SeatEffects, texts: SeatTexts) async {
         let text = viewers.withLockedValue { v -> String? in
-            v[key] = Viewer(identity: identity, since: since)
+            v[key] = Viewer(identity: identity, since: since, mode: mode)
             return Self.text(v, texts)
         }
         await show(text, effects: effects)
@@ -286,14 +292,15 @@ public final class WatchBoard: Sendable {
 
     private static func text(_ viewers: [ObjectIdentifier: Viewer], _ texts: SeatTexts) -> String? {
         guard !viewers.isEmpty else { return nil }
-        // One line per person, the earliest start for someone watching twice.
+        // One line per person and way of looking, the earliest start for someone watching twice.
         var earliest: [String: Viewer] = [:]
         for viewer in viewers.values {
-            if let known = earliest[viewer.identity.uri], known.since <= viewer.since { continue }
-            earliest[viewer.identity.uri] = viewer
+            let id = viewer.identity.uri + " " + viewer.mode.rawValue
+            if let known = earliest[id], known.since <= viewer.since { continue }
+            earliest[id] = viewer
         }
         return earliest.values.sorted { $0.since < $1.since }
-            .map { texts.watching(by: $0.identity, since: $0.since) }
+            .map { texts.watching(by: $0.identity, since: $0.since, mode: $0.mode) }
             .joined(separator: " ; ")
     }
 }
@@ -317,11 +324,16 @@ final class AsyncSerial: Sendable {
 }
 
 extension SeatTexts {
-    /// The lasting notice while someone watches the screen live.
-    public func watching(by identity: Identity, since date: Date) -> String {
-        switch language {
-        case .fr: return "Écran regardé en direct par \(actor(identity)) depuis \(time(date))"
-        case .en: return "Screen watched live by \(actor(identity)) since \(time(date))"
+    /// The lasting notice while someone watches the screen live (`watch`: among
+    /// the overview's thumbnails; `view`: full size; `control`: with keyboard and mouse).
+    public func watching(by identity: Identity, since date: Date, mode: Feature = .watch) -> String {
+        switch (language, mode) {
+        case (.fr, .view): return "Écran affiché en grand par \(actor(identity)) depuis \(time(date))"
+        case (.en, .view): return "Screen shown full size to \(actor(identity)) since \(time(date))"
+        case (.fr, .control): return "Clavier et souris pris en main par \(actor(identity)) depuis \(time(date))"
+        case (.en, .control): return "Keyboard and mouse controlled by \(actor(identity)) since \(time(date))"
+        case (.fr, _): return "Écran regardé en direct par \(actor(identity)) depuis \(time(date))"
+        case (.en, _): return "Screen watched live by \(actor(identity)) since \(time(date))"
         }
     }
 }

@@ -36,7 +36,10 @@ public enum Spawn {
     /// session (setsid) so that stopping or killing the agent does not stop it:
     /// a lock must outlive the networked part of the agent.
     /// With `logPath`, the child's stderr is appended to that file (stdout stays a pipe).
-    public static func start(_ argv: [String], newSession: Bool, logPath: String? = nil) throws -> SpawnedProcess {
+    /// With `passing`, that descriptor is the child's 3 (a socket pair's end);
+    /// with `stdin`, the child reads it on its standard input (never its argv).
+    public static func start(_ argv: [String], newSession: Bool, logPath: String? = nil,
+                             passing: Int32? = nil, stdin input: [UInt8]? = nil) throws -> SpawnedProcess {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(.pipe, "pipe: \(String(cString: strerror(errno)))") }
         // Neither end may leak into other helpers (pipe2 is not exported by Glibc's module).
@@ -46,11 +49,27 @@ public enum Spawn {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var inputFDs: [Int32] = [-1, -1]
+        if let input {
+            // A pipe holds 64 KiB: a password is written whole before the child starts.
+            guard input.count < 65536, pipe(&inputFDs) == 0 else {
+                close(fds[0]); close(fds[1])
+                throw SpawnError(.pipe, "pipe: \(String(cString: strerror(errno)))")
+            }
+            _ = fcntl(inputFDs[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(inputFDs[1], F_SETFD, FD_CLOEXEC)
+            _ = input.withUnsafeBytes { write(inputFDs[1], $0.baseAddress, input.count) }
+            close(inputFDs[1])
+            posix_spawn_file_actions_adddup2(&actions, inputFDs[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        defer { if inputFDs[0] >= 0 { close(inputFDs[0]) } }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        // Only 0, 1 and 2 reach the child: a helper must never hold the agent's
-        // listening socket or connections (it would keep the port after the agent dies).
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        if let passing { posix_spawn_file_actions_adddup2(&actions, passing, 3) }
+        // Only 0, 1 and 2 (and the descriptor passed) reach the child: a helper must never
+        // hold the agent's listening socket or connections (it would keep the port after the agent dies).
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, passing == nil ? 3 : 4) }
         if let logPath {
             posix_spawn_file_actions_addopen(&actions, 2, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         }

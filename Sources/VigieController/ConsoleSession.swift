@@ -51,6 +51,8 @@ public enum StreamEvent: Sendable {
     /// No pictures for now, and why (e.g. outside the room's windows, with the next one).
     case paused(Reason)
     case resumed
+    /// Bytes of a byte stream (`view`, `control`: the seat's RFB).
+    case data([UInt8])
     /// The stream is over, and why (the seat's reason, or `net.closed` when the connection dropped).
     case ended(Reason)
 }
@@ -182,6 +184,11 @@ public final class ConsoleSession: SeatSender, Sendable {
     /// Ends a stream this session opened (the seat records who stopped it and when).
     public func endStream(_ id: UInt32, on seat: Seat) async {
         await link(for: seat).endStream(id)
+    }
+
+    /// Sends bytes on a byte stream this session opened (`view`, `control`).
+    public func sendStreamData(_ id: UInt32, on seat: Seat, bytes: [UInt8]) async {
+        await link(for: seat).streamData(id, bytes)
     }
 
     /// Every seat of the session.
@@ -407,6 +414,11 @@ actor SeatLink {
         }
     }
 
+    func streamData(_ id: UInt32, _ bytes: [UInt8]) {
+        guard streams[id] != nil else { return }
+        open?.write(.stream(StreamMessage(id: id, event: .data), body: bytes))
+    }
+
     func endStream(_ id: UInt32) {
         if let events = streams.removeValue(forKey: id) {
             open?.write(.stream(StreamMessage(id: id, event: .end)))
@@ -444,6 +456,8 @@ actor SeatLink {
             events(.paused(message.reason ?? Reason("watch.paused")))
         case .resumed:
             events(.resumed)
+        case .data:
+            events(.data(frame.body))
         case .end:
             streams[message.id] = nil
             events(.ended(message.reason ?? Reason("watch.ended")))

@@ -142,6 +142,10 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
     func thumbnails() async -> Result<any ThumbnailSource, Reason> { .success(SimulatedThumbnails(screen: screen)) }
 
     func showWatchers(_ text: String?) async {}
+
+    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> {
+        .failure(Reason("view.unavailable", ["detail": "a simulated seat has no screen to show"]))
+    }
 }
 
 /// A simulated seat's live view: its screen's thumbnail once, then nothing (the

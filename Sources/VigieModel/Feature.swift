@@ -18,12 +18,16 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
     /// A live thumbnail stream (the overview): frames while the policy allows,
     /// one register event when it starts and one when it stops.
     case watch
+    /// One seat's screen at full size over VNC, without input (the remote view).
+    case view
+    /// One seat's screen over VNC with keyboard and mouse (remote control).
+    case control
 
     /// Features that let someone look at a pupil's screen. In a surveillance room
     /// they are allowed only inside the posted windows.
     public var isMonitoring: Bool {
         switch self {
-        case .screenshot, .thumbnail, .watch: return true
+        case .screenshot, .thumbnail, .watch, .view, .control: return true
         default: return false
         }
     }

@@ -62,6 +62,11 @@ public enum Policy {
         guard inRoom.contains(where: { $0.features.contains(feature) }) else {
             return .refuse(Reason("policy.feature", ["role": role.rawValue, "room": seat.room, "feature": feature.rawValue]))
         }
+        // Remote control is for teaching: a library's posters announce monitoring
+        // only, so nobody takes a library seat's keyboard and mouse, whatever the grants.
+        if feature == .control, let room = config.room(seat.room), room.purpose == .surveillance {
+            return .refuse(Reason("policy.control-room", ["room": room.id]))
+        }
         if feature.isMonitoring, let room = config.room(seat.room) {
             let verdict = room.monitoring(at: now)
             if !verdict.allowed {

@@ -72,9 +72,9 @@ public struct Grant: Sendable, Hashable, Codable {
     public static func defaults(for role: Role) -> [Grant] {
         switch role {
         case .teacher:
-            return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .watch, .status, .power, .run, .wake])]
+            return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .watch, .view, .control, .status, .power, .run, .wake])]
         case .librarian:
-            return [Grant(role: .librarian, rooms: nil, features: [.screenshot, .thumbnail, .watch, .message, .lock, .unlock, .status])]
+            return [Grant(role: .librarian, rooms: nil, features: [.screenshot, .thumbnail, .watch, .view, .message, .lock, .unlock, .status])]
         case .head:
             return []
         case .admin:

@@ -384,7 +384,7 @@ final class StreamHeartbeat: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = Frame
 
     /// Requests that open a stream, by feature name.
-    static let streamFeatures: Set<String> = ["watch"]
+    static let streamFeatures: Set<String> = ["watch", "view", "control"]
     /// Stream-opening requests sent, not answered yet.
     private var asked: Set<UInt32> = []
     /// Streams the seat accepted and that have not ended.

@@ -53,7 +53,7 @@ public struct Response: Sendable, Codable, Equatable {
 public struct StreamMessage: Sendable, Codable, Equatable {
     /// The request that opened the stream; 0 for the connection's heartbeat.
     public var id: UInt32
-    /// `frame`, `paused`, `resumed`, `end`, `heartbeat`, or one a later version adds.
+    /// `frame`, `paused`, `resumed`, `end`, `heartbeat`, `data`, or one a later version adds.
     public var event: String
     /// Counts the stream's frames, from 1.
     public var seq: UInt32?
@@ -73,6 +73,8 @@ public struct StreamMessage: Sendable, Codable, Equatable {
 
     public enum Event: String, Sendable {
         case frame, paused, resumed, end, heartbeat
+        /// Bytes of a byte stream (the remote view's RFB), both ways, in the body.
+        case data
     }
 
     /// The event, when this version knows it.

@@ -424,12 +424,12 @@ final class DemoSchool {
             [[grants]]
             role = "teacher"
             rooms = ["B204"]
-            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "watch", "status"]
+            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "watch", "view", "control", "status"]
 
             [[grants]]
             role = "librarian"
             rooms = ["CDI"]
-            features = ["screenshot", "thumbnail", "watch", "message", "lock", "unlock", "status"]
+            features = ["screenshot", "thumbnail", "watch", "view", "message", "lock", "unlock", "status"]
 
             [[grants]]
             role = "admin"

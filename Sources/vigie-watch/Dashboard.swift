@@ -237,6 +237,7 @@ final class Hub: Sendable {
     private func words(_ reason: Reason) -> String { Catalog.text(reason, console.language) }
 
     func received(_ event: StreamEvent, from seat: Seat) {
+        if case .data = event { return }  // byte streams are not the overview's
         var update: [String: Any] = ["type": "tile", "seat": seat.id]
         var picture: [UInt8]?
         tiles.withLockedValue { tiles in
@@ -263,6 +264,8 @@ final class Hub: Sendable {
             case .resumed:
                 tile.state = "open"
                 tile.message = ""
+            case .data:
+                break
             case .ended(let reason):
                 tile.state = reason.code.hasPrefix("net.") ? "offline" : "ended"
                 tile.message = words(reason)

@@ -117,6 +117,8 @@ struct WatchCommand: AsyncParsableCommand {
                 finished = once
             case .resumed:
                 line.state = "resumed"
+            case .data:
+                continue
             case .ended(let reason):
                 line.state = "ended"
                 line.reason = reason

@@ -63,6 +63,9 @@ enum Forward {
         (["register", "verify"], "--store", "vigie-server", ["verify-store"]),
         // The live overview: its web server (Hummingbird) stays out of the console.
         (["watch"], nil, "vigie-watch", []),
+        // The remote view: a local VNC endpoint (NIO server) stays out of the console.
+        (["view"], nil, "vigie-view", ["view"]),
+        (["control"], nil, "vigie-view", ["control"]),
         // Posters: the templates' engine (swift-mustache) stays out of the console.
         (["signage"], nil, "vigie-server", ["signage"]),
         (["demo"], nil, "vigie-dev", ["demo"]),

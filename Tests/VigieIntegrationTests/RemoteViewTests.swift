@@ -42,6 +42,12 @@ import VigieTestSupport
         }
     }
 
+    /// A failed check in code that runs off the test's task (offThePool): thrown, so
+    /// that the test fails with it (`#expect` there would not know which test it is).
+    static func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+        if !ok { throw TestSupportError(message()) }
+    }
+
     /// `vncdo` against the bridge, with its arguments.
     static func vncdo(_ port: Int, password: String, _ args: [String]) throws -> ProcessResult {
         try run([venv + "/vncdo", "-s", "127.0.0.1::\(port)", "-p", password] + args, timeout: 30)
@@ -64,19 +70,20 @@ import VigieTestSupport
         // The wrong password: nothing.
         let refused = try Bridge(display: xvfb.display, mode: "view", password: "k3y-0ne")
         let wrong = try vncdo(refused.port, password: "guess", ["capture", dir.path + "/wrong.png"])
-        #expect(wrong.status != 0, "\(wrong)")
-        #expect(!FileManager.default.fileExists(atPath: dir.path + "/wrong.png"))
+        try check(wrong.status != 0, "a wrong password was let in: \(wrong)")
+        try check(!FileManager.default.fileExists(atPath: dir.path + "/wrong.png"), "a wrong password got a picture")
         // The right one: the client's picture is the display's, pixel for pixel.
         let bridge = try Bridge(display: xvfb.display, mode: "view", password: "k3y-0ne")
         let shot = try vncdo(bridge.port, password: "k3y-0ne", ["capture", dir.path + "/shot.png"])
-        #expect(shot.status == 0, "\(shot)")
+        try check(shot.status == 0, "capture failed: \(shot)")
         _ = try run(["xwd", "-root", "-display", xvfb.display, "-out", dir.path + "/root.xwd"])
         let compared = try run([venv + "/python", "-W", "ignore", fixtures + "/vnc-check.py", "compare", dir.path + "/shot.png", dir.path + "/root.xwd"])
         let words = compared.stdout.split(separator: " ")
-        #expect(words.first == "diff" && (Double(words.dropFirst().first ?? "") ?? 99) < 1.0, "\(compared)")
-        #expect(compared.stdout.contains("size 640x480"), "\(compared)")
+        try check(words.first == "diff" && (Double(words.dropFirst().first ?? "") ?? 99) < 1.0, "the client's picture is not the display's: \(compared)")
+        try check(compared.stdout.contains("size 640x480"), "\(compared)")
         // The viewer left: the helper ended with it.
-        #expect(bridge.exitLine() == "helper-exit 0")
+        let exit = bridge.exitLine()
+        try check(exit == "helper-exit 0", "the helper did not end with its viewer: \(exit ?? "-")")
     }
 
     @Test func inViewModeTheViewersKeysDoNotArriveInControlModeTheyDo() async throws {
@@ -88,26 +95,167 @@ import VigieTestSupport
         let xvfb = try Xvfb(width: 640, height: 480)
         defer { xvfb.stop() }
         // A window over the whole screen that prints the keys it receives.
-        let xev = try ChildProcess(["stdbuf", "-oL", "xev", "-display", xvfb.display, "-event", "keyboard", "-geometry", "640x480+0+0"])
+        let xev = try keyPrinter(on: xvfb.display)
         defer { xev.kill() }
-        let mapped = eventually(10) { (try? run(["xwininfo", "-root", "-tree", "-display", xvfb.display]).stdout.contains("Event Tester")) == true }
-        #expect(mapped)
-        let typedIn = { (mode: String) throws -> [String] in
+        // A view types "Vu", then a control types "Ok": xev's keys, read until "Ok" shows
+        // (however late a loaded machine prints them), must hold no "Vu".
+        for (mode, text) in [("view", "Vu"), ("control", "Ok")] {
             let bridge = try Bridge(display: xvfb.display, mode: mode, password: "k3y-0ne")
-            let typed = try vncdo(bridge.port, password: "k3y-0ne", ["move", "320", "240", "type", "Vu", "pause", "0.2"])
-            #expect(typed.status == 0, "\(typed)")
-            #expect(bridge.exitLine() == "helper-exit 0")
-            _ = try run(["xwininfo", "-root", "-display", xvfb.display])  // a round trip: what was sent is handled
-            var keys: [String] = []
-            while let line = xev.readLine(timeout: 0.5) {
-                if let r = line.range(of: "(keysym 0x") { keys.append(String(line[r.upperBound...].prefix { $0 != "," })) }
-            }
-            return keys
+            let typed = try vncdo(bridge.port, password: "k3y-0ne", ["move", "320", "240", "type", text, "pause", "0.2"])
+            try check(typed.status == 0, "vncdo failed: \(typed)")
+            let exit = bridge.exitLine()
+            try check(exit == "helper-exit 0", "the helper did not end with its viewer: \(exit ?? "-")")
         }
-        let viewed = try typedIn("view")
-        #expect(viewed.isEmpty, "keys reached the seat in view mode: \(viewed)")
-        let controlled = try typedIn("control")
-        // "V" (Shift held for it), then "u": each pressed and released.
-        #expect(controlled.contains("56") && controlled.contains("75"), "keys of 'Vu' in control mode: \(controlled)")
+        let keys = xevKeys(xev, until: ["4f", "6b"])
+        try check(keys.contains("4f") && keys.contains("6b"), "keys of 'Ok' in control mode: \(keys)")
+        try check(!keys.contains("56") && !keys.contains("75"), "keys of 'Vu' reached the seat in view mode: \(keys)")
+    }
+}
+
+/// xev over the whole of `display` (640×480), printing the keys it receives, once
+/// its window is up. Started again if it could not connect (seen once, on a
+/// display number just handed over from a server that had stopped).
+func keyPrinter(on display: String) throws -> ChildProcess {
+    let deadline = Date().addingTimeInterval(30)
+    var tries: [String] = []
+    while Date() < deadline {
+        let xev = try ChildProcess(["stdbuf", "-oL", "xev", "-display", display, "-event", "keyboard", "-geometry", "640x480+0+0"])
+        let up = eventually(max(1, deadline.timeIntervalSinceNow)) {
+            !xev.process.isRunning || (try? run(["xwininfo", "-root", "-tree", "-display", display]).stdout.contains("Event Tester")) == true
+        }
+        if up && xev.process.isRunning { return xev }
+        xev.kill()
+        tries.append(xev.readAllStderr())
+    }
+    throw TestSupportError("xev's window did not appear on \(display): \(tries)")
+}
+
+/// The keysyms (hex) xev printed, read until every one of `until` was seen, or 20 s.
+func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
+    var keys: [String] = []
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline, !wanted.isSubset(of: Set(keys)), let line = xev.readLine(timeout: deadline.timeIntervalSinceNow) {
+        if let r = line.range(of: "(keysym 0x") { keys.append(String(line[r.upperBound...].prefix { $0 != "," })) }
+    }
+    return keys
+}
+
+/// `vigie view` and `vigie control` end to end: the console's local endpoint, the
+/// person's mutual-TLS stream, the agent's policy and journal, the seat's helper;
+/// a real VNC client (vncdotool) on the console's side, the seat checked on X.
+@Suite(.serialized) struct RemoteView {
+    /// `vigie view|control --no-viewer --json` as `who`: its first line (address, password).
+    final class ViewProcess: @unchecked Sendable {
+        let child: ChildProcess
+        let first: [String: Any]
+
+        init(_ school: TestSchool, _ mode: String, seat: String, as who: String) throws {
+            var env = ProcessInfo.processInfo.environment
+            env["LANG"] = "fr_FR.UTF-8"
+            child = try ChildProcess([product("vigie"), mode, "--seat", seat, "--no-viewer", "--json", "--config", school.configPath,
+                                      "--identity", school.people[who]!], environment: env)
+            let line = child.readLine(timeout: 20) ?? ""
+            first = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? ["line": line, "stderr": child.readAllStderr()]
+        }
+
+        var port: Int? { (first["address"] as? String)?.split(separator: ":").last.flatMap { Int($0) } }
+        var password: String { first["password"] as? String ?? "" }
+
+        deinit {
+            child.kill()
+            _ = child.wait(timeout: 5)
+        }
+    }
+
+    @Test func aTeacherViewsASeatInAVNCClientTheSeatShowsItAndTheRegisterKeepsItWithoutThePassword() async throws {
+        guard RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
+        let seat = school.seats["B204-01"]!
+        let view = try await offThePool { try ViewProcess(school, "view", seat: "B204-01", as: "teacher") }
+        #expect(view.first["state"] as? String == "open", "\(view.first)")
+        let port = try #require(view.port, "\(view.first)")
+        // The person at the seat is told, for as long as it lasts.
+        let shown = await eventually(10) { (try? indicatorShown(seat.xvfb)) == true }
+        #expect(shown, "the seat shows who views it")
+        let dir = try TempDir()
+        let shotPath = dir.path + "/shot.png"
+        // The seat's screen by X (the notice on it: the viewer is connected), then by the viewer.
+        _ = try run(["xwd", "-root", "-display", seat.display, "-out", dir.path + "/root.xwd"])
+        let capture = try await offThePool { try RemoteViewHelper.vncdo(port, password: view.password, ["capture", shotPath]) }
+        #expect(capture.status == 0, "\(capture)")
+        let compared = try run([RemoteViewHelper.venv + "/python", "-W", "ignore", RemoteViewHelper.fixtures + "/vnc-check.py", "compare",
+                                dir.path + "/shot.png", dir.path + "/root.xwd"])
+        let words = compared.stdout.split(separator: " ")
+        #expect(words.first == "diff" && (Double(words.dropFirst().first ?? "") ?? 99) < 2.0, "the viewer sees the seat's screen: \(compared)")
+        // The viewer left: the console's view ends, the seat's notice goes, the register has both ends.
+        let exit = try await offThePool { view.child.wait(timeout: 15) }
+        #expect(exit == 0, "\(view.child.readAllStderr())")
+        let gone = await eventually(10) { (try? indicatorShown(seat.xvfb)) == false }
+        #expect(gone, "the notice goes with the viewer")
+        let stopped = await eventually(10) { (try? remoteEvents(school, "B204-01").last?.code) == "view.stopped" }
+        #expect(stopped)
+        let events = try remoteEvents(school, "B204-01")
+        #expect(events.first?.outcome == "started" && events.first?.code == "view.started", "\(events)")
+        #expect(events.last?.params["why"] == "watch.viewer-ended", "\(events)")
+        #expect(Int(events.last?.params["bytes"] ?? "") ?? 0 > 1000, "\(events)")
+        // (The database and its write-ahead log, as bytes.)
+        let journal = try ["", "-wal"].map { seat.stateDir + "/journal.sqlite" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+            .map { try String(contentsOfFile: $0, encoding: .isoLatin1) }.joined()
+        #expect(journal.contains("view.started") && !journal.contains(view.password), "the one-time password is never journaled")
+    }
+
+    @Test func controlTypesOnTheSeatViewDoesNotAndTheLibraryIsNeverControlled() async throws {
+        guard RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")], runAgents: false) }
+        try school.startAgent("B204-01")
+        // The library seat outside its windows (Monday 13:10).
+        try school.startAgent("CDI-01", clock: "\(parisDateOfNextMonday()) 13:10:00")
+        let seat = school.seats["B204-01"]!
+        // A window over the whole screen that prints the keys it receives (the pointer is
+        // put in its bottom-left corner, away from the seat's notices, which sit on top).
+        let display = seat.display
+        let xev = try await offThePool { try keyPrinter(on: display) }
+        defer { xev.kill() }
+        // A view types "Vu", then a control types "Ok" (see the helper's test).
+        for (mode, text) in [("view", "Vu"), ("control", "Ok")] {
+            let view = try await offThePool { try ViewProcess(school, mode, seat: "B204-01", as: "teacher") }
+            let port = try #require(view.port, "\(view.first)")
+            let r = try await offThePool { try RemoteViewHelper.vncdo(port, password: view.password, ["move", "12", "470", "type", text, "pause", "0.3"]) }
+            #expect(r.status == 0, "\(r)")
+            let exit = try await offThePool { view.child.wait(timeout: 15) }
+            #expect(exit == 0)
+        }
+        let keys = try await offThePool { xevKeys(xev, until: ["4f", "6b"]) }
+        #expect(keys.contains("4f") && keys.contains("6b"), "keys of 'Ok' through control: \(keys)")
+        #expect(!keys.contains("56") && !keys.contains("75"), "keys reached the seat through a view: \(keys)")
+        let events = try remoteEvents(school, "B204-01").map(\.code)
+        #expect(events.contains("control.started") && events.contains("control.stopped"), "\(events)")
+        // The library: nobody takes control, a librarian by the grants, an admin (who may
+        // do everything) by the room's purpose; and no view outside its windows.
+        let librarianControl = try await offThePool { try ViewProcess(school, "control", seat: "CDI-01", as: "librarian") }
+        #expect(librarianControl.first["code"] as? String == "policy.feature", "\(librarianControl.first)")
+        let adminControl = try await offThePool { try ViewProcess(school, "control", seat: "CDI-01", as: "admin") }
+        #expect(adminControl.first["code"] as? String == "policy.control-room", "\(adminControl.first)")
+        let librarianView = try await offThePool { try ViewProcess(school, "view", seat: "CDI-01", as: "librarian") }
+        #expect(librarianView.first["code"] as? String == "policy.time-window", "\(librarianView.first)")
+        let teacherView = try await offThePool { try ViewProcess(school, "view", seat: "CDI-01", as: "teacher") }
+        #expect(teacherView.first["state"] as? String == "refused", "\(teacherView.first)")
+    }
+}
+
+/// The journal's `view` and `control` events on a seat.
+func remoteEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
+    let path = school.seats[seat]!.stateDir + "/journal.sqlite"
+    let r = try run(["python3", "-c", """
+        import sqlite3, sys, json
+        db = sqlite3.connect(sys.argv[1])
+        for (content,) in db.execute("SELECT content FROM journal ORDER BY seq"):
+            e = json.loads(content)
+            if e["feature"] in ("view", "control"):
+                print(json.dumps([e["outcome"], e["code"], e.get("params", {})]))
+        """, path])
+    return r.stdout.split(separator: "\n").compactMap { line in
+        guard let a = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [Any], a.count == 3 else { return nil }
+        return (a[0] as? String ?? "", a[1] as? String ?? "", a[2] as? [String: String] ?? [:])
     }
 }

@@ -173,12 +173,12 @@ final class TestSchool: @unchecked Sendable {
             [[grants]]
             role = "teacher"
             rooms = \(rooms.contains("B204") ? "[\"B204\"]" : "[]")
-            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "watch", "status"]
+            features = ["lock", "unlock", "message", "screenshot", "thumbnail", "watch", "view", "control", "status"]
 
             [[grants]]
             role = "librarian"
             rooms = \(rooms.contains("CDI") ? "[\"CDI\"]" : "[]")
-            features = ["screenshot", "thumbnail", "watch", "message", "lock", "unlock", "status"]
+            features = ["screenshot", "thumbnail", "watch", "view", "message", "lock", "unlock", "status"]
 
             """
         return text + extraConfig

@@ -24,6 +24,7 @@ private final class NoticeRecorder: SeatEffects, @unchecked Sendable {
     }
     func thumbnails() async -> Result<any ThumbnailSource, Reason> { .failure(Reason("test.unused")) }
     func showWatchers(_ text: String?) async { shown.withLockedValue { $0.append(text) } }
+    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> { .failure(Reason("test.unused")) }
 }
 
 /// Who watches, as the person at the seat is told: the notice follows the lock,
@@ -34,7 +35,7 @@ private final class NoticeRecorder: SeatEffects, @unchecked Sendable {
 
     @Test func theNoticeIsShownAgainWhenTheLockChangesAndRenewedOnALongLock() async throws {
         let seat = NoticeRecorder()
-        let board = WatchBoard(lockNoticeRenewal: .milliseconds(300))
+        let board = WatchBoard(lockNoticeRenewal: .seconds(3))
         let viewer = ObjectIdentifier(seat)
         await board.join(viewer, identity: teacher, since: Date(), effects: seat, texts: texts)
         #expect(seat.shown.withLockedValue { $0.count } == 1)

@@ -66,7 +66,10 @@ let exampleGrants = [
         for feature in Feature.allCases {
             #expect(Policy.decide(identity: person(.admin), serialHex: "01", feature: feature, seat: b204, config: config()) == .allow)
             let inLibrary = Policy.decide(identity: person(.admin), serialHex: "01", feature: feature, seat: cdi, config: config())
-            if feature.isMonitoring {
+            if feature == .control {
+                // Nobody takes control of a library seat: its posters announce monitoring only.
+                #expect(inLibrary == .refuse(Reason("policy.control-room", ["room": "CDI"])))
+            } else if feature.isMonitoring {
                 // This library posts no window at all: nobody may watch it, an admin neither.
                 if case .refuse(let r) = inLibrary { #expect(r.code == "policy.time-window") } else { Issue.record("\(feature) allowed") }
             } else {

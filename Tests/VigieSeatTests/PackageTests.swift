@@ -24,7 +24,8 @@ import VigieTestSupport
         #expect(info.status == 0)
         for field in ["Package: vigie-agent", "Architecture: amd64", "Section: admin"] { #expect(info.stdout.contains(field), "\(field)") }
         let depends = info.stdout.split(separator: "\n").first { $0.contains("Depends:") && !$0.contains("Pre-Depends") }.map(String.init) ?? ""
-        for lib in ["libc6", "libxcb1", "libxcb-shm0", "libpng16-16", "libsqlite3-0", "libsystemd0", "zlib1g", "x11-xserver-utils", "adduser"] {
+        for lib in ["libc6", "libxcb1", "libxcb-shm0", "libpng16-16", "libsqlite3-0", "libsystemd0", "zlib1g", "x11-xserver-utils", "adduser",
+                    "libvncserver1", "libxcb-xtest0"] {
             #expect(depends.contains(lib), "Depends lacks \(lib): \(depends)")
         }
         for script in ["postinst", "prerm", "postrm"] { #expect(info.stdout.contains(script), "no \(script)") }
@@ -37,7 +38,7 @@ import VigieTestSupport
         }, uniquingKeysWith: { a, _ in a })
         let expected: [String: String] = [
             "/usr/bin/vigie-agent": "-rwxr-xr-x", "/usr/bin/vigie-ui": "-rwxr-xr-x", "/usr/bin/vigie": "-rwxr-xr-x", "/usr/bin/vigie-server": "-rwxr-xr-x",
-            "/usr/bin/vigie-watch": "-rwxr-xr-x",
+            "/usr/bin/vigie-watch": "-rwxr-xr-x", "/usr/bin/vigie-view": "-rwxr-xr-x", "/usr/bin/vigie-vnc": "-rwxr-xr-x",
             "/lib/systemd/system/vigie-agent.service": "-rw-r--r--", "/lib/systemd/system/vigie-server.service": "-rw-r--r--",
             "/usr/libexec/vigie/lightdm-display-setup": "-rwxr-xr-x",
             "/usr/share/lightdm/lightdm.conf.d/50-vigie.conf": "-rw-r--r--",

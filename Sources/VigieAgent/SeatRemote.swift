@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import VigieModel
+import VigieRegister
+import VigieWire
+
+/// The remote view and remote control of one seat: a `view` or `control`
+/// request opens a byte stream that carries RFB (VNC) between the console and
+/// the seat's VNC helper (`vigie-vnc`), which never listens on the network.
+///
+/// - Opening it runs the policy like any request: the role and room, and in a
+///   surveillance room the posted windows (outside them a view is refused, and
+///   one that is open ends when the window does). A locked seat can be viewed,
+///   not controlled; one controller at a time.
+/// - The console gives a one-time VNC password (`args.password`, at most 8
+///   characters) that the local viewer must present; it is never journaled.
+/// - The register gets one event when it starts and one when it stops (why, how
+///   long, bytes); never a pixel or a key. The person at the seat sees a lasting
+///   notice naming who views or controls, since when.
+extension SeatPipeline {
+    func openRemote(_ request: Request, feature: Feature, frame: Frame, peer: (identity: Identity, serial: String),
+                    decision: Decision, at now: Date) async -> SeatAnswer {
+        let identity = peer.identity
+        let control = feature == .control
+        if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
+        guard let password = request.args["password"], (1...8).contains(password.utf8.count),
+              password.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
+                                         Reason("request.bad-argument", ["name": "password", "detail": "1 to 8 printable ASCII characters"])))
+        }
+        if let deadline = Self.deadline(of: frame, request), deadline <= .now() {
+            let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)])))
+        }
+        if control, let by = effects.lockedBy {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("control.locked", ["by": by.displayName])))
+        }
+        // One controller at a time: the seat's keyboard and mouse are one person's.
+        let key = UUID()
+        if control {
+            let taken = controller.withLockedValue { current -> Bool in
+                if current != nil { return true }
+                current = key
+                return false
+            }
+            if taken { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("control.busy"))) }
+        }
+        let release: @Sendable () -> Void = { [controller] in
+            if control { controller.withLockedValue { if $0 == key { $0 = nil } } }
+        }
+        let screen: RemoteScreen
+        switch await effects.remoteScreen(control: control, password: password) {
+        case .success(let s): screen = s
+        case .failure(let reason):
+            release()
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed, reason))
+        }
+        let started: ChainedEvent
+        do {
+            started = try journal.append(event(feature.rawValue, request.args, by: identity, at: now, status: .started,
+                                               reason: Reason("\(feature.rawValue).started")))
+        } catch {
+            screen.stop()
+            close(screen.socket)
+            release()
+            return SeatAnswer(unavailable(request, error))
+        }
+        logger.notice("remote \(feature.rawValue) started", metadata: ["actor": "\(identity.uri)"])
+        var opened = Reason("\(feature.rawValue).started")
+        if let user = effects.sessionUser { opened.params["user"] = user }
+        let stream = SeatStream { [self] link in
+            await runRemote(link, feature: feature, screen: screen, identity: identity, serial: peer.serial, args: request.args,
+                            started: started, startedAt: now)
+            release()
+        }
+        return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)
+    }
+
+    /// Relays RFB both ways until something ends the stream; the policy is run
+    /// again every second, on the seat's own clock.
+    func runRemote(_ link: StreamLink, feature: Feature, screen: RemoteScreen, identity: Identity, serial: String,
+                   args: [String: String], started: ChainedEvent, startedAt: Date) async {
+        let stop = NIOLockedValueBox<Reason?>(nil)
+        let sent = NIOLockedValueBox(0)
+        let sessionUser = effects.sessionUser
+        let key = ObjectIdentifier(link)
+        await watchers.join(key, identity: identity, since: Date(), mode: feature, effects: effects, texts: texts)
+        do {
+            let helper = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .withConnectedSocket(screen.socket) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            try await helper.executeThenClose { inbound, outbound in
+                await withTaskGroup(of: Void.self) { group in
+                    // The seat's screen to the console.
+                    group.addTask {
+                        do {
+                            for try await buffer in inbound {
+                                let bytes = Array(buffer.readableBytesView)
+                                try await link.send(StreamMessage(id: link.id, event: .data), body: bytes)
+                                sent.withLockedValue { $0 += bytes.count }
+                            }
+                            stop.withLockedValue { if $0 == nil { $0 = Reason("view.helper-ended") } }
+                        } catch {
+                            stop.withLockedValue { if $0 == nil { $0 = link.endReason ?? Reason("watch.connection-closed") } }
+                        }
+                    }
+                    // The viewer's side to the helper (in view mode it drops what is not RFB housekeeping).
+                    group.addTask {
+                        for await bytes in link.received {
+                            do {
+                                try await outbound.write(ByteBuffer(bytes: bytes))
+                            } catch {
+                                break
+                            }
+                            link.consumed(bytes.count)
+                        }
+                    }
+                    // The policy, the person at the seat, the console's heartbeat.
+                    group.addTask { [self] in
+                        while stop.withLockedValue({ $0 }) == nil {
+                            if let reason = link.endReason { stop.withLockedValue { if $0 == nil { $0 = reason } }; break }
+                            if effects.sessionUser != sessionUser { stop.withLockedValue { if $0 == nil { $0 = Reason("watch.session-changed") } }; break }
+                            let decision = Policy.decide(identity: identity, serialHex: serial, feature: feature, seat: seat,
+                                                         config: live.current.config, at: Date())
+                            if case .refuse(let why) = decision { stop.withLockedValue { if $0 == nil { $0 = why } }; break }
+                            if feature == .control, let by = effects.lockedBy {
+                                stop.withLockedValue { if $0 == nil { $0 = Reason("control.locked", ["by": by.displayName]) } }
+                                break
+                            }
+                            await link.wait(.seconds(1))
+                        }
+                    }
+                    // The first to finish ends the others.
+                    await group.next()
+                    group.cancelAll()
+                    screen.stop()
+                    outbound.finish()
+                    link.end(stop.withLockedValue { $0 } ?? Reason("watch.connection-closed"))
+                }
+            }
+        } catch {
+            stop.withLockedValue { if $0 == nil { $0 = Reason("view.unavailable", ["detail": "\(error)"]) } }
+            screen.stop()
+        }
+        await watchers.leave(key, effects: effects, texts: texts)
+        let why = stop.withLockedValue { $0 } ?? Reason("watch.connection-closed")
+        try? await link.send(StreamMessage(id: link.id, event: .end, reason: why))
+        let seconds = Int(Date().timeIntervalSince(startedAt).rounded())
+        logger.notice("remote \(feature.rawValue) stopped", metadata: ["actor": "\(identity.uri)", "why": "\(why.code)", "seconds": "\(seconds)"])
+        var params = ["why": why.code, "seconds": String(seconds), "bytes": String(sent.withLockedValue { $0 }), "started": String(started.seq)]
+        for (name, value) in why.params where params[name] == nil { params[name] = value }
+        do {
+            try journal.append(event(feature.rawValue, args, by: identity, at: Date(), status: .ok, reason: Reason("\(feature.rawValue).stopped", params)))
+        } catch {
+            logger.error("journal write failed for a remote view", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import VigieCLI
+import VigieConsole
+import VigieController
+import VigieModel
+import VigieWire
+
+/// `vigie view` and `vigie control` (the console hands them to this
+/// executable): one seat's screen over VNC, for any standard VNC viewer.
+///
+/// The seat's VNC server never listens on the network: its RFB bytes travel in
+/// a stream of the person's own mutual-TLS connection to the seat, and this
+/// process offers them on 127.0.0.1 only, to one viewer, behind a one-time VNC
+/// password the seat checks (printed here, never on a command line).
+@main
+struct ViewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigie view",
+        abstract: "One seat's screen in a VNC viewer: `vigie view` to look, `vigie control` to take keyboard and mouse.",
+        discussion: """
+            Prints a local VNC address (127.0.0.1:PORT) and a one-time password, and starts a VNC \
+            viewer when one is installed (xtigervncviewer, gvncviewer, remmina); --no-viewer only \
+            prints them. One viewer may connect; the view ends when it leaves, on Ctrl-C, or when \
+            the seat ends it (its policy, the monitoring window's end, the person at the seat \
+            changing). The person at the seat sees who looks or controls, and the register keeps \
+            when and how long (never the pictures or the keys).
+            """)
+
+    @Argument(help: ArgumentHelp("view or control.", valueName: "mode"))
+    var mode: String
+    @OptionGroup var target: TargetOptions
+    @OptionGroup var options: ConsoleOptions
+    @Flag(help: "Only print the address and password; do not start a VNC viewer.")
+    var noViewer = false
+    @Option(help: ArgumentHelp("The local port (default: any free one).", valueName: "port"))
+    var port = 0
+
+    func validate() throws {
+        if mode != "view" && mode != "control" { throw ValidationError("the mode is view or control") }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+    }
+
+    func run() async throws {
+        try await runConsole { try await perform(try Console(options)) }
+    }
+
+    /// A VNC password: 8 characters (what VNC authentication uses), from the system's CSPRNG.
+    static func password() -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
+    func perform(_ console: Console) async throws -> Int32 {
+        let seats = try console.seats(target)
+        guard seats.count == 1, let seat = seats.first else {
+            throw Failure.usage(console.language == .fr ? "une vue à distance est pour un seul poste (--seat)" : "a remote view is for one seat (--seat)")
+        }
+        let feature: Feature = mode == "control" ? .control : .view
+        let session: ConsoleSession
+        do {
+            session = try ConsoleSession(identity: console.identity, schoolID: console.config.school.id)
+        } catch {
+            throw Failure.configuration("\(error)")
+        }
+        // The local endpoint first: the seat is asked only when there is somewhere to show it.
+        let listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 1)
+                .bind(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+        } catch {
+            throw Failure.usage("127.0.0.1:\(port): \(error)")
+        }
+        let localPort = listener.channel.localAddress?.port ?? port
+        let password = Self.password()
+        let relay = ViewRelay(listener: listener.channel)
+        let id = await session.openStream(feature, args: ["password": password], on: seat, timeout: console.timeout) { relay.handle($0) }
+        // The seat's answer.
+        var answer: StreamEvent?
+        for await event in relay.answers {
+            answer = event
+            break
+        }
+        guard case .opened(let opened)? = answer else {
+            var status = SeatStatus.failed
+            var reason = Reason("net.closed")
+            if case .notOpened(let s, let r)? = answer { (status, reason) = (s, r) }
+            if case .ended(let r)? = answer { reason = r }
+            let words = Catalog.text(reason, console.language)
+            writeLine(console.json ? Self.json(["seat": seat.id, "state": status.rawValue, "code": reason.code, "message": words])
+                                   : "\(seat.id) : \(words)")
+            try? await listener.channel.close()
+            await session.close()
+            return Exit.someSeatsDidNot
+        }
+        let words = Catalog.text(opened, console.language)
+        if console.json {
+            writeLine(Self.json(["seat": seat.id, "state": "open", "code": opened.code, "message": words,
+                                 "address": "127.0.0.1:\(localPort)", "password": password]))
+        } else {
+            writeLine("\(seat.id) : \(words)")
+            writeLine(console.language == .fr
+                      ? "VNC : 127.0.0.1:\(localPort) (un seul visualiseur) — mot de passe à usage unique : \(password)"
+                      : "VNC: 127.0.0.1:\(localPort) (one viewer) — one-time password: \(password)")
+        }
+        if !noViewer { Self.startViewer(port: localPort, language: console.language) }
+
+        await serve(listener: listener, relay: relay, session: session, id: id, seat: seat)
+        if let ended = relay.endedBy {
+            let words = Catalog.text(ended, console.language)
+            writeLine(console.json ? Self.json(["seat": seat.id, "state": "ended", "code": ended.code, "message": words])
+                                   : "\(seat.id) : \(words)")
+        }
+        await session.endStream(id, on: seat)
+        await session.close()
+        return Exit.ok
+    }
+
+    /// Relays the one viewer's connection and the seat's stream until either
+    /// ends, or Ctrl-C.
+    func serve(listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, relay: ViewRelay,
+               session: ConsoleSession, id: UInt32, seat: Seat) async {
+        // Ctrl-C closes the endpoint and the viewer's connection, which ends the relay.
+        let interrupted = Task {
+            await waitForInterrupt()
+            relay.close()
+        }
+        defer { interrupted.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await listener.executeThenClose { connections in
+                        var accepted = connections.makeAsyncIterator()
+                        // Ends when the seat ends the stream first (the listener is closed then).
+                        guard let viewer = try await accepted.next() else { return }
+                        // One viewer: nobody else gets in.
+                        try? await listener.channel.close()
+                        relay.viewerConnected(viewer.channel)
+                        try await viewer.executeThenClose { inbound, outbound in
+                            try await withThrowingTaskGroup(of: Void.self) { both in
+                                both.addTask {
+                                    for try await buffer in inbound {
+                                        await session.sendStreamData(id, on: seat, bytes: Array(buffer.readableBytesView))
+                                    }
+                                }
+                                both.addTask {
+                                    for await bytes in relay.data { try await outbound.write(ByteBuffer(bytes: bytes)) }
+                                }
+                                _ = try await both.next()
+                                both.cancelAll()
+                            }
+                        }
+                    }
+                } catch {}
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Starts the first VNC viewer installed, in the background.
+    static func startViewer(port: Int, language: Language) {
+        let viewers: [(String, [String])] = [
+            ("/usr/bin/xtigervncviewer", ["127.0.0.1::\(port)"]),
+            ("/usr/bin/gvncviewer", ["127.0.0.1::\(port)"]),
+            ("/usr/bin/remmina", ["-c", "vnc://127.0.0.1:\(port)"]),
+        ]
+        guard let (path, args) = viewers.first(where: { FileManager.default.isExecutableFile(atPath: $0.0) }) else {
+            writeLine(language == .fr
+                      ? "Aucun visualiseur VNC installé (xtigervncviewer, gvncviewer, remmina) : ouvrez l’adresse ci-dessus avec le vôtre."
+                      : "No VNC viewer installed (xtigervncviewer, gvncviewer, remmina): open the address above with yours.")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        process.standardInput = FileHandle.nullDevice
+        try? process.run()
+    }
+
+    static func json(_ object: [String: String]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The seat's side of one view: its answer, the RFB bytes it sends, and its
+/// end, which closes the local endpoint and the viewer's connection.
+final class ViewRelay: @unchecked Sendable {
+    let answers: AsyncStream<StreamEvent>
+    private let answerSink: AsyncStream<StreamEvent>.Continuation
+    let data: AsyncStream<[UInt8]>
+    private let dataSink: AsyncStream<[UInt8]>.Continuation
+    private let lock = NSLock()
+    private var ended: Reason?
+    private var channels: [Channel]
+
+    init(listener: Channel) {
+        (answers, answerSink) = AsyncStream<StreamEvent>.makeStream()
+        (data, dataSink) = AsyncStream<[UInt8]>.makeStream()
+        channels = [listener]
+    }
+
+    /// Why the seat ended the stream, once it did.
+    var endedBy: Reason? { lock.withLock { ended } }
+
+    func viewerConnected(_ channel: Channel) {
+        let late = lock.withLock { () -> Bool in
+            channels.append(channel)
+            return ended != nil
+        }
+        if late { channel.close(promise: nil) }
+    }
+
+    /// Closes the local endpoint and the viewer's connection (Ctrl-C).
+    func close() {
+        for channel in lock.withLock({ channels }) { channel.close(promise: nil) }
+        dataSink.finish()
+    }
+
+    /// A stream event from the console session (called in order).
+    func handle(_ event: StreamEvent) {
+        switch event {
+        case .opened, .notOpened:
+            answerSink.yield(event)
+            answerSink.finish()
+        case .data(let bytes):
+            dataSink.yield(bytes)
+        case .ended(let reason):
+            let toClose = lock.withLock { () -> [Channel] in
+                ended = reason
+                return channels
+            }
+            answerSink.yield(event)
+            answerSink.finish()
+            dataSink.finish()
+            for channel in toClose { channel.close(promise: nil) }
+        case .picture, .paused, .resumed:
+            break
+        }
+    }
+}
