@@ -1,11 +1,11 @@
 #!/bin/sh
-# Builds the Debian package of a seat: vigie-agent, vigie-ui, vigie and
-# vigie-input-hold in /usr/bin, the systemd units, the LightDM, Xorg, Xsession and polkit files,
+# Builds the Debian package of a seat: vigie-agent, vigie-ui, vigie-vnc, the
+# consoles (vigie, vigie-watch, vigie-view), vigie-server and vigie-input-hold in /usr/bin, the systemd units, the LightDM, Xorg, Xsession and polkit files,
 # the Signage templates. Plain dpkg-deb from a staging tree (no debhelper).
 #
 #   scripts/make-deb.sh [BIN_DIR] [OUT_DIR]
 #
-# BIN_DIR: where the three binaries are (default: the release build with the
+# BIN_DIR: where the binaries are (default: the release build with the
 # Swift runtime linked in statically, `swift build -c release --static-swift-stdlib`).
 # Prints the path of the .deb. Needs dpkg-dev (dpkg-shlibdeps) for Depends.
 #
@@ -22,7 +22,7 @@ arch=$(dpkg --print-architecture)
 version=${VIGIE_VERSION:-0.1.0~git$(cd "$here" && git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d)}
 maintainer=${VIGIE_MAINTAINER:-"Vigie maintainers <vigie@example.org>"}
 
-for b in vigie-agent vigie-ui vigie vigie-server vigie-watch vigie-input-hold; do
+for b in vigie-agent vigie-ui vigie-vnc vigie vigie-server vigie-watch vigie-view vigie-input-hold; do
     [ -x "$bin/$b" ] || { echo "make-deb: $bin/$b is missing (build first)" >&2; exit 1; }
 done
 
@@ -36,7 +36,7 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$r
     "$root/usr/share/polkit-1/rules.d" "$root/etc/X11/Xsession.d" "$doc/examples"
 
 # Binaries, stripped (Swift metadata lives in sections, not in the symbol table).
-for b in vigie-agent vigie-ui vigie vigie-server vigie-watch vigie-input-hold; do
+for b in vigie-agent vigie-ui vigie-vnc vigie vigie-server vigie-watch vigie-view vigie-input-hold; do
     install -m 0755 "$bin/$b" "$root/usr/bin/$b"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$b"
 done
@@ -80,7 +80,7 @@ printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$package" "$package" > 
 dev=${VIGIE_DEB_DEV:-0}
 shlibopts=
 [ "$dev" = 1 ] && shlibopts=--ignore-missing-info
-shlibs=$(cd "$work/src" && dpkg-shlibdeps $shlibopts -O -e"$root/usr/bin/vigie-agent" -e"$root/usr/bin/vigie-ui" -e"$root/usr/bin/vigie" -e"$root/usr/bin/vigie-server" -e"$root/usr/bin/vigie-watch" -e"$root/usr/bin/vigie-input-hold" 2>"$work/shlibdeps.err" \
+shlibs=$(cd "$work/src" && dpkg-shlibdeps $shlibopts -O -e"$root/usr/bin/vigie-agent" -e"$root/usr/bin/vigie-ui" -e"$root/usr/bin/vigie" -e"$root/usr/bin/vigie-server" -e"$root/usr/bin/vigie-watch" -e"$root/usr/bin/vigie-input-hold" -e"$root/usr/bin/vigie-vnc" -e"$root/usr/bin/vigie-view" 2>"$work/shlibdeps.err" \
     | sed -n 's/^shlibs:Depends=//p') || { cat "$work/shlibdeps.err" >&2; exit 1; }
 depends="$shlibs, adduser, x11-xserver-utils"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)

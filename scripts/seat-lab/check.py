@@ -446,6 +446,48 @@ def screenshot_through_vigie():
     return f"{os.path.basename(path)} {width}x{height}, {os.path.getsize(path)} bytes; the indicator covers {100 * told[4]:.1f} % of the screen"
 
 
+def remote_view_in_a_vnc_client():
+    """`vigie view` from the host: the console's local VNC endpoint, the agent (as
+    `vigie`) starting vigie-vnc on the real Xorg, a real VNC client (vncdotool)
+    capturing the seat's screen at its size, and the pupil told while it lasts."""
+    vncdo = os.path.join(REPO, ".build-venv", "bin", "vncdo")
+    if not os.access(vncdo, os.X_OK):
+        raise Failed(f"{vncdo} is missing (make deps)")
+    view = subprocess.Popen([LAB, "vigie", "view", "--seat", SEAT, "--no-viewer", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = view.stdout.readline()
+        try:
+            opened = json.loads(line)
+        except ValueError:
+            raise Failed(f"no answer: {line!r} {view.stderr.read() if view.poll() is not None else ''}")
+        if opened.get("state") != "open":
+            raise Failed(f"not opened: {opened}")
+        port = opened["address"].rsplit(":", 1)[1]
+        told = poll("the notice on the seat",
+                    lambda: (lambda s: s if s[4] > 0.001 else None)(shot("view-indicator.png", INDICATOR_BAND)), 15, 0.5)
+        out = os.path.join(RUN, "view.png")
+        t0 = time.monotonic()
+        p = run([vncdo, "-s", "127.0.0.1::" + port, "-p", opened["password"], "capture", out], timeout=60)
+        figures["view_capture_s"] = round(time.monotonic() - t0, 2)
+        if p.returncode != 0 or not os.path.exists(out):
+            raise Failed(f"vncdo capture failed: {p.stdout[-300:]} {p.stderr[-300:]}")
+        with open(out, "rb") as f:
+            head = f.read(24)
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if (width, height) != (told[0], told[1]):
+            raise Failed(f"the VNC picture is {width}x{height}, the screen {told[0]}x{told[1]}")
+        try:
+            view.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Failed("vigie view did not end when its viewer left")
+        return f"{width}x{height} through vigie-vnc in {figures['view_capture_s']} s; the notice covers {100 * told[4]:.1f} % of the screen"
+    finally:
+        if view.poll() is None:
+            view.terminate()
+            view.wait(timeout=10)
+
+
 def logoff_ends_the_session():
     vigie("unlock", "--seat", SEAT)
     poll("free keyboard", lambda: grab_state() == "free", 30)
@@ -546,7 +588,7 @@ CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session
           lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
           unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
           attack_xkill_loop, attack_xkill_on_creation, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
-          hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, logoff_ends_the_session, login_notice_is_shown,
+          hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, remote_view_in_a_vnc_client, logoff_ends_the_session, login_notice_is_shown,
           logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
           purge_leaves_nothing]
 
