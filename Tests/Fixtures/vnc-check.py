@@ -7,7 +7,8 @@
 bridge: starts HELPER on DISPLAY (view or control) with one end of a socket
 pair, as the agent does, writes PASSWORD on its stdin, and relays one TCP
 connection on 127.0.0.1 to the other end (as the console's local endpoint
-will). Prints `listening PORT`, then `helper-exit CODE` once the helper ended.
+does). Prints `listening PORT HELPER_PID`, then `helper-exit CODE` once the
+helper ended.
 
 compare: the mean absolute difference per channel between a PNG (the VNC
 client's capture) and an `xwd -root` dump of the same display, printed as
@@ -31,7 +32,7 @@ def bridge(helper, display, mode, password):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    print("listening %d" % listener.getsockname()[1], flush=True)
+    print("listening %d %d" % (listener.getsockname()[1], child.pid), flush=True)
     client, _ = listener.accept()
     listener.close()
     pair = {client: ours, ours: client}

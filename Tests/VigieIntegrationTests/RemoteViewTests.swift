@@ -24,13 +24,17 @@ import VigieTestSupport
     final class Bridge: @unchecked Sendable {
         let process: ChildProcess
         let port: Int
+        /// The VNC helper's pid.
+        let helper: Int32
 
         init(display: String, mode: String, password: String) throws {
             process = try ChildProcess(["/usr/bin/python3", RemoteViewHelper.fixtures + "/vnc-check.py", "bridge", product("vigie-vnc"), display, mode, password])
-            guard let line = process.readLine(timeout: 20), line.hasPrefix("listening "), let port = Int(line.dropFirst(10)) else {
-                throw TestSupportError("the VNC helper did not start: \(process.readAllStderr())")
+            let words = process.readLine(timeout: 20)?.split(separator: " ") ?? []
+            guard words.count == 3, words[0] == "listening", let port = Int(words[1]), let helper = Int32(words[2]) else {
+                throw TestSupportError("the VNC helper did not start: \(words) \(process.readAllStderr())")
             }
             self.port = port
+            self.helper = helper
         }
 
         /// How the helper ended, once its viewer left.
@@ -74,6 +78,9 @@ import VigieTestSupport
         try check(!FileManager.default.fileExists(atPath: dir.path + "/wrong.png"), "a wrong password got a picture")
         // The right one: the client's picture is the display's, pixel for pixel.
         let bridge = try Bridge(display: xvfb.display, mode: "view", password: "k3y-0ne")
+        // The helper listens on nothing: its only socket is the pair's end (and X's).
+        let listening = listeningSockets(of: bridge.helper)
+        try check(listening.isEmpty, "vigie-vnc listens on \(listening)")
         let shot = try vncdo(bridge.port, password: "k3y-0ne", ["capture", dir.path + "/shot.png"])
         try check(shot.status == 0, "capture failed: \(shot)")
         _ = try run(["xwd", "-root", "-display", xvfb.display, "-out", dir.path + "/root.xwd"])
@@ -128,6 +135,26 @@ func keyPrinter(on display: String) throws -> ChildProcess {
         tries.append(xev.readAllStderr())
     }
     throw TestSupportError("xev's window did not appear on \(display): \(tries)")
+}
+
+/// The TCP sockets in LISTEN state that process `pid` holds ("address:port", hex as in /proc).
+func listeningSockets(of pid: Int32) -> [String] {
+    var inodes = Set<String>()
+    for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"), target.hasPrefix("socket:[") {
+            inodes.insert(String(target.dropFirst(8).dropLast()))
+        }
+    }
+    var found: [String] = []
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let data = FileHandle(forReadingAtPath: table)?.readDataToEndOfFile() else { continue }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ")
+            // State 0A is LISTEN.
+            if f.count > 9, f[3] == "0A", inodes.contains(String(f[9])) { found.append(String(f[1])) }
+        }
+    }
+    return found
 }
 
 /// The keysyms (hex) xev printed, read until every one of `until` was seen, or 20 s.
