@@ -340,6 +340,8 @@ final class DemoSchool {
             "  vigie screenshot --room B204 --out shots/",
             "  vigie unlock --room B204 --seat B204-02     # seat B204-02 of room B204 only",
             "  vigie status --all --json",
+            "  vigie watch --room B204                     # the room live, in your browser",
+            "  vigie view --seat B204-01                   # one seat full size in a VNC viewer (vigie control: with keyboard and mouse)",
             "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
             "The CDI may be watched only in its posted hours: vigie policy --room CDI",
             "The register (as the head: source \(stateDir)/env.head):",
