@@ -23,8 +23,10 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 is needed (https://www.swift.org/install/linux/)"; exit 1; }
-	@# A real third-party VNC client for the remote view's tests (PyPI; Debian has none that scripts captures).
-	@[ -x .build-venv/bin/vncdo ] || { /usr/bin/python3 -m venv .build-venv && .build-venv/bin/pip install -q vncdotool==1.4.2; }
+	@# A real third-party VNC client for the remote view's tests (PyPI; Debian has none that scripts captures),
+	@# and python-xlib for its latency benchmark (scripts/bench-vnc.py).
+	@[ -x .build-venv/bin/vncdo ] && .build-venv/bin/python -c 'import Xlib' 2>/dev/null || \
+	  { /usr/bin/python3 -m venv .build-venv && .build-venv/bin/pip install -q vncdotool==1.4.2 python-xlib==0.33; }
 
 ## build: debug build of vigie, vigie-agent and vigie-ui
 build: deps

@@ -84,20 +84,28 @@ public enum ThumbnailBenchmark {
     /// (the JPEGs), `frames`, `ticks` and `seconds`. Others may read the same
     /// display meanwhile (a VNC server, for a comparison): `ready` is called once
     /// the scene is up, before the first tick.
+    /// With `movingWindow`, a 400×300 window also crosses the screen, 10 px
+    /// every 1/30 s (the remote view's benchmark).
     public static func minute(display: String?, seconds: Double = 60, linesPerSecond: Int = 10, interval: Double = 1,
-                              ready: () -> Void = {}) throws -> [String: Double] {
+                              movingWindow: Bool = false, ready: () -> Void = {}) throws -> [String: Double] {
         let backdrop = try BackgroundBackdrop(display: display)
         defer { backdrop.stop() }
         let scroller = try ScrollingText(display: display)
         defer { scroller.close() }
+        let mover = movingWindow ? try MovingWindow(display: display) : nil
+        defer { mover?.close() }
         let thumbnailer = try Thumbnailer(display: display)
         defer { thumbnailer.close() }
         ready()
         var bytes = 0, frames = 0, ticks = 0
         let start = now()
-        var nextLine = start, nextTick = start
+        var nextLine = start, nextTick = start, nextMove = start
         let lineEvery = 1000 / Double(max(1, linesPerSecond))
         while now() - start < seconds * 1000 {
+            if let mover, now() >= nextMove {
+                mover.step()
+                nextMove += 1000.0 / 30
+            }
             if now() >= nextTick {
                 ticks += 1
                 if let thumb = try thumbnailer.next(width: 320) {
@@ -110,7 +118,7 @@ public enum ThumbnailBenchmark {
                 scroller.step(lines: 1)
                 nextLine += lineEvery
             }
-            let wait = max(0, min(nextLine, nextTick) - now())
+            let wait = max(0, min(nextLine, nextTick, mover == nil ? .infinity : nextMove) - now())
             usleep(UInt32(wait * 1000))
         }
         return ["bytes": Double(bytes), "frames": Double(frames), "ticks": Double(ticks), "seconds": seconds]
@@ -177,6 +185,39 @@ final class ScrollingText {
     }
 
     func sync() { x.sync() }
+
+    func close() {
+        xcb_destroy_window(x.connection, window)
+        x.sync()
+        x.close()
+    }
+}
+
+/// A plain window crossing the screen back and forth, moved by its own connection.
+final class MovingWindow {
+    let x: XConnection
+    private let window: xcb_window_t
+    private var position = 0
+    private var direction = 1
+
+    init(display: String?) throws {
+        let x = try XConnection(display: display)
+        self.x = x
+        window = x.createWindow(x: 0, y: x.height / 8, width: 400, height: 300, background: x.pixel(rgb: 0x2E6B4F),
+                                overrideRedirect: true, events: 0)
+        xcb_map_window(x.connection, window)
+        x.restack(window, above: true)
+        x.sync()
+    }
+
+    /// Moves it 10 px and waits until the server has done it.
+    func step() {
+        position += 10 * direction
+        if position <= 0 || position >= x.width - 400 { direction = -direction }
+        var values: [UInt32] = [UInt32(max(0, position))]
+        _ = xcb_configure_window(x.connection, window, UInt16(XCB_CONFIG_WINDOW_X.rawValue), &values)
+        x.sync()
+    }
 
     func close() {
         xcb_destroy_window(x.connection, window)

@@ -41,10 +41,14 @@ struct BenchCommand: ParsableCommand {
             client reading the same display; `ready` is printed once the scene is up).
             """, valueName: "seconds"))
         var scene: Double?
+        @Option(help: ArgumentHelp("With --scene: lines the text window scrolls per second.", valueName: "lines"))
+        var linesPerSecond = 10
+        @Flag(help: "With --scene: a window also crosses the screen (the remote view's benchmark).")
+        var movingWindow = false
 
         func run() throws {
             if let scene {
-                let r = try ThumbnailBenchmark.minute(display: display, seconds: scene) {
+                let r = try ThumbnailBenchmark.minute(display: display, seconds: scene, linesPerSecond: linesPerSecond, movingWindow: movingWindow) {
                     FileHandle.standardOutput.write(Data("ready\n".utf8))
                 }
                 print(String(format: "vigie bytes %d frames %d ticks %d seconds %.0f", Int(r["bytes"]!), Int(r["frames"]!), Int(r["ticks"]!), r["seconds"]!))

@@ -19,7 +19,7 @@ final class ScreenSource {
     private var shm: ShmSegment?
     /// The server's pixels are 32-bit with 8-bit channels: copied as they are.
     private let direct: Bool
-    static let tile = 64
+    static let tile = 32
 
     init(_ x: XConnection) throws {
         self.x = x

@@ -102,6 +102,8 @@ screen.pointee.ipv6port = -1
 screen.pointee.httpPort = -1
 screen.pointee.inetdSock = options.fd
 screen.pointee.permitFileTransfer = 0
+// Send as soon as a change is marked: the loop below already paces the captures.
+screen.pointee.deferUpdateTime = 0
 screenSource.describe(&screen.pointee.serverFormat)
 var passwordList: [UnsafeMutablePointer<CChar>?] = [strdup(password), nil]
 if !password.isEmpty { cvnc_set_password(screen, &passwordList) }
