@@ -332,7 +332,9 @@ actor SeatLink {
         idle?.cancel()
         if online {
             dropped()
-            return .wasOnline
+            // Refused (our certificate, after the handshake): back off as after any
+            // failure, not reconnect at once into the same refusal.
+            return lastError?.code.hasPrefix("auth.") == true ? .failed : .wasOnline
         }
         var reason = lastError ?? Reason("net.closed")
         // What the session allows, not what a waiting request stretched it to.
@@ -371,15 +373,17 @@ actor SeatLink {
         endStreams(lastError ?? Reason("net.closed"))
         if recycling { return }
         let reason = lastError ?? Reason("net.closed")
+        // A seat that refused our certificate (its TLS alert after a TLS 1.3
+        // handshake) refused the request: asking again would be refused again.
+        let refused = reason.code.hasPrefix("auth.")
         // In flight when the seat went away: idempotent requests go again once.
         for (_, pending) in inFlight {
-            if !pending.retried && pending.feature.isIdempotent {
+            if !pending.retried && pending.feature.isIdempotent && !refused {
                 var again = pending
                 again.retried = true
                 waiting.append(again)
             } else {
-                // A seat that refused our certificate (TLS alert after a TLS 1.3 handshake) refused the request.
-                finish(pending, SeatResult(seat: seat, status: reason.code.hasPrefix("auth.") ? .refused : .unreachable, reason: reason))
+                finish(pending, SeatResult(seat: seat, status: refused ? .refused : .unreachable, reason: reason))
             }
         }
         inFlight = [:]

@@ -377,6 +377,47 @@ final class GateHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
+/// Closes a connection whose certificate the verification refused without a
+/// TCP reset: the peer learns why (the TLS alert) instead of "connection reset".
+///
+/// In TLS 1.3 the client's handshake is over before the server checks its
+/// certificate, so a console has often sent its first request by then. Closing
+/// a socket with unread bytes makes the kernel send a reset, which can overtake
+/// the alert on its way. Instead, when NIOSSL closes after its alert: the output
+/// is shut (the alert is already written), what comes in is read and dropped,
+/// and the socket is closed once the peer has closed its side, or after
+/// ``linger`` at most. Other closes go through at once. At the head of the pipeline.
+final class LingerOnRefusal: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    static let linger = TimeAmount.milliseconds(500)
+    let record: PeerRecord
+    private var lingering = false
+
+    init(record: PeerRecord) { self.record = record }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, record.refusal != nil, !lingering, context.channel.isActive else {
+            return context.close(mode: mode, promise: promise)
+        }
+        lingering = true
+        let channel = context.channel
+        context.close(mode: .output, promise: nil)
+        context.eventLoop.scheduleTask(in: Self.linger) { channel.close(promise: nil) }
+        // Whoever asked for the close learns it once it is done.
+        if let promise { channel.closeFuture.cascade(to: promise) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Closing: what the refused peer still sends is dropped.
+        if lingering { return }
+        context.fireChannelRead(data)
+    }
+}
+
 /// A framed mutual-TLS listener that bounds its peers before trusting them:
 /// the certificate is checked inside the handshake (``PeerVerifier``), the
 /// connection counts and the handshake deadline by a ``PeerGate``, and the frame
@@ -408,6 +449,7 @@ public enum GuardedListener {
                     let limit = FrameLimit(0)
                     let address = channel.remoteAddress?.ipAddress ?? "?"
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(LingerOnRefusal(record: record))
                     try sync.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: verifier.callback(record: record, address: address)))
                     try sync.addHandler(GateHandler(gate: gate, record: record, limit: limit))
                     try sync.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
