@@ -245,12 +245,29 @@ def unlock_frees_the_seat():
     held = holder_devices()
     if held != []:
         raise Failed(f"vigie unlock answered while vigie-input-hold still held {held}")
+    answered = time.monotonic()
     poll("free keyboard", lambda: grab_state() == "free", 30)
+    # How soon typing works: one key at a time until one reaches the pupil's xterm
+    # (a figure: keys lost right after an unlock show here), then ten in a row.
+    probes, first = 0, None
+    while first is None and time.monotonic() - answered < 30:
+        before = typed_size()
+        type_keys(1, 0, "v")
+        probes += 1
+        t = time.monotonic()
+        while time.monotonic() - t < 1.0:
+            if typed_size() > before:
+                first = time.monotonic() - answered
+                break
+            time.sleep(0.05)
+    if first is None:
+        raise Failed(f"no key reached the pupil's xterm within 30 s of the unlock ({probes} typed)")
+    figures["unlock_to_first_key_s"] = round(first, 2)
     before = typed_size()
     type_keys(10, 0.05, "u")
     poll("10 keystrokes in /tmp/typed", lambda: typed_size() - before >= 10, 30)
     w, h, mean, white = shot("unlocked.png")
-    return f"10/10 keystrokes arrived; screen white={white:.2f}"
+    return f"first key through {first:.2f} s after the answer ({probes} typed for it), then 10/10 keystrokes; screen white={white:.2f}"
 
 
 def vt_switch_and_zap_are_disabled():
