@@ -24,163 +24,38 @@ Needs: Xvfb, x11vnc (apt-get install x11vnc).
 """
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rfbclient import Conn, cpu_seconds, free_display, free_port  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/release"
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
 
 
-def free_display():
-    for n in range(70, 99):
-        if not os.path.exists("/tmp/.X11-unix/X%d" % n) and not os.path.exists("/tmp/.X%d-lock" % n):
-            return n
-    raise SystemExit("no free X display number")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Counting:
-    """A socket reader that counts every byte received."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.count = 0
-
-    def read(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise EOFError("the VNC server closed the connection")
-            data += chunk
-        self.count += n
-        return data
-
-
-def compact_length(r):
-    b = r.read(1)[0]
-    n = b & 0x7F
-    if b & 0x80:
-        b = r.read(1)[0]
-        n |= (b & 0x7F) << 7
-        if b & 0x80:
-            n |= r.read(1)[0] << 14
-    return n
-
-
-def tight_rect(r, w, h):
-    """Reads one Tight rectangle (32-bit pixels, depth 24: 3-byte TPIXELs)."""
-    control = r.read(1)[0] >> 4
-    if control == 0x8:  # fill
-        r.read(3)
-        return
-    if control == 0x9:  # JPEG
-        r.read(compact_length(r))
-        return
-    if control > 0x9:
-        raise ValueError("bad Tight compression control %x" % control)
-    filter_id = r.read(1)[0] if control & 0x4 else 0
-    if filter_id == 1:  # palette
-        colours = r.read(1)[0] + 1
-        r.read(colours * 3)
-        size = ((w + 7) // 8) * h if colours == 2 else w * h
-    elif filter_id in (0, 2):  # copy, gradient
-        size = w * h * 3
-    else:
-        raise ValueError("bad Tight filter %d" % filter_id)
-    if size < 12:
-        r.read(size)
-    else:
-        r.read(compact_length(r))
-
-
-def read_update(r):
-    """Reads server messages until one framebuffer update is complete; returns
-    the area (pixels) it covered."""
-    area = 0
-    while True:
-        kind = r.read(1)[0]
-        if kind == 0:  # FramebufferUpdate
-            _, rects = struct.unpack(">BH", r.read(3))
-            for _ in range(rects):
-                x, y, w, h, enc = struct.unpack(">HHHHi", r.read(12))
-                if enc >= 0:
-                    area += w * h
-                if enc == 7:
-                    tight_rect(r, w, h)
-                elif enc == 0:
-                    r.read(w * h * 4)
-                elif enc == -224:  # LastRect
-                    break
-                elif enc == -223:  # DesktopSize
-                    pass
-                else:
-                    raise ValueError("unexpected encoding %d" % enc)
-            return area
-        if kind == 2:  # Bell
-            continue
-        if kind == 3:  # ServerCutText
-            r.read(3)
-            r.read(struct.unpack(">I", r.read(4))[0])
-            continue
-        raise ValueError("unexpected server message %d" % kind)
-
-
 def veyon_like_client(port, seconds):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    r = Counting(sock)
-    r.read(12)
-    sock.sendall(b"RFB 003.008\n")
-    types = r.read(r.read(1)[0])
-    if 1 not in types:
-        raise SystemExit("the VNC server wants authentication: %r" % types)
-    sock.sendall(b"\x01")
-    if struct.unpack(">I", r.read(4))[0] != 0:
-        raise SystemExit("VNC security handshake failed")
-    sock.sendall(b"\x01")  # shared
-    width, height = struct.unpack(">HH", r.read(4))
-    r.read(16)
-    r.read(struct.unpack(">I", r.read(4))[0])
-    # 32 bpp, depth 24, little-endian true colour, as libvncclient asks by default.
-    sock.sendall(struct.pack(">BxxxBBBBHHHBBBxxx", 0, 32, 24, 0, 1, 255, 255, 255, 16, 8, 0))
+    conn = Conn(socket.create_connection(("127.0.0.1", port), timeout=30))
     # "tight zywrle zrle ultra", then compression 9, JPEG quality 5, LastRect, DesktopSize.
-    encodings = [7, 17, 16, 9, -256 + 9, -32 + 5, -224, -223]
-    sock.sendall(struct.pack(">BxH", 2, len(encodings)) + b"".join(struct.pack(">i", e) for e in encodings))
-    # The first, full picture.
-    sock.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, width, height))
-    read_update(r)
-    first = r.count
+    conn.handshake(encodings=[7, 17, 16, 9, -256 + 9, -32 + 5, -224, -223])
+    conn.request(incremental=False)
+    conn.update()
+    first, conn.area = conn.count, 0
     begin = time.monotonic()
     updates = 0
-    area = 0
     while time.monotonic() - begin < seconds:
         tick = time.monotonic()
-        sock.sendall(struct.pack(">BBHHHH", 3, 1, 0, 0, width, height))
-        area += read_update(r)
+        conn.request()
+        conn.update()
         updates += 1
         rest = 1.0 - (time.monotonic() - tick)
         if rest > 0:
             time.sleep(rest)
     elapsed = time.monotonic() - begin
-    sock.close()
-    return {"first": first, "bytes": r.count - first, "updates": updates, "seconds": elapsed, "width": width, "height": height,
-            "area": area / max(1, updates)}
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    conn.sock.close()
+    return {"first": first, "bytes": conn.count - first, "updates": updates, "seconds": elapsed,
+            "width": conn.width, "height": conn.height, "area": conn.area / max(1, updates)}
 
 
 def main():
