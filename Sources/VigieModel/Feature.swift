@@ -32,6 +32,14 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// Features whose accepted request opens a stream on the connection (docs/WIRE.md, "Streams").
+    public var opensStream: Bool {
+        switch self {
+        case .watch, .view, .control: return true
+        default: return false
+        }
+    }
+
     public static func < (a: Feature, b: Feature) -> Bool { a.rawValue < b.rawValue }
 }
 

@@ -383,8 +383,6 @@ final class StreamHeartbeat: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = Frame
     typealias OutboundOut = Frame
 
-    /// Requests that open a stream, by feature name.
-    static let streamFeatures: Set<String> = ["watch", "view", "control"]
     /// Stream-opening requests sent, not answered yet.
     private var asked: Set<UInt32> = []
     /// Streams the seat accepted and that have not ended.
@@ -393,7 +391,7 @@ final class StreamHeartbeat: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
-        if frame.kind == .request, let request = try? frame.decodeHeader(Request.self), Self.streamFeatures.contains(request.feature) {
+        if frame.kind == .request, let request = try? frame.decodeHeader(Request.self), Feature(rawValue: request.feature)?.opensStream == true {
             asked.insert(request.id)
         } else if frame.kind == .stream, let message = try? frame.decodeHeader(StreamMessage.self), message.known == .end {
             ended(message.id)

@@ -92,19 +92,15 @@ struct ViewCommand: AsyncParsableCommand {
             var reason = Reason("net.closed")
             if case .notOpened(let s, let r)? = answer { (status, reason) = (s, r) }
             if case .ended(let r)? = answer { reason = r }
-            let words = Catalog.text(reason, console.language)
-            writeLine(console.json ? Self.json(["seat": seat.id, "state": status.rawValue, "code": reason.code, "message": words])
-                                   : "\(seat.id) : \(words)")
+            writeLine(console.line(SeatResult(seat: seat, status: status, reason: reason), extra: [:], width: seat.id.count))
             try? await listener.channel.close()
             await session.close()
             return Exit.someSeatsDidNot
         }
-        let words = Catalog.text(opened, console.language)
-        if console.json {
-            writeLine(Self.json(["seat": seat.id, "state": "open", "code": opened.code, "message": words,
-                                 "address": "127.0.0.1:\(localPort)", "password": password]))
-        } else {
-            writeLine("\(seat.id) : \(words)")
+        // The seat's answer, as every command prints one (with --json, the address and password in it).
+        writeLine(console.line(SeatResult(seat: seat, status: .ok, reason: opened),
+                               extra: ["state": "open", "address": "127.0.0.1:\(localPort)", "password": password], width: seat.id.count))
+        if !console.json {
             writeLine(console.language == .fr
                       ? "VNC : 127.0.0.1:\(localPort) (un seul visualiseur) — mot de passe à usage unique : \(password)"
                       : "VNC: 127.0.0.1:\(localPort) (one viewer) — one-time password: \(password)")
@@ -113,9 +109,7 @@ struct ViewCommand: AsyncParsableCommand {
 
         await serve(listener: listener, relay: relay, session: session, id: id, seat: seat)
         if let ended = relay.endedBy {
-            let words = Catalog.text(ended, console.language)
-            writeLine(console.json ? Self.json(["seat": seat.id, "state": "ended", "code": ended.code, "message": words])
-                                   : "\(seat.id) : \(words)")
+            writeLine(console.line(SeatResult(seat: seat, status: .ok, reason: ended), extra: ["state": "ended"], width: seat.id.count))
         }
         await session.endStream(id, on: seat)
         await session.close()
@@ -182,11 +176,6 @@ struct ViewCommand: AsyncParsableCommand {
         process.arguments = args
         process.standardInput = FileHandle.nullDevice
         try? process.run()
-    }
-
-    static func json(_ object: [String: String]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
     }
 }
 

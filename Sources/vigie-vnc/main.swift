@@ -47,15 +47,9 @@ struct Options {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandleLike.stderr("vigie-vnc: \(message)\n")
+    var bytes = Array("vigie-vnc: \(message)\n".utf8)
+    _ = write(2, &bytes, bytes.count)
     exit(1)
-}
-
-enum FileHandleLike {
-    static func stderr(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = write(2, &bytes, bytes.count)
-    }
 }
 
 // LibVNCServer's hooks are C function pointers: the state they reach is global.
@@ -141,5 +135,6 @@ while !viewerGone {
     if screen.pointee.clientHead == nil { break }
 }
 rfbShutdownServer(screen, 1)
+screenSource.close()
 x.close()
 exit(0)

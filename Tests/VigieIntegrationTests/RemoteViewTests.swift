@@ -199,7 +199,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
         let seat = school.seats["B204-01"]!
         let view = try await offThePool { try ViewProcess(school, "view", seat: "B204-01", as: "teacher") }
-        #expect(view.first["state"] as? String == "open", "\(view.first)")
+        #expect(view.first["status"] as? String == "ok" && view.first["code"] as? String == "view.started", "\(view.first)")
         let port = try #require(view.port, "\(view.first)")
         // The person at the seat is told, for as long as it lasts.
         let shown = await eventually(10) { (try? indicatorShown(seat.xvfb)) == true }
@@ -266,23 +266,11 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         let librarianView = try await offThePool { try ViewProcess(school, "view", seat: "CDI-01", as: "librarian") }
         #expect(librarianView.first["code"] as? String == "policy.time-window", "\(librarianView.first)")
         let teacherView = try await offThePool { try ViewProcess(school, "view", seat: "CDI-01", as: "teacher") }
-        #expect(teacherView.first["state"] as? String == "refused", "\(teacherView.first)")
+        #expect(teacherView.first["status"] as? String == "refused", "\(teacherView.first)")
     }
 }
 
 /// The journal's `view` and `control` events on a seat.
 func remoteEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
-    let path = school.seats[seat]!.stateDir + "/journal.sqlite"
-    let r = try run(["python3", "-c", """
-        import sqlite3, sys, json
-        db = sqlite3.connect(sys.argv[1])
-        for (content,) in db.execute("SELECT content FROM journal ORDER BY seq"):
-            e = json.loads(content)
-            if e["feature"] in ("view", "control"):
-                print(json.dumps([e["outcome"], e["code"], e.get("params", {})]))
-        """, path])
-    return r.stdout.split(separator: "\n").compactMap { line in
-        guard let a = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [Any], a.count == 3 else { return nil }
-        return (a[0] as? String ?? "", a[1] as? String ?? "", a[2] as? [String: String] ?? [:])
-    }
+    try journalEvents(school, seat, features: ["view", "control"])
 }

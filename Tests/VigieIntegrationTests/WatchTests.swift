@@ -3,21 +3,27 @@ import Testing
 import VigiePKI
 import VigieTestSupport
 
-/// The journal's `watch` events on a seat: code and parameters, in order.
-func watchEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
+/// The journal's events of `features` on a seat: outcome, code and parameters, in order.
+func journalEvents(_ school: TestSchool, _ seat: String, features: Set<String>) throws -> [(outcome: String, code: String, params: [String: String])] {
     let path = school.seats[seat]!.stateDir + "/journal.sqlite"
     let r = try run(["python3", "-c", """
         import sqlite3, sys, json
         db = sqlite3.connect(sys.argv[1])
+        wanted = set(sys.argv[2].split(","))
         for (content,) in db.execute("SELECT content FROM journal ORDER BY seq"):
             e = json.loads(content)
-            if e["feature"] == "watch":
+            if e["feature"] in wanted:
                 print(json.dumps([e["outcome"], e["code"], e.get("params", {})]))
-        """, path])
+        """, path, features.sorted().joined(separator: ",")])
     return r.stdout.split(separator: "\n").compactMap { line in
         guard let a = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [Any], a.count == 3 else { return nil }
         return (a[0] as? String ?? "", a[1] as? String ?? "", a[2] as? [String: String] ?? [:])
     }
+}
+
+/// The journal's `watch` events on a seat.
+func watchEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
+    try journalEvents(school, seat, features: ["watch"])
 }
 
 /// A process's resident memory (VmRSS), in KiB; 0 when it cannot be read.

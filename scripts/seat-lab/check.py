@@ -478,7 +478,7 @@ def remote_view_in_a_vnc_client():
             opened = json.loads(line)
         except ValueError:
             raise Failed(f"no answer: {line!r} {view.stderr.read() if view.poll() is not None else ''}")
-        if opened.get("state") != "open":
+        if opened.get("status") != "ok" or "address" not in opened:
             raise Failed(f"not opened: {opened}")
         port = opened["address"].rsplit(":", 1)[1]
         told = poll("the notice on the seat",
