@@ -1,16 +1,33 @@
 // vigie-vnc: the seat's VNC server for one viewer, in a process of its own.
 //
-//     vigie-vnc --display :0 --fd 3 --mode view|control   (the password on stdin, one line)
+//     vigie-vnc --display :0 --fd 3 --mode view|control [--quality low|medium|high] [--clipboard]
+//               (the password on stdin, one line)
 //
 // The agent starts it for one remote view and hands it one end of a socket
 // pair on `--fd`: it never listens on the network. The RFB protocol is
 // LibVNCServer's (Debian's libvncserver), the picture the X display's, read
 // with MIT-SHM when X DAMAGE says something was drawn, and only the tiles that
-// changed are marked for the viewer. In `view` mode every key, pointer event
-// and clipboard transfer from the viewer is dropped; in `control` mode keys
-// and pointer are injected with XTEST. The clipboard is never passed on, and
-// LibVNCServer's file transfer stays off. The process ends when its viewer
-// leaves, when the socket closes, or on SIGTERM.
+// changed are marked for the viewer. The pointer, which the capture lacks, goes
+// as the cursor pseudo-encodings (its shape from XFIXES, its place followed
+// for PointerPos), or is drawn by LibVNCServer for a viewer without them. In
+// `view` mode every key, pointer event and clipboard transfer from the viewer
+// is dropped; in `control` mode keys and pointer are injected with XTEST. The
+// clipboard passes only with `--clipboard` (control mode only): text, both
+// ways, at most 256 KiB a transfer. LibVNCServer's file transfer stays off.
+// The process ends when its viewer leaves, when the socket closes, or on SIGTERM.
+//
+// `--quality` bounds what the viewer asked for with its pseudo-encodings
+// (medium when not given). A viewer that asked for JPEG keeps at most:
+//
+//     quality   Tight level   JPEG quality   subsampling   Tight compression   zlib (Zlib encoding)
+//     low       2             41             4:2:0         at least 2          at least 9
+//     medium    5             77             4:2:2         the viewer's        at least 6
+//     high      8             92             4:4:4         the viewer's        the viewer's
+//
+// (a level's JPEG quality and subsampling are LibVNCServer's own table; lower
+// is fewer bytes, and a viewer asking for less keeps what it asked for). A
+// viewer that asked for no JPEG (lossless Tight, ZRLE, Hextile, Raw) is sent
+// lossless pictures whatever the setting; only the zlib level applies to it.
 
 import CVNCServer
 import CXCB
@@ -22,28 +39,51 @@ struct Options {
     var display: String?
     var fd: Int32 = 3
     var control = false
+    var quality = Quality.medium
+    var clipboard = false
 
-    static func parse(_ args: [String]) -> Options? {
+    /// The options, or a message naming the one that is wrong.
+    static func parse(_ args: [String]) -> Result<Options, UsageError> {
         var o = Options()
         var i = 1
         while i < args.count {
             let arg = args[i]
             let value = i + 1 < args.count ? args[i + 1] : nil
             switch arg {
-            case "--display": o.display = value
-            case "--fd": guard let v = value.flatMap({ Int32($0) }) else { return nil }; o.fd = v
+            case "--display":
+                guard let value else { return .failure(UsageError("--display needs a display")) }
+                o.display = value
+            case "--fd":
+                guard let v = value.flatMap({ Int32($0) }) else { return .failure(UsageError("--fd needs a number")) }
+                o.fd = v
             case "--mode":
                 switch value {
                 case "view": o.control = false
                 case "control": o.control = true
-                default: return nil
+                default: return .failure(UsageError("--mode is view or control"))
                 }
-            default: return nil
+            case "--quality":
+                guard let q = value.flatMap({ Quality(rawValue: $0) }) else {
+                    return .failure(UsageError("--quality is low, medium or high"))
+                }
+                o.quality = q
+            case "--clipboard":
+                o.clipboard = true
+                i += 1
+                continue
+            default:
+                return .failure(UsageError("unknown option \(arg)"))
             }
             i += 2
         }
-        return o
+        if o.clipboard && !o.control { return .failure(UsageError("--clipboard needs --mode control")) }
+        return .success(o)
     }
+}
+
+struct UsageError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
 }
 
 func fail(_ message: String) -> Never {
@@ -55,10 +95,16 @@ func fail(_ message: String) -> Never {
 // LibVNCServer's hooks are C function pointers: the state they reach is global.
 nonisolated(unsafe) var viewerGone = false
 nonisolated(unsafe) var injector: Injector?
+nonisolated(unsafe) var seat: SeatEvents!
+nonisolated(unsafe) var quality = Quality.medium
 
-guard let options = Options.parse(CommandLine.arguments) else {
-    fail("usage: vigie-vnc --display DISPLAY --fd N --mode view|control (password on stdin)")
+let options: Options
+switch Options.parse(CommandLine.arguments) {
+case .success(let parsed): options = parsed
+case .failure(let error):
+    fail("\(error.message)\nusage: vigie-vnc --display DISPLAY --fd N --mode view|control [--quality low|medium|high] [--clipboard] (password on stdin)")
 }
+quality = options.quality
 signal(SIGPIPE, SIG_IGN)
 signal(SIGTERM) { _ in viewerGone = true }
 
@@ -80,6 +126,8 @@ do {
 let screenSource: ScreenSource
 do {
     screenSource = try ScreenSource(x)
+    // The pointer and the clipboard, on a connection of their own (SeatEvents).
+    seat = try SeatEvents(display: options.display)
 } catch {
     fail("\(error)")
 }
@@ -105,9 +153,32 @@ screen.pointee.newClientHook = { client in
     client?.pointee.clientGoneHook = { _ in viewerGone = true }
     return RFB_CLIENT_ACCEPT
 }
-// The clipboard is never passed on, in either mode.
-screen.pointee.setXCutText = { _, _, _ in }
-screen.pointee.setXCutTextUTF8 = { _, _, _ in }
+// Each update is encoded within the seat's quality bound (Quality).
+screen.pointee.displayHook = { client in
+    if let client { quality.bound(client) }
+}
+if let xfixes = seat.xfixesEvent {
+    seat.cursor = CursorSource(seat.x, screen: screen, xfixesEvent: xfixes)
+}
+if options.clipboard {
+    seat.clipboard = Clipboard(seat.x, screen: screen, xfixesEvent: seat.xfixesEvent)
+    screen.pointee.setXCutText = { text, length, _ in
+        guard let text, length >= 0 else { return }
+        text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+            seat.clipboard?.fromViewer(latin1: UnsafeBufferPointer(start: $0, count: Int(length)))
+        }
+    }
+    screen.pointee.setXCutTextUTF8 = { text, length, _ in
+        guard let text, length >= 0 else { return }
+        text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+            seat.clipboard?.fromViewer(utf8: UnsafeBufferPointer(start: $0, count: Int(length)))
+        }
+    }
+} else {
+    // Without --clipboard nothing passes, in either mode.
+    screen.pointee.setXCutText = { _, _, _ in }
+    screen.pointee.setXCutTextUTF8 = { _, _, _ in }
+}
 if options.control {
     do {
         injector = try Injector(x)
@@ -117,6 +188,7 @@ if options.control {
     screen.pointee.kbdAddEvent = { down, keysym, _ in injector?.key(down: down != 0, keysym: UInt32(keysym)) }
     screen.pointee.ptrAddEvent = { mask, px, py, cl in
         injector?.pointer(mask: mask, x: px, y: py)
+        seat.cursor?.viewerMovedPointer()
         rfbDefaultPtrAddEvent(mask, px, py, cl)
     }
 } else {
@@ -127,7 +199,8 @@ cvnc_init_server(screen)
 
 while !viewerGone {
     _ = rfbProcessEvents(screen, 5000)
-    if x.hasError { break }
+    if x.hasError || seat.x.hasError { break }
+    seat.poll(now: monotonicNow())
     for rect in screenSource.update() {
         rfbMarkRectAsModified(screen, rect.x0, rect.y0, rect.x1, rect.y1)
     }
@@ -136,5 +209,6 @@ while !viewerGone {
 }
 rfbShutdownServer(screen, 1)
 screenSource.close()
+seat.close()
 x.close()
 exit(0)

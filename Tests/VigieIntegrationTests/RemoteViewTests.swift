@@ -27,8 +27,9 @@ import VigieTestSupport
         /// The VNC helper's pid.
         let helper: Int32
 
-        init(display: String, mode: String, password: String) throws {
-            process = try ChildProcess(["/usr/bin/python3", RemoteViewHelper.fixtures + "/vnc-check.py", "bridge", product("vigie-vnc"), display, mode, password])
+        init(display: String, mode: String, password: String, _ helperArgs: [String] = []) throws {
+            process = try ChildProcess(["/usr/bin/python3", RemoteViewHelper.fixtures + "/vnc-check.py", "bridge", product("vigie-vnc"),
+                                        display, mode, password] + helperArgs)
             let words = process.readLine(timeout: 20)?.split(separator: " ") ?? []
             guard words.count == 3, words[0] == "listening", let port = Int(words[1]), let helper = Int32(words[2]) else {
                 throw TestSupportError("the VNC helper did not start: \(words) \(process.readAllStderr())")
@@ -116,6 +117,65 @@ import VigieTestSupport
         let keys = xevKeys(xev, until: ["4f", "6b"])
         try check(keys.contains("4f") && keys.contains("6b"), "keys of 'Ok' in control mode: \(keys)")
         try check(!keys.contains("56") && !keys.contains("75"), "keys of 'Vu' reached the seat in view mode: \(keys)")
+    }
+
+    /// `vnc-check.py SUBCOMMAND …` with the venv's python (python-xlib for the X side).
+    static func fixture(_ args: [String]) throws -> ProcessResult {
+        try run([venv + "/python", "-W", "ignore", fixtures + "/vnc-check.py"] + args, timeout: 90)
+    }
+
+    /// The pointer's shape and place reach the viewer (the capture has no cursor in it):
+    /// RichCursor and PointerPos, checked against what XFIXES says on the display.
+    @Test func theViewerGetsTheSeatsCursorShapeAndWhereItIs() async throws {
+        guard Self.clientInstalled() else { return }
+        try await offThePool {
+            let xvfb = try Xvfb(width: 640, height: 480)
+            defer { xvfb.stop() }
+            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
+            defer { clock.kill() }
+            let bridge = try Bridge(display: xvfb.display, mode: "view", password: "k3y-0ne")
+            let r = try Self.fixture(["cursor", String(bridge.port), "k3y-0ne", xvfb.display])
+            try Self.check(r.status == 0, "\(r)")
+            for line in ["ok cursor ", "ok cursor-change ", "ok pointer "] {
+                try Self.check(r.stdout.contains(line), "\(line): \(r.stdout)")
+            }
+        }
+    }
+
+    /// Copied text passes both ways only in control with the config's leave
+    /// (`--clipboard`, from `[watch] control_clipboard`); never in a view.
+    @Test func theClipboardPassesOnlyInAControlTheConfigAllows() async throws {
+        guard Self.clientInstalled() else { return }
+        try await offThePool {
+            let xvfb = try Xvfb(width: 640, height: 480)
+            defer { xvfb.stop() }
+            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
+            defer { clock.kill() }
+            for (mode, args, expect) in [("control", ["--clipboard"], "pass"), ("control", [], "none"), ("view", [], "none")] {
+                let bridge = try Bridge(display: xvfb.display, mode: mode, password: "k3y-0ne", args)
+                let r = try Self.fixture(["clipboard", String(bridge.port), "k3y-0ne", xvfb.display, expect])
+                try Self.check(r.status == 0, "\(mode) \(args): \(r)")
+                let wanted = expect == "pass" ? ["ok to-seat", "ok to-viewer", "ok big-to-seat-dropped", "ok utf8-to-seat", "ok utf8-to-viewer"]
+                                              : ["ok none to-seat", "ok none to-viewer"]
+                for line in wanted { try Self.check(r.stdout.contains(line), "\(mode) \(args) \(line): \(r.stdout)") }
+            }
+            // The helper refuses a clipboard in a view outright.
+            let refused = try run([product("vigie-vnc"), "--display", xvfb.display, "--fd", "0", "--mode", "view", "--clipboard"], timeout: 10)
+            try Self.check(refused.status != 0 && refused.stderr.contains("--clipboard"), "\(refused)")
+        }
+    }
+
+    /// `--quality` bounds what a viewer asking the best JPEG gets: low < medium < high in bytes.
+    @Test func aLowerQualitySendsFewerBytes() async throws {
+        guard Self.clientInstalled() else { return }
+        try await offThePool {
+            let xvfb = try Xvfb(width: 640, height: 480)
+            defer { xvfb.stop() }
+            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
+            defer { clock.kill() }
+            let r = try Self.fixture(["quality", product("vigie-vnc"), xvfb.display])
+            try Self.check(r.status == 0 && r.stdout.contains("ok quality"), "\(r)")
+        }
     }
 }
 

@@ -25,7 +25,7 @@ import VigieTestSupport
         for field in ["Package: vigie-agent", "Architecture: amd64", "Section: admin"] { #expect(info.stdout.contains(field), "\(field)") }
         let depends = info.stdout.split(separator: "\n").first { $0.contains("Depends:") && !$0.contains("Pre-Depends") }.map(String.init) ?? ""
         for lib in ["libc6", "libxcb1", "libxcb-shm0", "libpng16-16", "libsqlite3-0", "libsystemd0", "zlib1g", "x11-xserver-utils", "adduser",
-                    "libvncserver1", "libxcb-xtest0"] {
+                    "libvncserver1", "libxcb-xtest0", "libxcb-xfixes0"] {
             #expect(depends.contains(lib), "Depends lacks \(lib): \(depends)")
         }
         for script in ["postinst", "prerm", "postrm"] { #expect(info.stdout.contains(script), "no \(script)") }
