@@ -44,9 +44,9 @@ struct AgentEffects: SeatEffects {
         return .success(ScreenThumbnails(target: target))
     }
 
-    func showWatchers(_ text: String?) async { await notices.watchers(text) }
+    func showWatchers(_ text: String?, control: Bool) async { await notices.watchers(text, control: control) }
 
-    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> {
+    func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> {
         if let why = target.unavailable { return .failure(why) }
         let helper = URL(fileURLWithPath: notices.uiPath).deletingLastPathComponent().appendingPathComponent("vigie-vnc").path
         guard FileManager.default.isExecutableFile(atPath: helper) else {
@@ -56,10 +56,11 @@ struct AgentEffects: SeatEffects {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             return .failure(Reason("view.unavailable", ["detail": "socketpair: \(String(cString: strerror(errno)))"]))
         }
-        var argv = [helper, "--fd", "3", "--mode", control ? "control" : "view"]
+        var argv = [helper, "--fd", "3", "--mode", options.control ? "control" : "view", "--quality", options.quality.rawValue]
+        if options.clipboard { argv.append("--clipboard") }
         if let display = target.display { argv += ["--display", display] }
         do {
-            let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((password + "\n").utf8))
+            let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((options.password + "\n").utf8))
             close(pair[1])
             close(child.stdout)
             let pid = child.pid

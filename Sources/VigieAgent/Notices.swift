@@ -53,7 +53,7 @@ struct NoticeShower: Sendable {
 
     /// The lasting notice naming who watches live: replaces the one shown, or
     /// removes it (nil). While the seat is locked, the lock process shows it.
-    func watchers(_ text: String?) async {
+    func watchers(_ text: String?, control: Bool = false) async {
         let previous = banner.withLockedValue { pid -> pid_t? in
             defer { pid = nil }
             return pid
@@ -85,6 +85,7 @@ struct NoticeShower: Sendable {
         if let display = target.display { argv += ["--display", display] }
         // Lasting: removed when the last viewer leaves (12 hours at most).
         argv += ["--text", text, "--timeout", String(12 * 3600)]
+        if control { argv += ["--style", "control"] }
         let pid = await spawn(argv)
         banner.withLockedValue { $0 = pid }
     }

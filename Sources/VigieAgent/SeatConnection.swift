@@ -164,7 +164,7 @@ public enum SeatConnection {
     }
 
     /// The request arguments that matter to the register (never screenshot pixels).
-    static let keptArguments: Set<String> = ["text", "for", "width", "interval", "action", "delay", "argv", "timeout", "privileged"]
+    static let keptArguments: Set<String> = ["text", "for", "width", "interval", "action", "delay", "argv", "timeout", "privileged", "quality"]
 
     /// The register event of one decision: who, what, where, the arguments that
     /// matter, the outcome and its reason.

@@ -40,11 +40,31 @@ public protocol SeatEffects: Sendable {
     /// A source of thumbnails for one viewer (its own record of what changed), or why there is none.
     func thumbnails() async -> Result<any ThumbnailSource, Reason>
     /// Shows the lasting notice naming who watches the screen live, replacing the
-    /// one shown before; nil removes it (nobody watches any more).
-    func showWatchers(_ text: String?) async
-    /// Starts the VNC helper for one remote viewer (`control`: with keyboard and
-    /// mouse), its RFB on the returned socket; or why it cannot start.
-    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason>
+    /// one shown before; nil removes it (nobody watches any more). `control`: someone
+    /// has the keyboard and mouse, and the notice says so in its own colour.
+    func showWatchers(_ text: String?, control: Bool) async
+    /// Starts the VNC helper for one remote viewer, its RFB on the returned
+    /// socket; or why it cannot start.
+    func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason>
+}
+
+/// How the seat's VNC helper serves one viewer.
+public struct RemoteOptions: Sendable, Equatable {
+    /// With keyboard and mouse (`control`), or to look only (`view`).
+    public var control: Bool
+    /// The one-time VNC password the viewer must give (never journaled).
+    public var password: String
+    /// The highest JPEG quality the viewer gets.
+    public var quality: RemoteQuality
+    /// Whether copied text passes both ways (control only, when the config allows it).
+    public var clipboard: Bool
+
+    public init(control: Bool, password: String, quality: RemoteQuality = .standard, clipboard: Bool = false) {
+        self.control = control
+        self.password = password
+        self.quality = quality
+        self.clipboard = clipboard && control
+    }
 }
 
 /// The seat's VNC helper for one viewer: its end of the socket pair, and how to stop it.

@@ -17,6 +17,9 @@ import VigieWire
 ///   not controlled; one controller at a time.
 /// - The console gives a one-time VNC password (`args.password`, at most 8
 ///   characters) that the local viewer must present; it is never journaled.
+///   It may ask a picture quality (`args.quality`: low, medium, high). The
+///   clipboard passes only in control, and only when `[watch]
+///   control_clipboard` allows it.
 /// - The register gets one event when it starts and one when it stops (why, how
 ///   long, bytes); never a pixel or a key. The person at the seat sees a lasting
 ///   notice naming who views or controls, since when.
@@ -30,6 +33,16 @@ extension SeatPipeline {
               password.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
                                          Reason("request.bad-argument", ["name": "password", "detail": "1 to 8 printable ASCII characters"])))
+        }
+        let quality: RemoteQuality
+        if let asked = request.args["quality"] {
+            guard let known = RemoteQuality(rawValue: asked) else {
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
+                                             Reason("request.bad-argument", ["name": "quality", "detail": "low, medium or high"])))
+            }
+            quality = known
+        } else {
+            quality = .standard
         }
         if let deadline = Self.deadline(of: frame, request), deadline <= .now() {
             let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
@@ -52,7 +65,9 @@ extension SeatPipeline {
             if control { controller.withLockedValue { if $0 == key { $0 = nil } } }
         }
         let screen: RemoteScreen
-        switch await effects.remoteScreen(control: control, password: password) {
+        let options = RemoteOptions(control: control, password: password, quality: quality,
+                                    clipboard: live.current.config.watch.controlClipboard)
+        switch await effects.remoteScreen(options) {
         case .success(let s): screen = s
         case .failure(let reason):
             release()
@@ -60,8 +75,11 @@ extension SeatPipeline {
         }
         let started: ChainedEvent
         do {
+            // What the seat gives the viewer: the quality, and for a controller whether the clipboard passes.
+            var given = ["quality": quality.rawValue]
+            if control { given["clipboard"] = options.clipboard ? "true" : "false" }
             started = try journal.append(event(feature.rawValue, request.args, by: identity, at: now, status: .started,
-                                               reason: Reason("\(feature.rawValue).started")))
+                                               reason: Reason("\(feature.rawValue).started", given)))
         } catch {
             screen.stop()
             close(screen.socket)

@@ -255,19 +255,19 @@ public final class WatchBoard: Sendable {
     public var names: [String] { viewers.withLockedValue { $0.values.map(\.identity.displayName) } }
 
     func join(_ key: ObjectIdentifier, identity: Identity, since: Date, mode: Feature = .watch, effects: any SeatEffects, texts: SeatTexts) async {
-        let text = viewers.withLockedValue { v -> String? in
+        let notice = viewers.withLockedValue { v -> Notice? in
             v[key] = Viewer(identity: identity, since: since, mode: mode)
-            return Self.text(v, texts)
+            return Self.notice(v, texts)
         }
-        await show(text, effects: effects)
+        await show(notice, effects: effects)
     }
 
     func leave(_ key: ObjectIdentifier, effects: any SeatEffects, texts: SeatTexts) async {
-        let text = viewers.withLockedValue { v -> String? in
+        let notice = viewers.withLockedValue { v -> Notice? in
             v[key] = nil
-            return Self.text(v, texts)
+            return Self.notice(v, texts)
         }
-        await show(text, effects: effects)
+        await show(notice, effects: effects)
     }
 
     /// Shows the notice again when the seat was locked or unlocked since it was
@@ -278,19 +278,24 @@ public final class WatchBoard: Sendable {
         guard let was = shownLocked.withLockedValue({ $0 }) else { return }
         let renew = was.locked && locked && ContinuousClock.now - was.at > lockNoticeRenewal
         guard was.locked != locked || renew else { return }
-        let text = viewers.withLockedValue { Self.text($0, texts) }
-        guard text != nil else { return }
-        await show(text, effects: effects)
+        guard let notice = viewers.withLockedValue({ Self.notice($0, texts) }) else { return }
+        await show(notice, effects: effects)
     }
 
-    private func show(_ text: String?, effects: any SeatEffects) async {
+    /// The notice's words, and whether someone has the keyboard and mouse (its own colour then).
+    private struct Notice {
+        var text: String
+        var control: Bool
+    }
+
+    private func show(_ notice: Notice?, effects: any SeatEffects) async {
         await shown.run { [shownLocked] in
-            shownLocked.withLockedValue { $0 = text == nil ? nil : (effects.lockedBy != nil, ContinuousClock.now) }
-            await effects.showWatchers(text)
+            shownLocked.withLockedValue { $0 = notice == nil ? nil : (effects.lockedBy != nil, ContinuousClock.now) }
+            await effects.showWatchers(notice?.text, control: notice?.control ?? false)
         }
     }
 
-    private static func text(_ viewers: [ObjectIdentifier: Viewer], _ texts: SeatTexts) -> String? {
+    private static func notice(_ viewers: [ObjectIdentifier: Viewer], _ texts: SeatTexts) -> Notice? {
         guard !viewers.isEmpty else { return nil }
         // One line per person and way of looking, the earliest start for someone watching twice.
         var earliest: [String: Viewer] = [:]
@@ -299,9 +304,10 @@ public final class WatchBoard: Sendable {
             if let known = earliest[id], known.since <= viewer.since { continue }
             earliest[id] = viewer
         }
-        return earliest.values.sorted { $0.since < $1.since }
+        let text = earliest.values.sorted { $0.since < $1.since }
             .map { texts.watching(by: $0.identity, since: $0.since, mode: $0.mode) }
             .joined(separator: " ; ")
+        return Notice(text: text, control: viewers.values.contains { $0.mode == .control })
     }
 }
 

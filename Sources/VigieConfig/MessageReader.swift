@@ -34,10 +34,10 @@ extension Reader {
         var settings = WatchSettings()
         guard let value = root["watch"] else { return settings }
         guard let t = value.table else {
-            fail("watch", "must be a table ([watch] with max_width and min_interval)")
+            fail("watch", "must be a table ([watch] with max_width, min_interval and control_clipboard)")
             return settings
         }
-        checkKeys(t, "watch", allowed: ["max_width", "min_interval"])
+        checkKeys(t, "watch", allowed: ["max_width", "min_interval", "control_clipboard"])
         if let v = t["max_width"] {
             if let n = v.int, WatchSettings.widths.contains(n) {
                 settings.maxWidth = n
@@ -50,6 +50,13 @@ extension Reader {
                 settings.minIntervalMillis = Int((seconds * 1000).rounded())
             } else {
                 fail("watch.min_interval", "must be a number of seconds from 0.2 to 60 (the shortest time between two live pictures; default 0.2)")
+            }
+        }
+        if let v = t["control_clipboard"] {
+            if let b = v.bool {
+                settings.controlClipboard = b
+            } else {
+                fail("watch.control_clipboard", "must be true or false (whether copied text passes between a controller's viewer and the seat; default false)")
             }
         }
         return settings

@@ -141,9 +141,9 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
 
     func thumbnails() async -> Result<any ThumbnailSource, Reason> { .success(SimulatedThumbnails(screen: screen)) }
 
-    func showWatchers(_ text: String?) async {}
+    func showWatchers(_ text: String?, control: Bool) async {}
 
-    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> {
+    func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> {
         .failure(Reason("view.unavailable", ["detail": "a simulated seat has no screen to show"]))
     }
 }

@@ -54,3 +54,15 @@ public enum SeatStatus: String, Sendable, Codable {
     /// The seat tried and could not (no display, grab not held, capture error).
     case failed
 }
+
+/// The picture quality of a remote view (`vigie view --quality`, the `quality`
+/// argument of a `view` or `control` request). The seat's VNC helper bounds the
+/// JPEG quality a viewer asks for to this level: lower costs fewer bytes.
+public enum RemoteQuality: String, Sendable, Codable, CaseIterable {
+    case low
+    case medium
+    case high
+
+    /// What a request without `quality` gets.
+    public static let standard = RemoteQuality.medium
+}

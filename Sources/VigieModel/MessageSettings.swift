@@ -24,11 +24,15 @@ public struct WatchSettings: Sendable, Codable, Equatable {
     public var maxWidth: Int
     /// The shortest time between two pictures of a stream, in milliseconds.
     public var minIntervalMillis: Int
+    /// Whether text copied on either side passes between a controller's VNC
+    /// viewer and the seat (`vigie control` only; never in a view).
+    public var controlClipboard: Bool
 
-    /// The defaults: up to 1920 px, up to 5 pictures a second.
-    public init(maxWidth: Int = 1920, minIntervalMillis: Int = 200) {
+    /// The defaults: up to 1920 px, up to 5 pictures a second, no clipboard.
+    public init(maxWidth: Int = 1920, minIntervalMillis: Int = 200, controlClipboard: Bool = false) {
         self.maxWidth = maxWidth
         self.minIntervalMillis = minIntervalMillis
+        self.controlClipboard = controlClipboard
     }
 
     /// What a viewer may ask at all, and what the config may set.

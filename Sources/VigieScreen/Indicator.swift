@@ -15,16 +15,37 @@ public struct Indicator: Sendable {
     public static let textRGB: UInt32 = 0x14213D
     /// The line under the banner.
     public static let edgeRGB: UInt32 = 0xC98A00
+    /// Someone has the keyboard and mouse: a banner of another colour (red),
+    /// that nobody takes for the usual « consulté » notice.
+    public static let controlBackgroundRGB: UInt32 = 0xC0392B
+    public static let controlTextRGB: UInt32 = 0xFFFFFF
+    public static let controlEdgeRGB: UInt32 = 0x7B241C
+
+    /// The usual notice, or the one saying someone controls the seat.
+    public enum Style: String, Sendable, CaseIterable {
+        case notice
+        case control
+
+        var rgb: (background: UInt32, text: UInt32, edge: UInt32) {
+            switch self {
+            case .notice: (Indicator.backgroundRGB, Indicator.textRGB, Indicator.edgeRGB)
+            case .control: (Indicator.controlBackgroundRGB, Indicator.controlTextRGB, Indicator.controlEdgeRGB)
+            }
+        }
+    }
 
     /// The text of the banner.
     public var text: String
     /// Seconds the banner stays up (more than 0).
     public var timeout: Double
+    /// Its colours.
+    public var style: Style
 
     /// A banner showing `text` for `timeout` seconds.
-    public init(text: String, timeout: Double) {
+    public init(text: String, timeout: Double, style: Style = .notice) {
         self.text = text
         self.timeout = timeout
+        self.style = style
     }
 
     /// Connects to `display`, shows the banner, calls `onReady` once it is
@@ -37,7 +58,7 @@ public struct Indicator: Sendable {
         let font = try x.openUnicodeFont(pixels: x.height >= 1000 ? 27 : 20, bold: true)
         let banner = BannerLayout(lines: [text], font: font, maxWidth: x.width - 40)
         let width = min(banner.width, x.width), height = banner.height
-        let bg = x.pixel(rgb: Self.backgroundRGB)
+        let bg = x.pixel(rgb: style.rgb.background)
         let win = x.createWindow(x: (x.width - width) / 2, y: 0, width: width, height: height, background: bg,
                                  overrideRedirect: true,
                                  events: XCB_EVENT_MASK_EXPOSURE.rawValue | XCB_EVENT_MASK_STRUCTURE_NOTIFY.rawValue)
@@ -48,7 +69,7 @@ public struct Indicator: Sendable {
         x.setProperty(win, xcb_atom_t(XCB_ATOM_WM_HINTS.rawValue), type: xcb_atom_t(XCB_ATOM_WM_HINTS.rawValue),
                       values: [1, 0, 0, 0, 0, 0, 0, 0, 0])
         let gc = x.makeGC(win, foreground: bg, background: bg, font: font)
-        let colors = BannerColors(x)
+        let colors = BannerColors(x, style: style)
         func draw() {
             banner.draw(x, win, gc, colors, y: 0, width: width)
             x.flush()
@@ -99,10 +120,10 @@ public struct Indicator: Sendable {
 /// Colours of a notice banner, allocated on a connection.
 struct BannerColors {
     let background: UInt32, text: UInt32, edge: UInt32
-    init(_ x: XConnection) {
-        background = x.pixel(rgb: Indicator.backgroundRGB)
-        text = x.pixel(rgb: Indicator.textRGB)
-        edge = x.pixel(rgb: Indicator.edgeRGB)
+    init(_ x: XConnection, style: Indicator.Style = .notice) {
+        background = x.pixel(rgb: style.rgb.background)
+        text = x.pixel(rgb: style.rgb.text)
+        edge = x.pixel(rgb: style.rgb.edge)
     }
 }
 

@@ -31,7 +31,7 @@ let usage = """
                          [--by URI --by-name NAME]
       vigie-ui message   [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui notice    [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
-      vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS]   (default 8 s)
+      vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS] [--style notice|control]   (default 8 s; control: red)
       vigie-ui backdrop [--display :N] --title TEXT
       vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
                         (a banner counting down to --until, then it closes; {remaining} in
@@ -61,6 +61,7 @@ struct Arguments {
     var iterations = 20
     var noticePipe: String?
     var remaining: String?
+    var style: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -92,6 +93,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
             guard let t = Double(v), t.isFinite, t >= 0 else { badUsage("--until needs Unix seconds, got '\(v)'") }
             args.until = t
         case "--remaining": args.remaining = v
+        case "--style": args.style = v
         case "--by", "--by-name": break  // who locked: read back from the command line by a restarted agent
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
@@ -163,13 +165,14 @@ case "notice":
     }
     exit(0)
 case "indicator":
-    let a = parse(rest, allowed: ["--display", "--text", "--timeout"])
+    let a = parse(rest, allowed: ["--display", "--text", "--timeout", "--style"])
     guard let text = a.text, !text.isEmpty else { badUsage("indicator needs --text") }
     let timeout = a.timeout ?? 8
     guard timeout > 0 else { badUsage("indicator needs --timeout > 0") }
+    guard let style = Indicator.Style(rawValue: a.style ?? "notice") else { badUsage("indicator --style is notice or control") }
     let signalFD = Signals.install()
     do {
-        try Indicator(text: text, timeout: timeout).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+        try Indicator(text: text, timeout: timeout, style: style).run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
     }

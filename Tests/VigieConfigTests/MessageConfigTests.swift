@@ -36,8 +36,8 @@ import VigieModel
 @Suite struct WatchConfig {
     @Test func defaultsAndValues() throws {
         #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").watch == WatchSettings(maxWidth: 1920, minIntervalMillis: 200))
-        let set = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 240\nmin_interval = 2\n", file: "school.toml")
-        #expect(set.watch == WatchSettings(maxWidth: 240, minIntervalMillis: 2000))
+        let set = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 240\nmin_interval = 2\ncontrol_clipboard = true\n", file: "school.toml")
+        #expect(set.watch == WatchSettings(maxWidth: 240, minIntervalMillis: 2000, controlClipboard: true))
         let example = try ConfigLoader.load(path: repoConfig + "/school.example.toml")
         #expect(example.watch == WatchSettings(maxWidth: 640, minIntervalMillis: 500))
     }
@@ -45,7 +45,7 @@ import VigieModel
     @Test func mistakesAreReportedWithTheirLines() {
         let found: [String]
         do {
-            _ = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 4000\nmin_interval = 0.1\nfps = 3\n", file: "school.toml")
+            _ = try ConfigLoader.parse(text: minimal + "\n\n[watch]\nmax_width = 4000\nmin_interval = 0.1\nfps = 3\ncontrol_clipboard = \"yes\"\n", file: "school.toml")
             found = []
         } catch {
             found = error.issues.map(\.description)
@@ -53,7 +53,8 @@ import VigieModel
         #expect(found == [
             "school.toml:13: watch.max_width: must be a whole number of pixels from 16 to 1920 (the widest live thumbnail; default 1920)",
             "school.toml:14: watch.min_interval: must be a number of seconds from 0.2 to 60 (the shortest time between two live pictures; default 0.2)",
-            "school.toml:15: watch.fps: unknown field (expected one of: max_width, min_interval)",
+            "school.toml:15: watch.fps: unknown field (expected one of: control_clipboard, max_width, min_interval)",
+            "school.toml:16: watch.control_clipboard: must be true or false (whether copied text passes between a controller's viewer and the seat; default false)",
         ], "\(found)")
     }
 }

@@ -23,8 +23,8 @@ private final class NoticeRecorder: SeatEffects, @unchecked Sendable {
         (.failed, Reason("test.unused"), [])
     }
     func thumbnails() async -> Result<any ThumbnailSource, Reason> { .failure(Reason("test.unused")) }
-    func showWatchers(_ text: String?) async { shown.withLockedValue { $0.append(text) } }
-    func remoteScreen(control: Bool, password: String) async -> Result<RemoteScreen, Reason> { .failure(Reason("test.unused")) }
+    func showWatchers(_ text: String?, control: Bool) async { shown.withLockedValue { $0.append(text) } }
+    func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> { .failure(Reason("test.unused")) }
 }
 
 /// Who watches, as the person at the seat is told: the notice follows the lock,
