@@ -93,6 +93,7 @@ Maintainer: $maintainer
 Installed-Size: $size
 Depends: $depends
 Recommends: lightdm, polkitd | policykit-1, systemd
+Suggests: novnc
 Section: admin
 Priority: optional
 Homepage: https://vigie.invalid/

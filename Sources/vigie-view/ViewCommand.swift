@@ -37,21 +37,18 @@ struct ViewCommand: AsyncParsableCommand {
     var noViewer = false
     @Option(help: ArgumentHelp("The local port (default: any free one).", valueName: "port"))
     var port = 0
+    @Option(help: ArgumentHelp("The picture quality: low (fewest bytes), medium or high. The seat bounds what the viewer asks to it.",
+                               valueName: "quality"))
+    var quality: String = RemoteQuality.standard.rawValue
 
     func validate() throws {
         if mode != "view" && mode != "control" { throw ValidationError("the mode is view or control") }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if RemoteQuality(rawValue: quality) == nil { throw ValidationError("--quality is low, medium or high") }
     }
 
     func run() async throws {
         try await runConsole { try await perform(try Console(options)) }
-    }
-
-    /// A VNC password: 8 characters (what VNC authentication uses), from the system's CSPRNG.
-    static func password() -> String {
-        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var generator = SystemRandomNumberGenerator()
-        return String((0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 
     func perform(_ console: Console) async throws -> Int32 {
@@ -78,21 +75,18 @@ struct ViewCommand: AsyncParsableCommand {
             throw Failure.usage("127.0.0.1:\(port): \(error)")
         }
         let localPort = listener.channel.localAddress?.port ?? port
-        let password = Self.password()
-        let relay = ViewRelay(listener: listener.channel)
-        let id = await session.openStream(feature, args: ["password": password], on: seat, timeout: console.timeout) { relay.handle($0) }
-        // The seat's answer.
-        var answer: StreamEvent?
-        for await event in relay.answers {
-            answer = event
-            break
+        let password = StreamRelay.vncPassword()
+        let relay = StreamRelay()
+        let endpoint = listener.channel
+        relay.onEnd { endpoint.close(promise: nil) }
+        let id = await session.openStream(feature, args: ["password": password, "quality": quality], on: seat, timeout: console.timeout) {
+            relay.handle($0)
         }
-        guard case .opened(let opened)? = answer else {
-            var status = SeatStatus.failed
-            var reason = Reason("net.closed")
-            if case .notOpened(let s, let r)? = answer { (status, reason) = (s, r) }
-            if case .ended(let r)? = answer { reason = r }
-            writeLine(console.line(SeatResult(seat: seat, status: status, reason: reason), extra: [:], width: seat.id.count))
+        let opened: Reason
+        switch await relay.answer() {
+        case .success(let reason): opened = reason
+        case .failure(let refusal):
+            writeLine(console.line(SeatResult(seat: seat, status: refusal.status, reason: refusal.reason), extra: [:], width: seat.id.count))
             try? await listener.channel.close()
             await session.close()
             return Exit.someSeatsDidNot
@@ -118,7 +112,7 @@ struct ViewCommand: AsyncParsableCommand {
 
     /// Relays the one viewer's connection and the seat's stream until either
     /// ends, or Ctrl-C.
-    func serve(listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, relay: ViewRelay,
+    func serve(listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, relay: StreamRelay,
                session: ConsoleSession, id: UInt32, seat: Seat) async {
         // Ctrl-C closes the endpoint and the viewer's connection, which ends the relay.
         let interrupted = Task {
@@ -135,7 +129,8 @@ struct ViewCommand: AsyncParsableCommand {
                         guard let viewer = try await accepted.next() else { return }
                         // One viewer: nobody else gets in.
                         try? await listener.channel.close()
-                        relay.viewerConnected(viewer.channel)
+                        let connection = viewer.channel
+                        relay.onEnd { connection.close(promise: nil) }
                         try await viewer.executeThenClose { inbound, outbound in
                             try await withThrowingTaskGroup(of: Void.self) { both in
                                 both.addTask {
@@ -176,62 +171,5 @@ struct ViewCommand: AsyncParsableCommand {
         process.arguments = args
         process.standardInput = FileHandle.nullDevice
         try? process.run()
-    }
-}
-
-/// The seat's side of one view: its answer, the RFB bytes it sends, and its
-/// end, which closes the local endpoint and the viewer's connection.
-final class ViewRelay: @unchecked Sendable {
-    let answers: AsyncStream<StreamEvent>
-    private let answerSink: AsyncStream<StreamEvent>.Continuation
-    let data: AsyncStream<[UInt8]>
-    private let dataSink: AsyncStream<[UInt8]>.Continuation
-    private let lock = NSLock()
-    private var ended: Reason?
-    private var channels: [Channel]
-
-    init(listener: Channel) {
-        (answers, answerSink) = AsyncStream<StreamEvent>.makeStream()
-        (data, dataSink) = AsyncStream<[UInt8]>.makeStream()
-        channels = [listener]
-    }
-
-    /// Why the seat ended the stream, once it did.
-    var endedBy: Reason? { lock.withLock { ended } }
-
-    func viewerConnected(_ channel: Channel) {
-        let late = lock.withLock { () -> Bool in
-            channels.append(channel)
-            return ended != nil
-        }
-        if late { channel.close(promise: nil) }
-    }
-
-    /// Closes the local endpoint and the viewer's connection (Ctrl-C).
-    func close() {
-        for channel in lock.withLock({ channels }) { channel.close(promise: nil) }
-        dataSink.finish()
-    }
-
-    /// A stream event from the console session (called in order).
-    func handle(_ event: StreamEvent) {
-        switch event {
-        case .opened, .notOpened:
-            answerSink.yield(event)
-            answerSink.finish()
-        case .data(let bytes):
-            dataSink.yield(bytes)
-        case .ended(let reason):
-            let toClose = lock.withLock { () -> [Channel] in
-                ended = reason
-                return channels
-            }
-            answerSink.yield(event)
-            answerSink.finish()
-            dataSink.finish()
-            for channel in toClose { channel.close(promise: nil) }
-        case .picture, .paused, .resumed:
-            break
-        }
     }
 }

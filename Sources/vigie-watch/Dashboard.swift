@@ -50,13 +50,23 @@ enum Dashboard {
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'"
+            headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self'"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: Page.html(console.language))))
         }
         router.ws("/ws") { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, _ in
             try await hub.serve(inbound: inbound, outbound: outbound)
+        }
+        // noVNC, from Debian's package, and its WebSocket to one seat's remote view.
+        router.get("/novnc/**") { _, context -> Response in
+            NoVNC.serve(context.parameters.getCatchAll())
+        }
+        router.ws("/vnc/{ticket}") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            guard let ticket = context.requestContext.parameters.get("ticket") else { return }
+            try await hub.relayRemote(ticket: ticket, inbound: inbound, outbound: outbound)
         }
 
         let bound = NIOLockedValueBox<Int?>(nil)
@@ -168,7 +178,9 @@ struct LocalOnly<Context: RequestContext>: RouterMiddleware {
         if request.uri.path != "/open" {
             guard access.admits(cookieHeader: request.headers[.cookie]) else { return Page.refused(language, status: .forbidden) }
             // A WebSocket must come from the page itself.
-            if request.uri.path == "/ws", request.headers[.origin] == nil { return Page.refused(language, status: .forbidden) }
+            if request.uri.path == "/ws" || request.uri.path.hasPrefix("/vnc/"), request.headers[.origin] == nil {
+                return Page.refused(language, status: .forbidden)
+            }
         }
         return try await next(request, context)
     }
@@ -196,6 +208,8 @@ final class Hub: Sendable {
     private let nextPage = NIOLockedValueBox<UInt64>(0)
     private let streams = NIOLockedValueBox<[String: UInt32]>([:])
     private let openerBox = NIOLockedValueBox<Browser.Opened?>(nil)
+    /// The remote views the pages have open (noVNC).
+    let remotes = RemotePanes()
 
     var opener: Browser.Opened? {
         get { openerBox.withLockedValue { $0 } }
@@ -226,6 +240,7 @@ final class Hub: Sendable {
     }
 
     func stop() async {
+        for pane in remotes.removeAll() { await end(pane) }
         for seat in seats {
             if let id = streams.withLockedValue({ $0[seat.id] }) { await session.endStream(id, on: seat) }
         }
@@ -290,6 +305,12 @@ final class Hub: Sendable {
         for page in pages.withLockedValue({ Array($0.values) }) { page.yield(message) }
     }
 
+    /// A message to one page only (what concerns its remote view: the password is its alone).
+    func send(_ object: [String: Any], to page: UInt64) {
+        guard let message = PageMessage(object) else { return }
+        _ = pages.withLockedValue { $0[page] }?.yield(message)
+    }
+
     /// One page's WebSocket: everything known now, then every change; actions from it.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         // A slow page never grows this process: it gets the newest updates.
@@ -297,6 +318,11 @@ final class Hub: Sendable {
         let key = nextPage.withLockedValue { $0 += 1; return $0 }
         pages.withLockedValue { $0[key] = page }
         defer { pages.withLockedValue { $0[key] = nil } }
+        // The page went: its remote view goes with it.
+        defer {
+            let left = remotes.removeAll(of: key)
+            if !left.isEmpty { Task { for pane in left { await self.end(pane) } } }
+        }
         var hello: [String: Any] = ["type": "hello", "lang": console.language.rawValue, "seats": seats.map { ["seat": $0.id, "room": $0.room] }]
         hello["title"] = console.language == .fr ? "Vigie — vue d’ensemble" : "Vigie — overview"
         page.yield(PageMessage(hello)!)
@@ -311,8 +337,20 @@ final class Hub: Sendable {
             }
             for try await message in inbound.messages(maxSize: 64 * 1024) {
                 guard case .text(let received) = message,
-                      let object = (try? JSONSerialization.jsonObject(with: Data(received.utf8))) as? [String: Any],
-                      object["type"] as? String == "action", let action = object["action"] as? String,
+                      let object = (try? JSONSerialization.jsonObject(with: Data(received.utf8))) as? [String: Any] else { continue }
+                switch object["type"] as? String {
+                case "remote":
+                    if let seat = object["seat"] as? String, let mode = object["mode"] as? String {
+                        Task { await self.openRemote(seat: seat, mode: mode, page: key) }
+                    }
+                    continue
+                case "remote-close":
+                    if let ticket = object["ticket"] as? String { Task { await self.closeRemote(ticket: ticket, page: key) } }
+                    continue
+                default:
+                    break
+                }
+                guard object["type"] as? String == "action", let action = object["action"] as? String,
                       let wanted = object["seats"] as? [String] else { continue }
                 let text = object["text"] as? String
                 Task { await self.act(action, on: wanted, text: text) }

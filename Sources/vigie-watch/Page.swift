@@ -27,7 +27,10 @@ enum Page {
          "screenshot":"Capture d’écran","send":"Envoyer le message","message":"Message aux postes sélectionnés",
          "selected":"sélectionné(s)","connecting":"connexion…","open":"en direct","paused":"pas d’image","refused":"refusé",
          "failed":"échec","unreachable":"injoignable","offline":"hors ligne","ended":"terminé","locked":"verrouillé",
-         "lost":"Connexion au tableau de bord perdue, nouvelle tentative…","noseat":"Sélectionnez d’abord des postes."}
+         "lost":"Connexion au tableau de bord perdue, nouvelle tentative…","noseat":"Sélectionnez d’abord des postes.",
+         "view":"vue à distance","control":"contrôle à distance","takeover":"Prendre la main","close":"Fermer",
+         "rconnecting":"Connexion au poste…","rconnected":"Connecté","rlost":"Connexion au poste perdue",
+         "ropen":"Voir en grand","nonovnc":"noVNC n’a pas pu être chargé (paquet Debian « novnc »)."}
         """
 
     static let english = """
@@ -35,7 +38,10 @@ enum Page {
          "screenshot":"Screenshot","send":"Send message","message":"Message to the selected seats",
          "selected":"selected","connecting":"connecting…","open":"live","paused":"no picture","refused":"refused",
          "failed":"failed","unreachable":"unreachable","offline":"offline","ended":"ended","locked":"locked",
-         "lost":"Dashboard connection lost, trying again…","noseat":"Select seats first."}
+         "lost":"Dashboard connection lost, trying again…","noseat":"Select seats first.",
+         "view":"remote view","control":"remote control","takeover":"Take control","close":"Close",
+         "rconnecting":"Connecting to the seat…","rconnected":"Connected","rlost":"Connection to the seat lost",
+         "ropen":"View full size","nonovnc":"noVNC could not be loaded (Debian package “novnc”)."}
         """
 
     static let template = #"""
@@ -72,6 +78,17 @@ enum Page {
         .badge.locked { background:var(--warn); }
         .badge.bad { background:var(--bad); color:#fff; }
         .result { color:var(--ink); }
+        .screen { cursor:zoom-in; }
+        /* One seat full size (noVNC); red bar while in control. */
+        #remote { position:fixed; inset:0; z-index:5; background:#15161e; display:flex; flex-direction:column; }
+        #remote[hidden] { display:none; }
+        #remote .bar { display:flex; gap:8px; align-items:center; padding:8px 12px; background:#fff; border-bottom:1px solid #d8dbe2; }
+        #remote[data-mode=control] .bar { background:var(--bad); color:#fff; }
+        #rtitle { font-size:16px; margin:0 12px 0 0; }
+        #rstatus { flex:1; }
+        #remote[data-state=lost] #rstatus, #remote[data-state=refused] #rstatus, #remote[data-state=failed] #rstatus { font-weight:700; }
+        #remote[data-mode=view][data-state=lost] #rstatus, #remote[data-mode=view][data-state=refused] #rstatus { color:var(--bad); }
+        #rscreen { flex:1; min-height:0; position:relative; }
         </style>
         </head>
         <body>
@@ -90,13 +107,23 @@ enum Page {
           <div id="status" role="status" aria-live="polite"></div>
         </header>
         <main id="tiles" aria-live="off"></main>
+        <div id="remote" hidden role="dialog" aria-labelledby="rtitle">
+          <div class="bar">
+            <h2 id="rtitle"></h2>
+            <span id="rstatus" role="status" aria-live="polite"></span>
+            <button id="takeover" type="button" hidden></button>
+            <button id="rclose" type="button"></button>
+          </div>
+          <div id="rscreen"></div>
+        </div>
         <script>
         "use strict";
         const W = {{words}};
         const $ = (id) => document.getElementById(id);
         document.title = W.title;
         $("title").textContent = W.title;
-        for (const id of ["all", "none", "lock", "unlock", "screenshot", "send"]) $(id).textContent = W[id];
+        for (const id of ["all", "none", "lock", "unlock", "screenshot", "send", "takeover"]) $(id).textContent = W[id];
+        $("rclose").textContent = W.close;
         $("text").placeholder = W.message;
         $("text").setAttribute("aria-label", W.message);
         const tiles = new Map();
@@ -111,6 +138,13 @@ enum Page {
             '<div class="screen"><div class="why"></div></div><div class="state"></div>';
           el.querySelector(".name").textContent = seat + (room ? " · " + room : "");
           el.querySelector("input").addEventListener("change", (e) => { el.classList.toggle("selected", e.target.checked); count(); });
+          // A click (or Enter) on the picture: the seat full size.
+          const screen = el.querySelector(".screen");
+          screen.tabIndex = 0;
+          screen.setAttribute("role", "button");
+          screen.setAttribute("aria-label", W.ropen + " : " + seat);
+          screen.addEventListener("click", () => remoteOpen(seat, "view"));
+          screen.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); remoteOpen(seat, "view"); } });
           $("tiles").appendChild(el);
           tiles.set(seat, el);
           return el;
@@ -178,6 +212,8 @@ enum Page {
             if (m.type === "hello") { for (const s of m.seats) tile(s.seat, s.room); count(); }
             else if (m.type === "tile") show(m, jpeg);
             else if (m.type === "result") result(m);
+            else if (m.type === "remote") remoteAnswer(m);
+            else if (m.type === "remote-ended") remoteEnded(m);
           };
           socket.onclose = () => {
             $("status").textContent = W.lost;
@@ -191,6 +227,63 @@ enum Page {
           $("status").textContent = "";
           if (socket && socket.readyState === 1) socket.send(JSON.stringify(Object.assign({ type: "action", action, seats }, extra || {})));
         }
+        // One seat full size, through noVNC (Debian's, served under /novnc/): the seat
+        // answers first (its policy), then noVNC connects with a one-time ticket and password.
+        const R = { rfb: null, ticket: null, seat: null, mode: null, ended: null };
+        function remoteState(state, text) { $("remote").dataset.state = state; $("rstatus").textContent = text; }
+        function remoteOpen(seat, mode) {
+          remoteDisconnect(false);
+          Object.assign(R, { seat, mode, ticket: null, ended: null });
+          $("remote").hidden = false;
+          $("remote").dataset.mode = mode;
+          $("rtitle").textContent = seat + " — " + W[mode];
+          $("takeover").hidden = true;
+          $("rscreen").innerHTML = "";
+          remoteState("connecting", W.rconnecting);
+          if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "remote", seat, mode }));
+          $("rclose").focus();
+        }
+        async function remoteAnswer(m) {
+          if ($("remote").hidden || m.seat !== R.seat || m.mode !== R.mode || R.ticket) {
+            if (m.ticket) socket.send(JSON.stringify({ type: "remote-close", ticket: m.ticket }));
+            return;
+          }
+          if (m.status !== "ok") { remoteState(m.status === "refused" ? "refused" : "failed", m.message); return; }
+          R.ticket = m.ticket;
+          const ticket = m.ticket;
+          $("takeover").hidden = !m.control;
+          let RFB;
+          try { RFB = (await import("/novnc/core/rfb.js")).default; } catch (e) { remoteState("failed", W.nonovnc); return; }
+          if (R.ticket !== ticket) return;
+          const rfb = new RFB($("rscreen"), (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/vnc/" + ticket,
+                              { credentials: { password: m.password } });
+          rfb.viewOnly = m.mode !== "control";
+          rfb.scaleViewport = true;
+          rfb.addEventListener("connect", () => {
+            if (R.ticket === ticket) remoteState("connected", W.rconnected + (m.user ? " — " + m.user : ""));
+            if (m.mode === "control") rfb.focus();
+          });
+          rfb.addEventListener("disconnect", () => {
+            if (R.ticket !== ticket) return;
+            R.rfb = null;
+            remoteState("lost", W.rlost + (R.ended ? " : " + R.ended : ""));
+          });
+          R.rfb = rfb;
+        }
+        function remoteEnded(m) {
+          if (m.ticket !== R.ticket) return;
+          R.ended = m.message;
+          if ($("remote").dataset.state === "lost") remoteState("lost", W.rlost + " : " + m.message);
+        }
+        function remoteDisconnect(hide) {
+          const rfb = R.rfb, ticket = R.ticket;
+          Object.assign(R, { rfb: null, ticket: null });
+          if (rfb) { try { rfb.disconnect(); } catch (e) {} }
+          if (ticket && socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "remote-close", ticket }));
+          if (hide) { $("remote").hidden = true; $("rscreen").innerHTML = ""; }
+        }
+        $("rclose").onclick = () => remoteDisconnect(true);
+        $("takeover").onclick = () => remoteOpen(R.seat, "control");
         $("all").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = true; el.classList.add("selected"); } count(); };
         $("none").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = false; el.classList.remove("selected"); } count(); };
         $("lock").onclick = () => act("lock");

@@ -4,12 +4,19 @@ as a teacher would, for the integration test `DashboardInChromium`.
 
     dashboard-browser.py URL SEAT DISPLAY [SCREENSHOT.png]
     dashboard-browser.py URL --window SEAT
+    dashboard-browser.py URL --remote SEAT DISPLAY PYTHON COMPARE OUTDIR
 
 URL is the one-time address `vigie watch` printed; SEAT a seat to lock from the
 page; DISPLAY that seat's X display (its screen is changed with xsetroot to see
 its tile change). With --window: SEAT's tile shows a picture, then (its
 monitoring window ending) no picture but the seat's reason, printed as
-`ok tile-says-why TEXT`. Prints one line per step (`ok STEP detail` or `fail
+`ok tile-says-why TEXT`. With --remote: a click on SEAT's tile opens it full
+size through noVNC; once connected, it awaits a canvas whose pixels match an
+`xwd -root` of DISPLAY taken at the same time (PYTHON COMPARE is the command
+comparing a PNG with an xwd, `diff MEAN`), then takes control with « Prendre
+la main », types "Ok" with the pointer at (12, 470) of the seat's screen,
+prints `typed`, and awaits the page saying the connection to the seat was lost
+(the test cuts the seat off). Prints one line per step (`ok STEP detail` or `fail
 STEP detail`) and exits 1 at the first failure.
 """
 import base64
@@ -23,12 +30,16 @@ from urllib.parse import urlparse
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 url = sys.argv[1]
 window_mode = sys.argv[2] == "--window"
+remote_mode = sys.argv[2] == "--remote"
 if window_mode:
     seat, display, shot = sys.argv[3], None, None
+elif remote_mode:
+    seat, display, python, compare, outdir = sys.argv[3:8]
 else:
     seat, display = sys.argv[2], sys.argv[3]
     shot = sys.argv[4] if len(sys.argv) > 4 else None
@@ -78,6 +89,64 @@ def window_ends(driver):
     step(text, "tile-says-why", text)
 
 
+def remote_state(driver):
+    return driver.execute_script("""
+        const r = document.getElementById('remote');
+        return r.hidden ? null : [r.dataset.mode, r.dataset.state, document.getElementById('rstatus').textContent];""")
+
+
+def canvas_png(driver, path):
+    data = driver.execute_script("""
+        const c = document.querySelector('#rscreen canvas');
+        return c && c.width > 0 ? c.toDataURL('image/png') : null;""")
+    if not data:
+        return False
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data.split(",", 1)[1]))
+    return True
+
+
+def remote(driver):
+    """One seat full size through noVNC, then in control, then cut off."""
+    driver.get(url)
+    step(wait(lambda: driver.current_url.rstrip("/") == origin), "token-exchanged", driver.current_url)
+    step(wait(lambda: tile_picture(driver), timeout=30), "tile-has-a-picture")
+    driver.find_element(By.CSS_SELECTOR, '.tile[data-seat="%s"] .screen' % seat).click()
+    state = wait(lambda: (remote_state(driver) or [None, None])[1] in ("connected", "refused", "failed", "lost") and remote_state(driver), 30)
+    step(state and state[:2] == ["view", "connected"], "remote-connected", state)
+    step(driver.find_element(By.ID, "takeover").is_displayed(), "takeover-offered")
+    # The canvas comes to match the seat's screen as X has it (the seat's notice
+    # appears after the view starts: both are taken again until they agree).
+    png, xwd = outdir + "/canvas.png", outdir + "/root.xwd"
+    last = [None]
+
+    def matches():
+        if not canvas_png(driver, png):
+            return False
+        subprocess.run(["xwd", "-root", "-display", display, "-out", xwd], check=True)
+        out = subprocess.run([python, "-W", "ignore", compare, "compare", png, xwd], capture_output=True, text=True).stdout.split()
+        last[0] = out
+        # noVNC asks Tight with JPEG (quality 6): a mean error of a few levels on
+        # stripes and text; another picture, or none, is tens of levels off.
+        return len(out) > 1 and out[0] == "diff" and float(out[1]) < 8.0
+    step(wait(matches, 30), "canvas-matches-the-seat", last[0])
+    # « Prendre la main »: a control stream, the keyboard and pointer pass.
+    driver.find_element(By.ID, "takeover").click()
+    state = wait(lambda: (remote_state(driver) or [None, None])[:2] == ["control", "connected"] and remote_state(driver), 30)
+    step(state, "control-connected", remote_state(driver))
+    canvas = driver.find_element(By.CSS_SELECTOR, "#rscreen canvas")
+    size = driver.execute_script("""
+        const c = document.querySelector('#rscreen canvas'), r = c.getBoundingClientRect();
+        return [c.width, c.height, r.width, r.height];""")
+    # Selenium's offsets are from the element's centre, in CSS pixels.
+    dx = 12 * size[2] / size[0] - size[2] / 2
+    dy = 470 * size[3] / size[1] - size[3] / 2
+    ActionChains(driver).move_to_element_with_offset(canvas, int(dx), int(dy)).click().send_keys("Ok").perform()
+    print("typed", flush=True)
+    state = wait(lambda: (remote_state(driver) or [None, None])[1] == "lost" and remote_state(driver), 60)
+    step(state, "lost-reported", state and state[2])
+
+
 def chromium():
     options = Options()
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--disable-dev-shm-usage"]:
@@ -85,10 +154,10 @@ def chromium():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
-if window_mode:
+if window_mode or remote_mode:
     driver = chromium()
     try:
-        window_ends(driver)
+        (window_ends if window_mode else remote)(driver)
     finally:
         driver.quit()
     sys.exit(0)

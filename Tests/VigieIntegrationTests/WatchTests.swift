@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigiePKI
+import VigieScreen
 import VigieTestSupport
 
 /// The journal's events of `features` on a seat: outcome, code and parameters, in order.
@@ -350,6 +351,57 @@ extension LiveOverview {
         let why = steps.last { $0.hasPrefix("ok tile-says-why") } ?? ""
         #expect(why.contains("prochaine plage : lundi 13:15"), "\(why)")
         #expect(why.contains("09:15–11:45"), "the posted hours: \(why)")
+    }
+
+    /// A click on a tile: the seat full size through noVNC (Debian's), its canvas
+    /// the seat's screen; « Prendre la main » types on the seat; the seat cut off,
+    /// the page says so.
+    @Test func aTeacherOpensASeatFullSizeTakesControlAndIsToldWhenTheSeatIsLost() async throws {
+        try await oneHeavyTestAtATime { try await remoteViewInThePage() }
+    }
+
+    func remoteViewInThePage() async throws {
+        guard Self.browserInstalled(), RemoteViewHelper.clientInstalled() else { return }
+        #expect(FileManager.default.fileExists(atPath: "/usr/share/novnc/core/rfb.js"), "apt-get install novnc (make deps)")
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
+        let seat = school.seats["B204-01"]!
+        // A window that prints the keys it gets, under the pointer's place (12, 470).
+        let display = seat.display
+        let xev = try await offThePool { try keyPrinter(on: display) }
+        defer { xev.kill() }
+        let (watch, address) = try await Self.dashboard(school, room: "B204", as: "teacher")
+        defer {
+            watch.signal(SIGINT)
+            if watch.wait(timeout: 10) == nil { watch.kill() }
+        }
+        let dir = try TempDir()
+        let browser = try ChildProcess(["/usr/bin/python3", Self.script, address, "--remote", "B204-01", seat.display,
+                                        RemoteViewHelper.venv + "/python", RemoteViewHelper.fixtures + "/vnc-check.py", dir.path], stdin: Data())
+        defer {
+            browser.kill()
+            _ = browser.wait(timeout: 10)
+        }
+        let steps = try await Self.steps(of: browser, until: "typed")
+        #expect(steps.last == "typed", "\(steps) \(browser.readAllStderr())")
+        for expected in ["remote-connected", "takeover-offered", "canvas-matches-the-seat", "control-connected"] {
+            #expect(steps.contains { $0.hasPrefix("ok \(expected)") }, "\(expected): \(steps)")
+        }
+        // The keys typed in the page reached the seat's X display.
+        let keys = try await offThePool { xevKeys(xev, until: ["4f", "6b"]) }
+        #expect(keys.contains("4f") && keys.contains("6b"), "keys of 'Ok' typed in the page: \(keys)")
+        // While controlled, the seat's notice has the control colour.
+        let red = await eventually(10) {
+            guard let shot = try? seat.xvfb.screenshot() else { return false }
+            return stride(from: 0, to: shot.width, by: 8).contains { shot.pixel(x: $0, y: 4) == Indicator.controlBackgroundRGB }
+        }
+        #expect(red, "the seat shows that someone controls it, in the control colour")
+        // The seat goes away: the page says the connection was lost.
+        school.killAgent("B204-01")
+        let lost = try await Self.steps(of: browser, until: "ok lost-reported")
+        #expect(lost.last?.hasPrefix("ok lost-reported") == true && lost.last?.contains("Connexion au poste perdue") == true,
+                "\(lost) \(browser.readAllStderr())")
+        let events = try remoteEvents(school, "B204-01").map(\.code)
+        #expect(events.contains("view.started") && events.contains("control.started"), "\(events)")
     }
 
     func teacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
