@@ -317,6 +317,9 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         #expect(!keys.contains("56") && !keys.contains("75"), "keys reached the seat through a view: \(keys)")
         let events = try remoteEvents(school, "B204-01").map(\.code)
         #expect(events.contains("control.started") && events.contains("control.stopped"), "\(events)")
+        // What the seat gave: the default quality, and no clipboard unless the config allows it.
+        let started = try remoteEvents(school, "B204-01").first { $0.code == "control.started" }
+        #expect(started?.params["quality"] == "medium" && started?.params["clipboard"] == "false", "\(String(describing: started))")
         // The library: nobody takes control, a librarian by the grants, an admin (who may
         // do everything) by the room's purpose; and no view outside its windows.
         let librarianControl = try await offThePool { try ViewProcess(school, "control", seat: "CDI-01", as: "librarian") }
