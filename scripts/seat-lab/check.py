@@ -29,6 +29,7 @@ SEAT = "LAB-01"
 MESSAGE_BAND = 0x14213D
 NOTICE_BAND = 0x2E6B4F
 INDICATOR_BAND = 0xFFD166  # VigieScreen Indicator.backgroundRGB
+CONTROL_BAND = 0xC0392B  # VigieScreen Indicator.controlBackgroundRGB: someone has the keyboard and mouse
 TOOLS = "/opt/seatlab-tools"  # copied in at the start of each run (push_tools)
 sys.path.insert(0, HERE)
 import qmp as Q  # noqa: E402
@@ -505,6 +506,52 @@ def remote_view_in_a_vnc_client():
             view.wait(timeout=10)
 
 
+def remote_control_types_on_the_seat():
+    """`vigie control` from the host: a real VNC client (vncdotool) types through
+    the agent (as `vigie`) and vigie-vnc's XTEST on the real Xorg, and the keys
+    reach the pupil's xterm; the seat's notice is the control one (red) while
+    it lasts."""
+    vncdo = os.path.join(REPO, ".build-venv", "bin", "vncdo")
+    if not os.access(vncdo, os.X_OK):
+        raise Failed(f"{vncdo} is missing (make deps)")
+    # A locked seat is never controlled: free it first.
+    vigie("unlock", "--seat", SEAT)
+    poll("free keyboard", lambda: grab_state() == "free", 30)
+    control = subprocess.Popen([LAB, "vigie", "control", "--seat", SEAT, "--no-viewer", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = control.stdout.readline()
+        try:
+            opened = json.loads(line)
+        except ValueError:
+            raise Failed(f"no answer: {line!r} {control.stderr.read() if control.poll() is not None else ''}")
+        if opened.get("status") != "ok" or "address" not in opened:
+            raise Failed(f"not opened: {opened}")
+        port = opened["address"].rsplit(":", 1)[1]
+        told = poll("the control notice on the seat",
+                    lambda: (lambda s: s if s[4] > 0.001 else None)(shot("control-indicator.png", CONTROL_BAND)), 15, 0.5)
+        before = typed_size()
+        t0 = time.monotonic()
+        # The pointer stays where it is (over the pupil's xterm, which has the focus).
+        p = run([vncdo, "-s", "127.0.0.1::" + port, "-p", opened["password"], "type", "ctl", "pause", "0.5"], timeout=60)
+        if p.returncode != 0:
+            raise Failed(f"vncdo type failed: {p.stdout[-300:]} {p.stderr[-300:]}")
+        poll("3 keys typed through vigie control in /tmp/typed", lambda: typed_size() - before >= 3, 30)
+        figures["control_keys_s"] = round(time.monotonic() - t0, 2)
+        tail = gssh("tail -c 3 /tmp/typed", check=True).stdout
+        if tail != "ctl":
+            raise Failed(f"the pupil's xterm got {tail!r}, not 'ctl'")
+        try:
+            control.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Failed("vigie control did not end when its viewer left")
+        return f"'ctl' typed through XTEST on Xorg in {figures['control_keys_s']} s; the red control notice covers {100 * told[4]:.1f} % of the screen"
+    finally:
+        if control.poll() is None:
+            control.terminate()
+            control.wait(timeout=10)
+
+
 def logoff_ends_the_session():
     vigie("unlock", "--seat", SEAT)
     poll("free keyboard", lambda: grab_state() == "free", 30)
@@ -605,7 +652,8 @@ CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session
           lock_from_the_host_holds_input, screenshot_shows_the_lock, keys_typed_while_locked_are_held,
           unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
           attack_xkill_loop, attack_xkill_on_creation, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
-          hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, remote_view_in_a_vnc_client, logoff_ends_the_session, login_notice_is_shown,
+          hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, remote_view_in_a_vnc_client, remote_control_types_on_the_seat,
+          logoff_ends_the_session, login_notice_is_shown,
           logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
           purge_leaves_nothing]
 
