@@ -29,6 +29,13 @@ extension SeatPipeline {
         let identity = peer.identity
         let control = feature == .control
         if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
+        // Someone other than a teacher or a librarian sees a person's screen only with
+        // their consent (the assistance, which asks it); with nobody logged in it is
+        // maintenance, and the register says so.
+        let consent = Policy.needsConsent(identity, for: feature)
+        if consent, effects.sessionUser != nil {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("consent.required")))
+        }
         guard let password = request.args["password"], (1...8).contains(password.utf8.count),
               password.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
@@ -77,6 +84,7 @@ extension SeatPipeline {
         do {
             // What the seat gives the viewer: the quality, and for a controller whether the clipboard passes.
             var given = ["quality": quality.rawValue]
+            if consent { given["maintenance"] = "true" }
             if control { given["clipboard"] = options.clipboard ? "true" : "false" }
             started = try journal.append(event(feature.rawValue, request.args, by: identity, at: now, status: .started,
                                                reason: Reason("\(feature.rawValue).started", given)))

@@ -38,6 +38,7 @@ public enum Catalog {
         "watch.stopped": ("vue en direct arrêtée après {seconds} s ({why})", "live view stopped after {seconds} s ({why})"),
         "watch.viewer-ended": ("fermée par la personne qui regardait", "closed by the viewer"),
         "watch.viewer-lost": ("la console ne répond plus depuis {seconds} s", "the console has not answered for {seconds} s"),
+        "consent.required": ("quelqu’un est connecté à ce poste : voir son écran ou en prendre la main demande son accord (assistance), quels que soient vos droits", "someone is logged in at this seat: seeing or controlling their screen needs their consent (assistance), whatever your grants"),
         "policy.control-room": ("la salle {room} est un lieu de surveillance : personne n’y prend la main sur un poste", "room {room} is a monitored place: nobody takes control of its seats"),
         "view.started": ("vue à distance ouverte", "remote view open"),
         "control.started": ("prise en main ouverte", "remote control open"),

@@ -89,6 +89,19 @@ public enum Policy {
         return .allow
     }
 
+    /// Whether seeing or controlling a seat where someone is logged in needs that
+    /// person's consent: for anyone but a teacher (control in their classrooms, the
+    /// posters say so) or a librarian (a view inside the posted windows). An
+    /// admin's or the head's `*` grant never stands in for the person's word. On a
+    /// seat where nobody is logged in it is maintenance, and the grants decide.
+    public static func needsConsent(_ identity: Identity, for feature: Feature) -> Bool {
+        guard feature == .view || feature == .control else { return false }
+        switch identity.role {
+        case .teacher?, .librarian?: return false
+        default: return true
+        }
+    }
+
     /// The grants in force for a role: the config's, or the defaults when it names none.
     public static func grants(for role: Role, in config: SchoolConfig) -> [Grant] {
         let configured = config.grants.filter { $0.role == role }

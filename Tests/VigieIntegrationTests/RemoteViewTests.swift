@@ -333,6 +333,39 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
     }
 }
 
+/// Who needs the person's consent: an admin's `*` grant does not see a pupil's
+/// screen; with nobody logged in, the admin's view is maintenance, journaled so.
+@Suite(.serialized) struct RemoteViewConsent {
+    @Test func anAdminDoesNotSeeTheScreenOfSomeoneLoggedInButMayMaintainAnEmptySeat() async throws {
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")], runAgents: false)
+        }
+        try school.startAgent("B204-02")
+        // B204-01 has a pupil logged in.
+        school.agentArgumentsBySeat["B204-01"] = ["--session-user", testSessionUser]
+        try school.startAgent("B204-01")
+        for mode in ["view", "control"] {
+            let admin = try await offThePool { try RemoteView.ViewProcess(school, mode, seat: "B204-01", as: "admin") }
+            #expect(admin.first["status"] as? String == "refused" && admin.first["code"] as? String == "consent.required", "\(admin.first)")
+            #expect((admin.first["message"] as? String)?.contains("demande son accord") == true, "\(admin.first)")
+        }
+        // The room's teacher: the posters announce it, no consent asked.
+        let teacher = try await offThePool { try RemoteView.ViewProcess(school, "view", seat: "B204-01", as: "teacher") }
+        #expect(teacher.first["status"] as? String == "ok", "\(teacher.first)")
+        teacher.child.signal(SIGINT)
+        _ = try await offThePool { teacher.child.wait(timeout: 15) }
+        // Nobody at B204-02: the admin's view is maintenance.
+        let maintenance = try await offThePool { try RemoteView.ViewProcess(school, "view", seat: "B204-02", as: "admin") }
+        #expect(maintenance.first["status"] as? String == "ok", "\(maintenance.first)")
+        maintenance.child.signal(SIGINT)
+        _ = try await offThePool { maintenance.child.wait(timeout: 15) }
+        let started = try remoteEvents(school, "B204-02").first { $0.code == "view.started" }
+        #expect(started?.params["maintenance"] == "true", "\(String(describing: started))")
+        let refused = try remoteEvents(school, "B204-01").filter { $0.code == "consent.required" }
+        #expect(refused.count == 2 && refused.allSatisfy { $0.outcome == "refused" }, "\(refused)")
+    }
+}
+
 /// The journal's `view` and `control` events on a seat.
 func remoteEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
     try journalEvents(school, seat, features: ["view", "control"])

@@ -35,6 +35,8 @@ final class TestSchool: @unchecked Sendable {
     /// TOML appended to the config; extra `vigie-agent` arguments; seat MACs.
     let extraConfig: String
     let agentArguments: [String]
+    /// More arguments for one seat's agent (a session user on one seat only).
+    var agentArgumentsBySeat: [String: [String]] = [:]
     /// A command the agent runs under (`prlimit --nofile=… --`), if any.
     let agentWrapper: [String]
     let macs: [String: String]
@@ -188,7 +190,7 @@ final class TestSchool: @unchecked Sendable {
     func agentCommand(_ id: String) -> [String] {
         let seat = seats[id]!
         return agentWrapper + [product("vigie-agent"), "--config", configPath, "--seat", id, "--identity", seat.identityDir,
-                "--display", seat.display, "--state", seat.stateDir] + agentArguments
+                "--display", seat.display, "--state", seat.stateDir] + agentArguments + (agentArgumentsBySeat[id] ?? [])
     }
 
     /// Starts a seat's agent; `clock` fakes its wall clock from that local
