@@ -80,7 +80,9 @@ final class ScreenSource {
         return true
     }
 
-    /// Compares `pixels` with the frame buffer tile by tile; copies and returns the tiles that differ.
+    /// Compares `pixels` with the frame buffer tile by tile; copies the tiles that
+    /// differ and returns, for each, the smallest rectangle holding its changed
+    /// pixels (a caret or a line of text is not sent as a whole 32×32 tile).
     private func changedTiles(from pixels: UnsafeRawPointer) -> [Rect] {
         var rects: [Rect] = []
         let stride = width * 4
@@ -91,21 +93,32 @@ final class ScreenSource {
             var x0 = 0
             while x0 < width {
                 let cols = min(Self.tile, width - x0)
-                var differs = false
+                // The first and last rows that differ, then the columns within them.
+                var top = -1, bottom = -1
                 for row in y0..<(y0 + rows) where memcmp(fb + row * stride + x0 * 4, pixels + row * stride + x0 * 4, cols * 4) != 0 {
-                    differs = true
-                    break
+                    if top < 0 { top = row }
+                    bottom = row
                 }
-                if differs {
-                    for row in y0..<(y0 + rows) {
+                if top >= 0 {
+                    var left = x0 + cols, right = x0 - 1
+                    for row in top...bottom {
+                        let old = (fb + row * stride).assumingMemoryBound(to: UInt32.self)
+                        let new = (pixels + row * stride).assumingMemoryBound(to: UInt32.self)
+                        var x = x0
+                        while x < left {
+                            if old[x] != new[x] { left = x; break }
+                            x += 1
+                        }
+                        x = x0 + cols - 1
+                        while x > right {
+                            if old[x] != new[x] { right = x; break }
+                            x -= 1
+                        }
+                    }
+                    for row in top...bottom {
                         memcpy(fb + row * stride + x0 * 4, pixels + row * stride + x0 * 4, cols * 4)
                     }
-                    // Joined with the tile before it on the same band when they touch.
-                    if let last = rects.last, last.y0 == Int32(y0), last.x1 == Int32(x0) {
-                        rects[rects.count - 1].x1 = Int32(x0 + cols)
-                    } else {
-                        rects.append(Rect(x0: Int32(x0), y0: Int32(y0), x1: Int32(x0 + cols), y1: Int32(y0 + rows)))
-                    }
+                    rects.append(Rect(x0: Int32(left), y0: Int32(top), x1: Int32(right + 1), y1: Int32(bottom + 1)))
                 }
                 x0 += cols
             }
