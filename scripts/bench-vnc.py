@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The seat's VNC server (vigie-vnc) against x11vnc, side by side, on this machine.
 
-    .build-venv/bin/python scripts/bench-vnc.py BUILD_DIR [SECONDS]
+    .build-venv/bin/python scripts/bench-vnc.py BUILD_DIR [SECONDS [RATE]]
     .build-venv/bin/python scripts/bench-vnc.py latency DEMO_STATE [SAMPLES]
 
 BUILD_DIR holds vigie-dev and vigie-vnc (a release build). The first form starts
@@ -13,6 +13,8 @@ quality 5: what Veyon's master asks), requesting the next update as soon as one
 has arrived:
   - updates per second delivered, bytes per second;
   - the server process's CPU per delivered update.
+With RATE, the client asks for at most RATE updates a second (both servers
+deliver the same number then, and their bytes per second compare directly).
 vigie-vnc gets one end of a socket pair, as the agent gives it (no relay in
 between); x11vnc (Debian's, the server Veyon and Epoptes use on Linux) listens
 on 127.0.0.1.
@@ -40,13 +42,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rfbclient import Conn, cpu_seconds, free_display, free_port  # noqa: E402
 
 
-def measure(conn, pid, seconds):
-    """Requests the next update as soon as one arrives, for `seconds`."""
+def measure(conn, pid, seconds, rate=None):
+    """Requests the next update as soon as one arrives, for `seconds`; with
+    `rate`, no sooner than 1/rate s after the previous request (the same
+    updates a second for both servers: their bytes compare directly)."""
     conn.request(incremental=False)
     conn.update()
     start_bytes, start_cpu, start = conn.count, cpu_seconds(pid), time.monotonic()
     updates = 0
+    slot = start
     while time.monotonic() - start < seconds:
+        if rate:
+            slot += 1.0 / rate
+            pause = slot - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
         conn.request()
         if conn.update() > 0:
             updates += 1
@@ -56,7 +66,7 @@ def measure(conn, pid, seconds):
             "cpu_ms_per_update": 1000 * cpu / max(1, updates), "cpu_percent": 100 * cpu / elapsed}
 
 
-def side_by_side(build, seconds):
+def side_by_side(build, seconds, rate=None):
     display = ":%d" % free_display()
     children = []
     try:
@@ -82,7 +92,7 @@ def side_by_side(build, seconds):
         vnc.stdin.close()
         conn = Conn(ours)
         conn.handshake()
-        results["vigie-vnc"] = measure(conn, vnc.pid, seconds)
+        results["vigie-vnc"] = measure(conn, vnc.pid, seconds, rate)
         ours.close()
         # x11vnc, on 127.0.0.1.
         port = free_port()
@@ -97,9 +107,9 @@ def side_by_side(build, seconds):
                 time.sleep(0.05)
         conn = Conn(sock)
         conn.handshake()
-        results["x11vnc"] = measure(conn, x11vnc.pid, seconds)
+        results["x11vnc"] = measure(conn, x11vnc.pid, seconds, rate)
         sock.close()
-        print("1920x1080, text scrolling 30 lines/s and a window moving, Tight q5, %d s each:" % seconds)
+        print("1920x1080, text scrolling 30 lines/s and a window moving, Tight q5, %d s each%s:" % (seconds, ", at most %g updates/s" % rate if rate else ""))
         for name, r in results.items():
             print("  %-10s %6.1f updates/s  %8.0f KB/s  %6.2f ms CPU per update  (%.0f %% of a core)"
                   % (name, r["updates_per_s"], r["bytes_per_s"] / 1000, r["cpu_ms_per_update"], r["cpu_percent"]))
@@ -171,7 +181,8 @@ def latency(state, samples):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "latency":
         return latency(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 50)
-    return side_by_side(sys.argv[1] if len(sys.argv) > 1 else ".build/release", int(sys.argv[2]) if len(sys.argv) > 2 else 20)
+    return side_by_side(sys.argv[1] if len(sys.argv) > 1 else ".build/release", int(sys.argv[2]) if len(sys.argv) > 2 else 20,
+                        float(sys.argv[3]) if len(sys.argv) > 3 else None)
 
 
 if __name__ == "__main__":

@@ -100,25 +100,17 @@ final class ScreenSource {
                     bottom = row
                 }
                 if top >= 0 {
-                    var left = x0 + cols, right = x0 - 1
-                    for row in top...bottom {
-                        let old = (fb + row * stride).assumingMemoryBound(to: UInt32.self)
-                        let new = (pixels + row * stride).assumingMemoryBound(to: UInt32.self)
-                        var x = x0
-                        while x < left {
-                            if old[x] != new[x] { left = x; break }
-                            x += 1
-                        }
-                        x = x0 + cols - 1
-                        while x > right {
-                            if old[x] != new[x] { right = x; break }
-                            x -= 1
-                        }
-                    }
                     for row in top...bottom {
                         memcpy(fb + row * stride + x0 * 4, pixels + row * stride + x0 * 4, cols * 4)
                     }
-                    rects.append(Rect(x0: Int32(left), y0: Int32(top), x1: Int32(right + 1), y1: Int32(bottom + 1)))
+                    // Joined with the changed tile before it on the same band when they touch.
+                    if let last = rects.last, last.y0 >= Int32(y0), last.x1 == Int32(x0) {
+                        rects[rects.count - 1].x1 = Int32(x0 + cols)
+                        rects[rects.count - 1].y0 = min(last.y0, Int32(top))
+                        rects[rects.count - 1].y1 = max(last.y1, Int32(bottom + 1))
+                    } else {
+                        rects.append(Rect(x0: Int32(x0), y0: Int32(top), x1: Int32(x0 + cols), y1: Int32(bottom + 1)))
+                    }
                 }
                 x0 += cols
             }
