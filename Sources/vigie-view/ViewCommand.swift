@@ -166,10 +166,9 @@ struct ViewCommand: AsyncParsableCommand {
                       : "No VNC viewer installed (xtigervncviewer, gvncviewer, remmina): open the address above with yours.")
             return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = args
-        process.standardInput = FileHandle.nullDevice
-        try? process.run()
+        if Launch.detached([path] + args) == nil {
+            writeLine(language == .fr ? "\(path) n’a pas pu démarrer : ouvrez l’adresse ci-dessus avec un visualiseur VNC."
+                                      : "\(path) could not start: open the address above with a VNC viewer.")
+        }
     }
 }

@@ -436,12 +436,7 @@ enum Browser {
             unlink(path)
             return nil
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: opener)
-        process.arguments = [path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
+        guard Launch.detached([opener, path]) != nil else {
             unlink(path)
             return nil
         }

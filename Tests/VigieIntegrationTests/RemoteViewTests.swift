@@ -291,6 +291,61 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         #expect(journal.contains("view.started") && !journal.contains(view.password), "the one-time password is never journaled")
     }
 
+    /// `vigie view` without `--no-viewer` on a console with a display: it starts
+    /// TigerVNC's viewer (Debian's `tigervnc-viewer`), which asks the one-time
+    /// password (typed into its dialog here, as a person would), shows the seat,
+    /// and closing it ends the view on the seat.
+    @Test func vigieViewStartsTigerVNCsViewerWhichShowsTheSeat() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/xtigervncviewer"), FileManager.default.isExecutableFile(atPath: "/usr/bin/xdotool") else {
+            Issue.record("xtigervncviewer or xdotool is missing: apt-get install tigervnc-viewer xdotool (make deps)")
+            return
+        }
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204")]) }
+        let seat = school.seats["B204-01"]!
+        // The teacher's own screen.
+        let console = try await offThePool { try Xvfb(width: 1280, height: 800) }
+        defer { console.stop() }
+        let clock = try ChildProcess(["xclock", "-display", console.display, "-geometry", "50x50+1200+700", "-update", "3600"])
+        defer { clock.kill() }
+        var env = ProcessInfo.processInfo.environment
+        env["LANG"] = "fr_FR.UTF-8"
+        env["DISPLAY"] = console.display
+        let view = try ChildProcess([product("vigie"), "view", "--seat", "B204-01", "--json", "--config", school.configPath,
+                                     "--identity", school.people["teacher"]!], environment: env)
+        defer {
+            view.kill()
+            _ = view.wait(timeout: 5)
+        }
+        let first = try await offThePool { view.readLine(timeout: 20) ?? "" }
+        let opened = (try? JSONSerialization.jsonObject(with: Data(first.utf8))) as? [String: Any] ?? [:]
+        let password = try #require(opened["password"] as? String, "\(first) \(view.readAllStderr())")
+        let xEnv = env
+        @Sendable func window(_ name: String) -> String? {
+            let r = try? run(["xdotool", "search", "--name", name], environment: xEnv)
+            return r?.stdout.split(separator: "\n").first.map(String.init)
+        }
+        // The viewer's password dialog, then the seat in its window.
+        let dialog = try await offThePool { () -> String? in
+            var found: String?
+            _ = eventually(20) { found = window("VNC authentication"); return found != nil }
+            return found
+        }
+        let asking = try #require(dialog, "no TigerVNC password dialog on \(console.display): \(view.readAllStderr())")
+        _ = try run(["xdotool", "windowfocus", "--sync", asking], environment: env)
+        _ = try run(["xdotool", "type", "--window", asking, password], environment: env)
+        _ = try run(["xdotool", "key", "--window", asking, "Return"], environment: env)
+        let showing = await eventually(20) { window("Vigie - TigerVNC") != nil }
+        #expect(showing, "the viewer shows the seat (its window is named after the seat's desktop)")
+        let told = await eventually(10) { (try? indicatorShown(seat.xvfb)) == true }
+        #expect(told, "the seat says who views it")
+        // Closing the viewer ends the view on the seat.
+        _ = try run(["pkill", "-f", "xtigervncviewer 127.0.0.1::"], environment: env)
+        let exit = try await offThePool { view.wait(timeout: 15) }
+        #expect(exit == 0, "\(view.readAllStderr())")
+        let stopped = await eventually(10) { (try? remoteEvents(school, "B204-01").last?.code) == "view.stopped" }
+        #expect(stopped)
+    }
+
     @Test func controlTypesOnTheSeatViewDoesNotAndTheLibraryIsNeverControlled() async throws {
         guard RemoteViewHelper.clientInstalled() else { return }
         let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("CDI-01", "CDI")], runAgents: false) }
