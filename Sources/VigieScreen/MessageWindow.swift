@@ -23,6 +23,12 @@ public struct MessageWindow: Sendable {
     public var timeout: Double
     /// Label of the button.
     public var buttonLabel: String
+    /// More than one choice (a consent: « Refuser », « Accepter »), left to right;
+    /// empty for the single OK button. The first is what Escape, the window
+    /// manager's close and Enter on the window as it opens choose: a person typing
+    /// in their work when it appears never picks the others by accident. Tab moves
+    /// between them, Enter or Space picks the one outlined, a click the one clicked.
+    public var choices: [String] = []
     /// Colours and name of the window: a teacher's message or a notice.
     var style = Style.message
 
@@ -38,6 +44,7 @@ public struct MessageWindow: Sendable {
 
         static let message = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-message", anyClickCloses: false, staysOnTop: false)
         static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true, staysOnTop: true)
+        static let consent = Style(bandRGB: ConsentWindow.bandRGB, instance: "vigie-consent", anyClickCloses: false, staysOnTop: true)
     }
 
     /// A message window with `title`, `text`, closing after `timeout`
@@ -50,13 +57,15 @@ public struct MessageWindow: Sendable {
     }
 
     /// How the window was closed.
-    public enum Closed: String, Sendable {
+    public enum Closed: Sendable, Equatable {
         /// OK clicked, Enter or Escape pressed, or closed by the window manager.
         case acknowledged
         /// The timeout passed.
         case timeout
         /// A signal arrived.
         case signal
+        /// One of `choices` was picked (its index).
+        case chose(Int)
     }
 
     /// Connects to `display`, shows the window, calls `onReady` once it is
@@ -82,10 +91,15 @@ public struct MessageWindow: Sendable {
         let bodyLines = wrapText(text, font: bodyFont, maxWidth: inner)
         let bandH = titleLines.count * titleFont.height + pad
         let lineH = bodyFont.height * 5 / 4
-        let buttonW = max(bodyFont.width(of: buttonLabel) + 2 * pad, 120)
+        let labels = choices.isEmpty ? [buttonLabel] : choices
+        let buttonW = max(labels.map { bodyFont.width(of: $0) }.max()! + 2 * pad, 120)
         let buttonH = bodyFont.height + pad / 2 + 8
         let height = min(bandH + pad + bodyLines.count * lineH + pad + buttonH + pad, x.height - 40)
-        let button = (x: width - pad - buttonW, y: height - pad - buttonH, w: buttonW, h: buttonH)
+        // Right-aligned, left to right in the order given.
+        let buttons = labels.indices.map { i in
+            (x: width - pad - (labels.count - i) * buttonW - (labels.count - 1 - i) * pad / 2, y: height - pad - buttonH, w: buttonW, h: buttonH)
+        }
+        var focus = 0
 
         let events = XCB_EVENT_MASK_EXPOSURE.rawValue | XCB_EVENT_MASK_KEY_PRESS.rawValue
             | XCB_EVENT_MASK_BUTTON_PRESS.rawValue | XCB_EVENT_MASK_STRUCTURE_NOTIFY.rawValue
@@ -133,20 +147,31 @@ public struct MessageWindow: Sendable {
                 x.drawText(win, gc, line, font: bodyFont, x: pad, y: y)
                 y += lineH
             }
-            x.setForeground(gc, buttonPixel)
-            x.fillRect(win, gc, x: button.x, y: button.y, width: button.w, height: button.h)
-            v = [white, buttonPixel]
-            _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
-            x.drawText(win, gc, buttonLabel, font: bodyFont,
-                       x: button.x + (button.w - bodyFont.width(of: buttonLabel)) / 2,
-                       y: button.y + (button.h - bodyFont.height) / 2 + bodyFont.ascent)
+            for (i, button) in buttons.enumerated() {
+                // The outlined one is what Enter picks (only shown when there is a choice).
+                if labels.count > 1 && i == focus {
+                    x.setForeground(gc, fgPixel)
+                    x.fillRect(win, gc, x: button.x - 4, y: button.y - 4, width: button.w + 8, height: button.h + 8)
+                }
+                x.setForeground(gc, buttonPixel)
+                x.fillRect(win, gc, x: button.x, y: button.y, width: button.w, height: button.h)
+                v = [white, buttonPixel]
+                _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+                x.drawText(win, gc, labels[i], font: bodyFont,
+                           x: button.x + (button.w - bodyFont.width(of: labels[i])) / 2,
+                           y: button.y + (button.h - bodyFont.height) / 2 + bodyFont.ascent)
+            }
             v = [fgPixel, bg]
             _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
             x.flush()
         }
 
-        // Return/KP_Enter/Escape keysyms.
+        // Return/KP_Enter/Escape keysyms; Escape, space and Tab for a choice.
         let closeKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0xFF1B])
+        let escapeKeys = x.keycodes(for: [0xFF1B])
+        let pickKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0x0020])
+        let tabKeys = x.keycodes(for: [0xFF09])
+        let chose: (Int) -> Closed = { i in choices.isEmpty ? .acknowledged : .chose(i) }
         var onTop = style.staysOnTop ? StayOnTop(x, window: win, ignoring: ["vigie-indicator", style.instance]) : nil
         xcb_map_window(c, win)
         x.restack(win, above: true)
@@ -182,17 +207,28 @@ public struct MessageWindow: Sendable {
                 case XCB_EXPOSE:
                     if mapped && eventAs(ev, xcb_expose_event_t.self).count == 0 { draw() }
                 case XCB_KEY_PRESS:
-                    if closeKeys.contains(eventAs(ev, xcb_key_press_event_t.self).detail) { return .acknowledged }
+                    let key = eventAs(ev, xcb_key_press_event_t.self).detail
+                    if choices.isEmpty {
+                        if closeKeys.contains(key) { return .acknowledged }
+                    } else if escapeKeys.contains(key) {
+                        return .chose(0)
+                    } else if pickKeys.contains(key) {
+                        return .chose(focus)
+                    } else if tabKeys.contains(key) {
+                        focus = (focus + 1) % labels.count
+                        draw()
+                    }
                 case XCB_BUTTON_PRESS:
                     let e = eventAs(ev, xcb_button_press_event_t.self)
                     let bx = Int(e.event_x), by = Int(e.event_y)
-                    if e.detail == 1 && (style.anyClickCloses || (bx >= button.x && bx < button.x + button.w
-                        && by >= button.y && by < button.y + button.h)) {
-                        return .acknowledged
+                    guard e.detail == 1 else { break }
+                    if let i = buttons.firstIndex(where: { bx >= $0.x && bx < $0.x + $0.w && by >= $0.y && by < $0.y + $0.h }) {
+                        return chose(i)
                     }
+                    if style.anyClickCloses { return .acknowledged }
                 case XCB_CLIENT_MESSAGE:
                     let e = eventAs(ev, xcb_client_message_event_t.self)
-                    if e.data.data32.0 == wmDelete { return .acknowledged }
+                    if e.data.data32.0 == wmDelete { return chose(0) }
                 default:
                     break
                 }

@@ -32,6 +32,8 @@ let usage = """
       vigie-ui message   [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui notice    [--display :N] --title TEXT --text TEXT [--timeout SECONDS]
       vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS] [--style notice|control]   (default 8 s; control: red)
+      vigie-ui consent   [--display :N] --title TEXT --text TEXT --refuse LABEL --accept LABEL --timeout SECONDS
+                        (prints `accepted`, `refused`, `timeout` or `withdrawn` once answered)
       vigie-ui backdrop [--display :N] --title TEXT
       vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
                         (a banner counting down to --until, then it closes; {remaining} in
@@ -62,6 +64,8 @@ struct Arguments {
     var noticePipe: String?
     var remaining: String?
     var style: String?
+    var refuse: String?
+    var accept: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -94,6 +98,8 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
             args.until = t
         case "--remaining": args.remaining = v
         case "--style": args.style = v
+        case "--refuse": args.refuse = v
+        case "--accept": args.accept = v
         case "--by", "--by-name": break  // who locked: read back from the command line by a restarted agent
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
@@ -148,6 +154,21 @@ case "message":
         // Control characters and bidi overrides are drawn as visible symbols.
         _ = try MessageWindow(title: visibleText(title), text: visibleText(text), timeout: a.timeout ?? 0)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "consent":
+    let a = parse(rest, allowed: ["--display", "--title", "--text", "--refuse", "--accept", "--timeout"])
+    guard let title = a.title, let text = a.text else { badUsage("consent needs --title and --text") }
+    guard let refuse = a.refuse, let accept = a.accept else { badUsage("consent needs --refuse and --accept (the buttons' labels)") }
+    guard let timeout = a.timeout, timeout > 0 else { badUsage("consent needs --timeout > 0 (no answer is a refusal)") }
+    let signalFD = Signals.install()
+    do {
+        // The helper's words are drawn as they are, control characters made visible.
+        let answer = try ConsentWindow(title: visibleText(title), text: visibleText(text), refuseLabel: refuse, acceptLabel: accept, timeout: timeout)
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+        emitLine(answer.rawValue)
     } catch {
         fail(error)
     }
