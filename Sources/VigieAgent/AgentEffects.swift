@@ -46,6 +46,10 @@ struct AgentEffects: SeatEffects {
 
     func showWatchers(_ text: String?, control: Bool) async { await notices.watchers(text, control: control) }
 
+    func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer {
+        await notices.ask(title: title, text: text, refuse: refuse, accept: accept, timeout: timeout)
+    }
+
     func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> {
         if let why = target.unavailable { return .failure(why) }
         let helper = URL(fileURLWithPath: notices.uiPath).deletingLastPathComponent().appendingPathComponent("vigie-vnc").path

@@ -90,6 +90,25 @@ struct NoticeShower: Sendable {
         banner.withLockedValue { $0 = pid }
     }
 
+    /// The consent window: the person's answer, or `unavailable` if it could not be shown.
+    func ask(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer {
+        if target.unavailable != nil || locks.lockedBy != nil { return .unavailable }
+        var command = [uiPath, "consent"]
+        if let display = target.display { command += ["--display", display] }
+        command += ["--title", title, "--text", text, "--refuse", refuse, "--accept", accept, "--timeout", String(Int(timeout.rounded(.up)))]
+        let argv = command
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                switch Spawn.ask(argv, timeout: timeout + 5) {
+                case .success(let line): continuation.resume(returning: ConsentAnswer(rawValue: line) ?? .unavailable)
+                case .failure(let reason):
+                    logger.warning("consent window did not open", metadata: ["code": "\(reason.code)"])
+                    continuation.resume(returning: .unavailable)
+                }
+            }
+        }
+    }
+
     /// Starts a helper window and waits until it says `ready`.
     func start(_ argv: [String]) async -> Bool {
         await spawn(argv) != nil

@@ -164,7 +164,7 @@ public enum SeatConnection {
     }
 
     /// The request arguments that matter to the register (never screenshot pixels).
-    static let keptArguments: Set<String> = ["text", "for", "width", "interval", "action", "delay", "argv", "timeout", "privileged", "quality"]
+    static let keptArguments: Set<String> = ["text", "for", "width", "interval", "action", "delay", "argv", "timeout", "privileged", "quality", "mode", "reason"]
 
     /// The register event of one decision: who, what, where, the arguments that
     /// matter, the outcome and its reason.

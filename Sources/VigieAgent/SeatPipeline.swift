@@ -46,6 +46,18 @@ public protocol SeatEffects: Sendable {
     /// Starts the VNC helper for one remote viewer, its RFB on the returned
     /// socket; or why it cannot start.
     func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason>
+    /// Asks the person at the seat (a window with `refuse` and `accept`, « Refuser »
+    /// and « Accepter ») and waits for their answer, `timeout` seconds at most.
+    func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer
+}
+
+/// What the person at the seat answered.
+public enum ConsentAnswer: String, Sendable {
+    case accepted, refused
+    /// No answer in time: a refusal.
+    case timeout
+    /// The question could not be shown (no display, the window did not open): no consent.
+    case unavailable
 }
 
 /// How the seat's VNC helper serves one viewer.
@@ -158,7 +170,7 @@ public final class SeatPipeline: Sendable {
         if feature == .watch {
             return await openWatch(request, frame: frame, peer: peer, decision: decision, at: now)
         }
-        if feature == .view || feature == .control {
+        if feature == .view || feature == .control || feature == .assist {
             return await openRemote(request, feature: feature, frame: frame, peer: peer, decision: decision, at: now)
         }
         if case .refuse(let why) = decision {
@@ -337,7 +349,7 @@ public final class SeatPipeline: Sendable {
         case .wake:
             // Wake-on-LAN is sent by the console: a seat that answers is awake.
             return (.failed, Reason("request.bad-argument", ["name": "feature", "detail": "wake is sent by the console, not by a seat"]), [])
-        case .watch, .view, .control:
+        case .watch, .view, .control, .assist:
             // Opened by `answer` (a stream), never performed as one request.
             return (.failed, Reason("agent.internal"), [])
         }

@@ -27,14 +27,34 @@ extension SeatPipeline {
     func openRemote(_ request: Request, feature: Feature, frame: Frame, peer: (identity: Identity, serial: String),
                     decision: Decision, at now: Date) async -> SeatAnswer {
         let identity = peer.identity
-        let control = feature == .control
+        let assist = feature == .assist
         if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
+        // An assistance says what it asks (to see, or to see and control) and why.
+        var why = ""
+        if assist {
+            guard let mode = request.args["mode"], mode == "view" || mode == "control" else {
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
+                                             Reason("request.bad-argument", ["name": "mode", "detail": "view or control"])))
+            }
+            why = request.args["reason"]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard (1...200).contains(why.count) else {
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
+                                             Reason("request.bad-argument", ["name": "reason", "detail": "1 to 200 characters: the person at the seat reads it"])))
+            }
+        }
+        let control = assist ? request.args["mode"] == "control" : feature == .control
         // Someone other than a teacher or a librarian sees a person's screen only with
-        // their consent (the assistance, which asks it); with nobody logged in it is
-        // maintenance, and the register says so.
+        // their consent (an assistance asks it); with nobody logged in a view or
+        // control is maintenance, and the register says so.
         let consent = Policy.needsConsent(identity, for: feature)
-        if consent, effects.sessionUser != nil {
+        if consent, !assist, effects.sessionUser != nil {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("consent.required")))
+        }
+        if assist, effects.sessionUser == nil {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.nobody")))
+        }
+        if assist, let by = effects.lockedBy {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.locked", ["by": by.displayName])))
         }
         guard let password = request.args["password"], (1...8).contains(password.utf8.count),
               password.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
@@ -71,6 +91,28 @@ extension SeatPipeline {
         let release: @Sendable () -> Void = { [controller] in
             if control { controller.withLockedValue { if $0 == key { $0 = nil } } }
         }
+        // An assistance opens only once the person at the seat said yes, on the seat.
+        var begun = now
+        if assist {
+            let question = texts.assistQuestion(by: identity, reason: why, control: control, seconds: Self.consentSeconds)
+            let answer = await effects.askConsent(title: question.title, text: question.text, refuse: question.refuse, accept: question.accept,
+                                                  timeout: Self.consentSeconds)
+            let person = effects.sessionUser ?? ""
+            switch answer {
+            case .accepted:
+                begun = Date()
+            case .refused:
+                release()
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused, Reason("assist.refused", ["user": person])))
+            case .timeout:
+                release()
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused,
+                                             Reason("assist.timeout", ["user": person, "seconds": String(Int(Self.consentSeconds))])))
+            case .unavailable:
+                release()
+                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .failed, Reason("assist.unavailable")))
+            }
+        }
         let screen: RemoteScreen
         let options = RemoteOptions(control: control, password: password, quality: quality,
                                     clipboard: live.current.config.watch.controlClipboard)
@@ -84,9 +126,14 @@ extension SeatPipeline {
         do {
             // What the seat gives the viewer: the quality, and for a controller whether the clipboard passes.
             var given = ["quality": quality.rawValue]
-            if consent { given["maintenance"] = "true" }
+            if consent && !assist { given["maintenance"] = "true" }
+            if assist {
+                given["consent"] = "accepted"
+                given["mode"] = control ? "control" : "view"
+                if let user = effects.sessionUser { given["user"] = user }
+            }
             if control { given["clipboard"] = options.clipboard ? "true" : "false" }
-            started = try journal.append(event(feature.rawValue, request.args, by: identity, at: now, status: .started,
+            started = try journal.append(event(feature.rawValue, request.args, by: identity, at: begun, status: .started,
                                                reason: Reason("\(feature.rawValue).started", given)))
         } catch {
             screen.stop()
@@ -97,9 +144,10 @@ extension SeatPipeline {
         logger.notice("remote \(feature.rawValue) started", metadata: ["actor": "\(identity.uri)"])
         var opened = Reason("\(feature.rawValue).started")
         if let user = effects.sessionUser { opened.params["user"] = user }
+        let startedAt = begun
         let stream = SeatStream { [self] link in
-            await runRemote(link, feature: feature, screen: screen, identity: identity, serial: peer.serial, args: request.args,
-                            started: started, startedAt: now)
+            await runRemote(link, feature: feature, control: control, screen: screen, identity: identity, serial: peer.serial,
+                            args: request.args, started: started, startedAt: startedAt)
             release()
         }
         return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)
@@ -107,13 +155,14 @@ extension SeatPipeline {
 
     /// Relays RFB both ways until something ends the stream; the policy is run
     /// again every second, on the seat's own clock.
-    func runRemote(_ link: StreamLink, feature: Feature, screen: RemoteScreen, identity: Identity, serial: String,
+    func runRemote(_ link: StreamLink, feature: Feature, control: Bool, screen: RemoteScreen, identity: Identity, serial: String,
                    args: [String: String], started: ChainedEvent, startedAt: Date) async {
         let stop = NIOLockedValueBox<Reason?>(nil)
         let sent = NIOLockedValueBox(0)
         let sessionUser = effects.sessionUser
         let key = ObjectIdentifier(link)
-        await watchers.join(key, identity: identity, since: Date(), mode: feature, effects: effects, texts: texts)
+        await watchers.join(key, identity: identity, since: Date(), mode: control ? .control : feature == .watch ? .watch : .view,
+                            effects: effects, texts: texts)
         do {
             let helper = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .withConnectedSocket(screen.socket) { channel in
@@ -153,7 +202,7 @@ extension SeatPipeline {
                             let decision = Policy.decide(identity: identity, serialHex: serial, feature: feature, seat: seat,
                                                          config: live.current.config, at: Date())
                             if case .refuse(let why) = decision { stop.withLockedValue { if $0 == nil { $0 = why } }; break }
-                            if feature == .control, let by = effects.lockedBy {
+                            if control, let by = effects.lockedBy {
                                 stop.withLockedValue { if $0 == nil { $0 = Reason("control.locked", ["by": by.displayName]) } }
                                 break
                             }
@@ -183,6 +232,31 @@ extension SeatPipeline {
             try journal.append(event(feature.rawValue, args, by: identity, at: Date(), status: .ok, reason: Reason("\(feature.rawValue).stopped", params)))
         } catch {
             logger.error("journal write failed for a remote view", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension SeatPipeline {
+    /// How long the person at the seat has to answer an assistance: no answer is a refusal.
+    static let consentSeconds = 60.0
+}
+
+extension SeatTexts {
+    /// The consent window's words: who asks, what, and why.
+    public func assistQuestion(by identity: Identity, reason: String, control: Bool, seconds: Double)
+        -> (title: String, text: String, refuse: String, accept: String) {
+        let who = actor(identity)
+        switch language {
+        case .fr:
+            let what = control ? "voir votre écran et prendre la main sur votre clavier et votre souris" : "voir votre écran"
+            return ("Demande d’assistance de \(who)",
+                    "\(who) demande à \(what), pour : « \(reason) ».\nRien n’est enregistré. Sans réponse dans \(Int(seconds)) s, c’est un refus.",
+                    "Refuser", "Accepter")
+        case .en:
+            let what = control ? "see your screen and take your keyboard and mouse" : "see your screen"
+            return ("Assistance requested by \(who)",
+                    "\(who) asks to \(what), for: “\(reason)”.\nNothing is recorded. No answer within \(Int(seconds)) s is a refusal.",
+                    "Refuse", "Accept")
         }
     }
 }

@@ -183,7 +183,7 @@ extension SeatPipeline {
     /// with the longest it can have lasted (until this start). Called once, when
     /// the agent starts, before it serves anyone.
     public func closeStreamsLeftOpen(now: Date = Date()) {
-        for feature in [Feature.watch, .view, .control] { closeStreamsLeftOpen(feature, now: now) }
+        for feature in [Feature.watch, .view, .control, .assist] { closeStreamsLeftOpen(feature, now: now) }
     }
 
     private func closeStreamsLeftOpen(_ feature: Feature, now: Date) {

@@ -200,6 +200,29 @@ public enum Spawn {
         return .failure(line.map(reason(fromHelperLine:)) ?? Reason("ui.timeout"))
     }
 
+    /// Starts a helper that asks something (`vigie-ui consent`), waits until it
+    /// says `ready`, then for its answer line (`timeout` seconds at most: then it
+    /// is stopped, and the answer is `timeout`).
+    public static func ask(_ argv: [String], timeout: Double) -> Result<String, Reason> {
+        let process: SpawnedProcess
+        do {
+            process = try start(argv, newSession: true)
+        } catch {
+            return .failure(Reason("ui.start", ["detail": "\(error)"]))
+        }
+        defer { close(process.stdout) }
+        let ready = readLine(process.stdout, timeout: helperStartWait)
+        guard ready == "ready" else {
+            stop(process.pid, mode: argv[1])
+            return .failure(ready.map(reason(fromHelperLine:)) ?? Reason("ui.timeout"))
+        }
+        guard let answer = readLine(process.stdout, timeout: timeout) else {
+            stop(process.pid, mode: argv[1])
+            return .success("timeout")
+        }
+        return .success(answer)
+    }
+
     /// `error x11.grab-keyboard detail…` → Reason.
     public static func reason(fromHelperLine line: String) -> Reason {
         let parts = line.split(separator: " ", maxSplits: 2).map(String.init)

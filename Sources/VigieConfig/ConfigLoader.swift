@@ -235,7 +235,7 @@ struct Reader {
             var role: Role?
             if let r = string(t, "role", path) {
                 role = Role(rawValue: r)
-                if role == nil { fail("\(path).role", "unknown role “\(r)” (teacher, librarian, head or admin)") }
+                if role == nil { fail("\(path).role", "unknown role “\(r)” (teacher, librarian, head, admin or technician)") }
             }
             let rooms = readRooms(t, path, known: roomIDs)
             var features = Set<Feature>()

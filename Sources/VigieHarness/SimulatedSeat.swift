@@ -143,6 +143,8 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
 
     func showWatchers(_ text: String?, control: Bool) async {}
 
+    func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer { .unavailable }
+
     func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> {
         .failure(Reason("view.unavailable", ["detail": "a simulated seat has no screen to show"]))
     }

@@ -22,6 +22,10 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
     case view
     /// One seat's screen over VNC with keyboard and mouse (remote control).
     case control
+    /// Help for the person at the seat through their screen (argument `mode`:
+    /// view or control, and `reason`): only once that person has accepted, on
+    /// the seat, whatever the grants; not a monitoring feature.
+    case assist
 
     /// Features that let someone look at a pupil's screen. In a surveillance room
     /// they are allowed only inside the posted windows.
@@ -35,7 +39,7 @@ public enum Feature: String, Sendable, Codable, CaseIterable, Comparable {
     /// Features whose accepted request opens a stream on the connection (docs/WIRE.md, "Streams").
     public var opensStream: Bool {
         switch self {
-        case .watch, .view, .control: return true
+        case .watch, .view, .control, .assist: return true
         default: return false
         }
     }

@@ -1,6 +1,9 @@
 /// The roles a person's certificate can carry.
 public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     case teacher, librarian, head, admin
+    /// The school's IT staff: helps a person at a seat with their consent
+    /// (`assist`), in the rooms its grants name; nothing by default.
+    case technician
 
     public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
 }

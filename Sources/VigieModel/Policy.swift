@@ -95,6 +95,7 @@ public enum Policy {
     /// admin's or the head's `*` grant never stands in for the person's word. On a
     /// seat where nobody is logged in it is maintenance, and the grants decide.
     public static func needsConsent(_ identity: Identity, for feature: Feature) -> Bool {
+        if feature == .assist { return true }
         guard feature == .view || feature == .control else { return false }
         switch identity.role {
         case .teacher?, .librarian?: return false

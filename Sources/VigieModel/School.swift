@@ -75,7 +75,7 @@ public struct Grant: Sendable, Hashable, Codable {
             return [Grant(role: .teacher, rooms: nil, features: [.lock, .unlock, .message, .screenshot, .thumbnail, .watch, .view, .control, .status, .power, .run, .wake])]
         case .librarian:
             return [Grant(role: .librarian, rooms: nil, features: [.screenshot, .thumbnail, .watch, .view, .message, .lock, .unlock, .status])]
-        case .head:
+        case .head, .technician:
             return []
         case .admin:
             return [Grant(role: .admin, rooms: nil, features: Set(Feature.allCases))]

@@ -17,6 +17,8 @@ public struct SeatTexts: Sendable {
         case (.teacher, .fr): return "professeur"
         case (.librarian, .fr): return "professeur documentaliste"
         case (.head, .fr): return "chef d’établissement"
+        case (.technician, .fr): return "technicien informatique"
+        case (.technician, .en): return "IT technician"
         case (.admin, .fr): return "administrateur"
         case (.teacher, .en): return "teacher"
         case (.librarian, .en): return "librarian"

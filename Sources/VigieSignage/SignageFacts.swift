@@ -68,7 +68,7 @@ public struct SignageFacts: Sendable, Hashable {
         }
     }
 
-    static func roleOrder(_ r: Role) -> Int { [.teacher, .librarian, .head, .admin].firstIndex(of: r)! }
+    static func roleOrder(_ r: Role) -> Int { [.teacher, .librarian, .head, .admin, .technician].firstIndex(of: r)! }
 }
 
 /// How times, days and lists read in each language.
@@ -107,6 +107,8 @@ public enum SignageWords {
         case (.librarian, .en): return "the librarian"
         case (.head, .en): return "the head of school"
         case (.admin, .en): return "the administrator"
+        case (.technician, .fr): return "les techniciens informatiques"
+        case (.technician, .en): return "the IT technicians"
         }
     }
 

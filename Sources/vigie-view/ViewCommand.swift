@@ -19,7 +19,7 @@ import VigieWire
 struct ViewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigie view",
-        abstract: "One seat's screen in a VNC viewer: `vigie view` to look, `vigie control` to take keyboard and mouse.",
+        abstract: "One seat's screen in a VNC viewer: `vigie view` to look, `vigie control` to take keyboard and mouse, `vigie assist` to help the person at the seat with their consent.",
         discussion: """
             Prints a local VNC address (127.0.0.1:PORT) and a one-time password, and starts a VNC \
             viewer when one is installed (xtigervncviewer, gvncviewer, remmina); --no-viewer only \
@@ -29,7 +29,7 @@ struct ViewCommand: AsyncParsableCommand {
             when and how long (never the pictures or the keys).
             """)
 
-    @Argument(help: ArgumentHelp("view or control.", valueName: "mode"))
+    @Argument(help: ArgumentHelp("view, control or assist.", valueName: "mode"))
     var mode: String
     @OptionGroup var target: TargetOptions
     @OptionGroup var options: ConsoleOptions
@@ -40,9 +40,19 @@ struct ViewCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The picture quality: low (fewest bytes), medium or high. The seat bounds what the viewer asks to it.",
                                valueName: "quality"))
     var quality: String = RemoteQuality.standard.rawValue
+    @Option(help: ArgumentHelp("vigie assist: why you ask (the person at the seat reads it), 200 characters at most.", valueName: "text"))
+    var reason: String?
+    @Flag(name: .customLong("control"), help: "vigie assist: ask to take the keyboard and mouse too (not only to see).")
+    var assistControl = false
 
     func validate() throws {
-        if mode != "view" && mode != "control" { throw ValidationError("the mode is view or control") }
+        if !["view", "control", "assist"].contains(mode) { throw ValidationError("the mode is view, control or assist") }
+        if mode == "assist" {
+            let why = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if !(1...200).contains(why.count) { throw ValidationError("vigie assist needs --reason TEXT (1 to 200 characters): the person at the seat reads it") }
+        } else if reason != nil || assistControl {
+            throw ValidationError("--reason and --control are for vigie assist")
+        }
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if RemoteQuality(rawValue: quality) == nil { throw ValidationError("--quality is low, medium or high") }
     }
@@ -56,7 +66,7 @@ struct ViewCommand: AsyncParsableCommand {
         guard seats.count == 1, let seat = seats.first else {
             throw Failure.usage(console.language == .fr ? "une vue à distance est pour un seul poste (--seat)" : "a remote view is for one seat (--seat)")
         }
-        let feature: Feature = mode == "control" ? .control : .view
+        let feature: Feature = mode == "assist" ? .assist : mode == "control" ? .control : .view
         let session: ConsoleSession
         do {
             session = try ConsoleSession(identity: console.identity, schoolID: console.config.school.id)
@@ -79,7 +89,19 @@ struct ViewCommand: AsyncParsableCommand {
         let relay = StreamRelay()
         let endpoint = listener.channel
         relay.onEnd { endpoint.close(promise: nil) }
-        let id = await session.openStream(feature, args: ["password": password, "quality": quality], on: seat, timeout: console.timeout) {
+        var args = ["password": password, "quality": quality]
+        var timeout = console.timeout
+        if feature == .assist {
+            args["mode"] = assistControl ? "control" : "view"
+            args["reason"] = reason
+            // The person at the seat has a minute to answer.
+            timeout += .seconds(70)
+            if !console.json {
+                writeLine(console.language == .fr ? "\(seat.id) : demande envoyée, en attente de l’accord de la personne au poste…"
+                                                  : "\(seat.id): asked, waiting for the consent of the person at the seat…")
+            }
+        }
+        let id = await session.openStream(feature, args: args, on: seat, timeout: timeout) {
             relay.handle($0)
         }
         let opened: Reason

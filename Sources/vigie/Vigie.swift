@@ -66,6 +66,7 @@ enum Forward {
         // The remote view: a local VNC endpoint (NIO server) stays out of the console.
         (["view"], nil, "vigie-view", ["view"]),
         (["control"], nil, "vigie-view", ["control"]),
+        (["assist"], nil, "vigie-view", ["assist"]),
         // Posters: the templates' engine (swift-mustache) stays out of the console.
         (["signage"], nil, "vigie-server", ["signage"]),
         (["demo"], nil, "vigie-dev", ["demo"]),

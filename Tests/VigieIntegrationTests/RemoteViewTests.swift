@@ -421,6 +421,88 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
     }
 }
 
+/// `vigie assist`: the person at the seat is asked in a window on their screen;
+/// only their « Accepter » opens anything, and the register keeps the consent.
+@Suite(.serialized) struct Assistance {
+    /// `vigie assist --reason …` as `who`, its first JSON line once the seat answered.
+    final class AssistProcess: @unchecked Sendable {
+        let child: ChildProcess
+        init(_ school: TestSchool, seat: String, as who: String, control: Bool = false) throws {
+            var env = ProcessInfo.processInfo.environment
+            env["LANG"] = "fr_FR.UTF-8"
+            child = try ChildProcess([product("vigie"), "assist", "--seat", seat, "--reason", "l’imprimante n’apparaît pas", "--no-viewer", "--json",
+                                      "--config", school.configPath, "--identity", school.people[who]!] + (control ? ["--control"] : []),
+                                     environment: env)
+        }
+        /// The seat's answer: the JSON line's fields as text.
+        func answer() -> [String: String] {
+            let line = child.readLine(timeout: 90) ?? ""
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                return ["line": line, "stderr": child.readAllStderr()]
+            }
+            return object.mapValues { "\($0)" }
+        }
+        deinit {
+            child.kill()
+            _ = child.wait(timeout: 5)
+        }
+    }
+
+    /// xdotool on the seat's display: the person's keyboard (X input, as a test has it).
+    static func press(_ display: String, _ keys: [String]) throws {
+        var env = ProcessInfo.processInfo.environment
+        env["DISPLAY"] = display
+        // Keys go where the pointer is: over the consent window.
+        let found = try run(["xdotool", "search", "--sync", "--classname", "vigie-consent"], timeout: 20, environment: env)
+        guard let window = found.stdout.split(separator: "\n").first else { throw TestSupportError("no consent window on \(display): \(found)") }
+        _ = try run(["xdotool", "mousemove", "--window", String(window), "20", "20"], environment: env)
+        _ = try run(["xdotool", "key"] + keys, environment: env)
+    }
+
+    @Test func thePersonRefusesThenAcceptsAndOnlyTheAcceptanceOpensTheirScreen() async throws {
+        guard RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")], runAgents: false) }
+        school.agentArgumentsBySeat["B204-01"] = ["--session-user", testSessionUser]
+        try school.startAgent("B204-01")
+        try school.startAgent("B204-02")
+        let seat = school.seats["B204-01"]!
+        // « Refuser » (Escape): a clear refusal, no stream.
+        let refused = try AssistProcess(school, seat: "B204-01", as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Escape"]) }
+        let no = try await offThePool { refused.answer() }
+        #expect(no["status"] == "refused" && no["code"] == "assist.refused", "\(no)")
+        #expect(no["message"]?.contains("a refusé l’assistance") == true, "\(no)")
+        // « Accepter » (Tab, then Space): the view opens, a real VNC client sees the screen.
+        let accepted = try AssistProcess(school, seat: "B204-01", as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        let yes = try await offThePool { accepted.answer() }
+        #expect(yes["status"] == "ok" && yes["code"] == "assist.started", "\(yes)")
+        let port = try #require(yes["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(yes)")
+        let password = yes["password"] ?? ""
+        let told = await eventually(10) { (try? indicatorShown(seat.xvfb)) == true }
+        #expect(told, "the seat says who sees it")
+        let dir = try TempDir()
+        let shotPath = dir.path + "/shot.png"
+        let shot = try await offThePool { try RemoteViewHelper.vncdo(port, password: password, ["capture", shotPath]) }
+        #expect(shot.status == 0, "\(shot)")
+        let exit = try await offThePool { accepted.child.wait(timeout: 15) }
+        #expect(exit == 0)
+        let stopped = await eventually(10) { (try? journalEvents(school, "B204-01", features: ["assist"]).last?.code) == "assist.stopped" }
+        #expect(stopped)
+        let events = try journalEvents(school, "B204-01", features: ["assist"])
+        #expect(events.map(\.code) == ["assist.refused", "assist.started", "assist.stopped"], "\(events)")
+        let started = events.first { $0.code == "assist.started" }
+        #expect(started?.params["consent"] == "accepted" && started?.params["mode"] == "view", "\(String(describing: started))")
+        // Nobody at B204-02: nobody to ask. A teacher has no `assist` grant.
+        let nobody = try AssistProcess(school, seat: "B204-02", as: "admin")
+        let none = try await offThePool { nobody.answer() }
+        #expect(none["code"] == "assist.nobody", "\(none)")
+        let teacher = try AssistProcess(school, seat: "B204-01", as: "teacher")
+        let notGranted = try await offThePool { teacher.answer() }
+        #expect(notGranted["code"] == "policy.feature", "\(notGranted)")
+    }
+}
+
 /// The journal's `view` and `control` events on a seat.
 func remoteEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
     try journalEvents(school, seat, features: ["view", "control"])
