@@ -46,6 +46,10 @@ struct AgentEffects: SeatEffects {
 
     func showWatchers(_ text: String?, control: Bool) async { await notices.watchers(text, control: control) }
 
+    func assistBanner(text: String, button: String, control: Bool, stopped: @escaping @Sendable () -> Void) async -> (@Sendable () -> Void)? {
+        await notices.assistBanner(text: text, button: button, control: control, stopped: stopped)
+    }
+
     func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer {
         await notices.ask(title: title, text: text, refuse: refuse, accept: accept, timeout: timeout)
     }

@@ -109,6 +109,42 @@ struct NoticeShower: Sendable {
         }
     }
 
+    /// The banner of an assistance, with its « Arrêter » button: calls `stopped`
+    /// when the person clicks it. Returns how to take it down; nil if it did not open.
+    func assistBanner(text: String, button: String, control: Bool, stopped: @escaping @Sendable () -> Void) async -> (@Sendable () -> Void)? {
+        if target.unavailable != nil { return nil }
+        var command = [uiPath, "assist-banner"]
+        if let display = target.display { command += ["--display", display] }
+        command += ["--text", text, "--button", button]
+        if control { command += ["--style", "control"] }
+        let argv = command
+        let logger = logger
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let process: SpawnedProcess
+                do {
+                    process = try Spawn.start(argv, newSession: true)
+                } catch {
+                    logger.warning("assistance banner did not open", metadata: ["error": "\(error)"])
+                    continuation.resume(returning: nil)
+                    return
+                }
+                guard Spawn.readLine(process.stdout, timeout: Spawn.helperStartWait) == "ready" else {
+                    _ = Spawn.stop(process.pid, mode: "assist-banner")
+                    close(process.stdout)
+                    continuation.resume(returning: nil)
+                    return
+                }
+                continuation.resume(returning: { _ = Spawn.stop(process.pid, mode: "assist-banner") })
+                // Each click is a line; the banner ending (taken down) closes the pipe.
+                while let line = Spawn.readLine(process.stdout, timeout: 24 * 3600) {
+                    if line == "stop" { stopped() }
+                }
+                close(process.stdout)
+            }
+        }
+    }
+
     /// Starts a helper window and waits until it says `ready`.
     func start(_ argv: [String]) async -> Bool {
         await spawn(argv) != nil

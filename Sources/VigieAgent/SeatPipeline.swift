@@ -49,6 +49,9 @@ public protocol SeatEffects: Sendable {
     /// Asks the person at the seat (a window with `refuse` and `accept`, « Refuser »
     /// and « Accepter ») and waits for their answer, `timeout` seconds at most.
     func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer
+    /// The banner of an assistance with its stop button (`stopped` at each click);
+    /// returns how to take it down, nil if it could not be shown.
+    func assistBanner(text: String, button: String, control: Bool, stopped: @escaping @Sendable () -> Void) async -> (@Sendable () -> Void)?
 }
 
 /// What the person at the seat answered.

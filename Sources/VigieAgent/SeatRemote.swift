@@ -163,6 +163,15 @@ extension SeatPipeline {
         let key = ObjectIdentifier(link)
         await watchers.join(key, identity: identity, since: Date(), mode: control ? .control : feature == .watch ? .watch : .view,
                             effects: effects, texts: texts)
+        // An assistance: a banner with « Arrêter » the person can click at any time.
+        var stoppedByPerson: AsyncStream<Void>?
+        var takeDown: (@Sendable () -> Void)?
+        if feature == .assist {
+            let (clicks, click) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            stoppedByPerson = clicks
+            let words = texts.assistBanner(by: identity, control: control)
+            takeDown = await effects.assistBanner(text: words.text, button: words.button, control: control) { click.yield() }
+        }
         do {
             let helper = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .withConnectedSocket(screen.socket) { channel in
@@ -194,6 +203,15 @@ extension SeatPipeline {
                             link.consumed(bytes.count)
                         }
                     }
+                    // The person at the seat clicked « Arrêter ».
+                    if let stoppedByPerson {
+                        group.addTask {
+                            for await _ in stoppedByPerson {
+                                stop.withLockedValue { if $0 == nil { $0 = Reason("assist.ended-by-person") } }
+                                break
+                            }
+                        }
+                    }
                     // The policy, the person at the seat, the console's heartbeat.
                     group.addTask { [self] in
                         while stop.withLockedValue({ $0 }) == nil {
@@ -221,9 +239,13 @@ extension SeatPipeline {
             stop.withLockedValue { if $0 == nil { $0 = Reason("view.unavailable", ["detail": "\(error)"]) } }
             screen.stop()
         }
-        await watchers.leave(key, effects: effects, texts: texts)
+        // The console first (its viewer closes at once), then the seat's notices.
         let why = stop.withLockedValue { $0 } ?? Reason("watch.connection-closed")
         try? await link.send(StreamMessage(id: link.id, event: .end, reason: why))
+        takeDown?()
+        await watchers.leave(key, effects: effects, texts: texts)
+        // The end of an assistance is said clearly, whoever ended it.
+        if feature == .assist { _ = await effects.showIndicator(texts.assistEnded(by: identity)) }
         let seconds = Int(Date().timeIntervalSince(startedAt).rounded())
         logger.notice("remote \(feature.rawValue) stopped", metadata: ["actor": "\(identity.uri)", "why": "\(why.code)", "seconds": "\(seconds)"])
         var params = ["why": why.code, "seconds": String(seconds), "bytes": String(sent.withLockedValue { $0 }), "started": String(started.seq)]
@@ -242,6 +264,24 @@ extension SeatPipeline {
 }
 
 extension SeatTexts {
+    /// The banner while someone helps, and its button.
+    public func assistBanner(by identity: Identity, control: Bool) -> (text: String, button: String) {
+        switch (language, control) {
+        case (.fr, false): return ("Assistance : \(actor(identity)) voit votre écran", "Arrêter")
+        case (.fr, true): return ("Assistance : \(actor(identity)) voit votre écran et a la main sur le clavier et la souris", "Arrêter")
+        case (.en, false): return ("Assistance: \(actor(identity)) sees your screen", "Stop")
+        case (.en, true): return ("Assistance: \(actor(identity)) sees your screen and has the keyboard and mouse", "Stop")
+        }
+    }
+
+    /// Said when an assistance ends, however it ended.
+    public func assistEnded(by identity: Identity) -> String {
+        switch language {
+        case .fr: return "L’assistance est terminée : \(actor(identity)) n’a plus accès à votre écran."
+        case .en: return "The assistance has ended: \(actor(identity)) no longer has access to your screen."
+        }
+    }
+
     /// The consent window's words: who asks, what, and why.
     public func assistQuestion(by identity: Identity, reason: String, control: Bool, seconds: Double)
         -> (title: String, text: String, refuse: String, accept: String) {

@@ -143,6 +143,7 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
 
     func showWatchers(_ text: String?, control: Bool) async {}
 
+    func assistBanner(text: String, button: String, control: Bool, stopped: @escaping @Sendable () -> Void) async -> (@Sendable () -> Void)? { nil }
     func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer { .unavailable }
 
     func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> {

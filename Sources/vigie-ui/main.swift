@@ -34,6 +34,8 @@ let usage = """
       vigie-ui indicator [--display :N] --text TEXT [--timeout SECONDS] [--style notice|control]   (default 8 s; control: red)
       vigie-ui consent   [--display :N] --title TEXT --text TEXT --refuse LABEL --accept LABEL --timeout SECONDS
                         (prints `accepted`, `refused`, `timeout` or `withdrawn` once answered)
+      vigie-ui assist-banner [--display :N] --text TEXT --button LABEL [--style notice|control]
+                        (at the bottom of the screen while someone helps; prints `stop` when the button is clicked)
       vigie-ui backdrop [--display :N] --title TEXT
       vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
                         (a banner counting down to --until, then it closes; {remaining} in
@@ -65,6 +67,7 @@ struct Arguments {
     var remaining: String?
     var style: String?
     var refuse: String?
+    var button: String?
     var accept: String?
 }
 
@@ -99,6 +102,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--remaining": args.remaining = v
         case "--style": args.style = v
         case "--refuse": args.refuse = v
+        case "--button": args.button = v
         case "--accept": args.accept = v
         case "--by", "--by-name": break  // who locked: read back from the command line by a restarted agent
         case "--iterations":
@@ -169,6 +173,18 @@ case "consent":
         let answer = try ConsentWindow(title: visibleText(title), text: visibleText(text), refuseLabel: refuse, acceptLabel: accept, timeout: timeout)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
         emitLine(answer.rawValue)
+    } catch {
+        fail(error)
+    }
+    exit(0)
+case "assist-banner":
+    let a = parse(rest, allowed: ["--display", "--text", "--button", "--style"])
+    guard let text = a.text, !text.isEmpty, let button = a.button, !button.isEmpty else { badUsage("assist-banner needs --text and --button") }
+    guard let style = Indicator.Style(rawValue: a.style ?? "notice") else { badUsage("assist-banner --style is notice or control") }
+    let signalFD = Signals.install()
+    do {
+        try AssistBanner(text: text, buttonLabel: button, style: style)
+            .run(display: a.display, signalFD: signalFD, onReady: { emitLine("ready") }, onStop: { emitLine("stop") })
     } catch {
         fail(error)
     }

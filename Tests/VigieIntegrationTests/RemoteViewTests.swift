@@ -490,9 +490,42 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         let stopped = await eventually(10) { (try? journalEvents(school, "B204-01", features: ["assist"]).last?.code) == "assist.stopped" }
         #expect(stopped)
         let events = try journalEvents(school, "B204-01", features: ["assist"])
-        #expect(events.map(\.code) == ["assist.refused", "assist.started", "assist.stopped"], "\(events)")
+        #expect(Array(events.map(\.code).prefix(3)) == ["assist.refused", "assist.started", "assist.stopped"], "\(events)")
         let started = events.first { $0.code == "assist.started" }
         #expect(started?.params["consent"] == "accepted" && started?.params["mode"] == "view", "\(String(describing: started))")
+        // A control, accepted, then « Arrêter » on the seat's banner: it ends at once,
+        // the helper is told why, and the seat says it is over.
+        let helping = try AssistProcess(school, seat: "B204-01", as: "admin", control: true)
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        let controlling = try await offThePool { helping.answer() }
+        #expect(controlling["code"] == "assist.started", "\(controlling)")
+        let clicked = try await offThePool { () -> Date in
+            var env = ProcessInfo.processInfo.environment
+            env["DISPLAY"] = seat.display
+            let found = try run(["xdotool", "search", "--sync", "--classname", "vigie-assist"], timeout: 20, environment: env)
+            guard let window = found.stdout.split(separator: "\n").first.map(String.init) else { throw TestSupportError("no banner: \(found)") }
+            let geometry = try run(["xdotool", "getwindowgeometry", "--shell", window], environment: env).stdout
+            var g: [String: Int] = [:]
+            for line in geometry.split(separator: "\n") {
+                let pair = line.split(separator: "=")
+                if pair.count == 2 { g[String(pair[0])] = Int(pair[1]) }
+            }
+            // The button is at the banner's right end.
+            _ = try run(["xdotool", "mousemove", String((g["X"] ?? 0) + (g["WIDTH"] ?? 0) - 25), String((g["Y"] ?? 0) + (g["HEIGHT"] ?? 0) / 2)], environment: env)
+            let before = Date()
+            _ = try run(["xdotool", "click", "1"], environment: env)
+            return before
+        }
+        let ended = try await offThePool { helping.answer() }
+        let afterClick = Date().timeIntervalSince(clicked)
+        #expect(ended["state"] == "ended" && ended["code"] == "assist.ended-by-person", "\(ended)")
+        print("figure: « Arrêter » clicked to the helper told: \(Int(afterClick * 1000)) ms")
+        let endNotice = await eventually(10) {
+            (try? run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout.contains("L’assistance est terminée")) == true
+        }
+        #expect(endNotice, "the seat says the assistance is over")
+        let last = try journalEvents(school, "B204-01", features: ["assist"]).last
+        #expect(last?.code == "assist.stopped" && last?.params["why"] == "assist.ended-by-person", "\(String(describing: last))")
         // Nobody at B204-02: nobody to ask. A teacher has no `assist` grant.
         let nobody = try AssistProcess(school, seat: "B204-02", as: "admin")
         let none = try await offThePool { nobody.answer() }

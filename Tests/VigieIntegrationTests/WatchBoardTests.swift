@@ -25,6 +25,7 @@ private final class NoticeRecorder: SeatEffects, @unchecked Sendable {
     func thumbnails() async -> Result<any ThumbnailSource, Reason> { .failure(Reason("test.unused")) }
     func showWatchers(_ text: String?, control: Bool) async { shown.withLockedValue { $0.append(text) } }
     func remoteScreen(_ options: RemoteOptions) async -> Result<RemoteScreen, Reason> { .failure(Reason("test.unused")) }
+    func assistBanner(text: String, button: String, control: Bool, stopped: @escaping @Sendable () -> Void) async -> (@Sendable () -> Void)? { nil }
     func askConsent(title: String, text: String, refuse: String, accept: String, timeout: Double) async -> ConsentAnswer { .unavailable }
 }
 
