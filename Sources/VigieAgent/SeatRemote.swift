@@ -94,9 +94,10 @@ extension SeatPipeline {
         // An assistance opens only once the person at the seat said yes, on the seat.
         var begun = now
         if assist {
-            let question = texts.assistQuestion(by: identity, reason: why, control: control, seconds: Self.consentSeconds)
+            let seconds = Double(live.current.config.assistance.consentSeconds)
+            let question = texts.assistQuestion(by: identity, reason: why, control: control, seconds: seconds)
             let answer = await effects.askConsent(title: question.title, text: question.text, refuse: question.refuse, accept: question.accept,
-                                                  timeout: Self.consentSeconds)
+                                                  timeout: seconds)
             let person = effects.sessionUser ?? ""
             switch answer {
             case .accepted:
@@ -107,7 +108,7 @@ extension SeatPipeline {
             case .timeout:
                 release()
                 return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused,
-                                             Reason("assist.timeout", ["user": person, "seconds": String(Int(Self.consentSeconds))])))
+                                             Reason("assist.timeout", ["user": person, "seconds": String(Int(seconds))])))
             case .unavailable:
                 release()
                 return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .failed, Reason("assist.unavailable")))
@@ -212,6 +213,20 @@ extension SeatPipeline {
                             }
                         }
                     }
+                    // An assistance's longest time ([assistance] max_minutes), from the consent.
+                    if feature == .assist {
+                        let limit = live.current.config.assistance.maxMinutes
+                        group.addTask {
+                            let end = startedAt.addingTimeInterval(limit * 60)
+                            while Date() < end, stop.withLockedValue({ $0 }) == nil, !Task.isCancelled {
+                                await link.wait(.milliseconds(Int64(min(1000, max(10, end.timeIntervalSinceNow * 1000)))))
+                            }
+                            if Date() >= end {
+                                let minutes = limit == limit.rounded() ? String(Int(limit)) : String(limit)
+                                stop.withLockedValue { if $0 == nil { $0 = Reason("assist.time-limit", ["minutes": minutes]) } }
+                            }
+                        }
+                    }
                     // The policy, the person at the seat, the console's heartbeat.
                     group.addTask { [self] in
                         while stop.withLockedValue({ $0 }) == nil {
@@ -256,11 +271,6 @@ extension SeatPipeline {
             logger.error("journal write failed for a remote view", metadata: ["error": "\(error)"])
         }
     }
-}
-
-extension SeatPipeline {
-    /// How long the person at the seat has to answer an assistance: no answer is a refusal.
-    static let consentSeconds = 60.0
 }
 
 extension SeatTexts {

@@ -131,7 +131,14 @@ public final class StreamLink: Sendable {
         while endReason == nil, !Task.isCancelled {
             let left = until - NIODeadline.now()
             if left <= .zero { return }
-            try? await eventLoop.scheduleTask(in: min(left, .milliseconds(100))) {}.futureResult.get()
+            // On the event loop's clock (Task.sleep misbehaves under libfaketime); a
+            // cancelled wait returns at once, not at the next tick.
+            let tick = eventLoop.scheduleTask(in: min(left, .milliseconds(100))) {}
+            try? await withTaskCancellationHandler {
+                try await tick.futureResult.get()
+            } onCancel: {
+                tick.cancel()
+            }
         }
     }
 }

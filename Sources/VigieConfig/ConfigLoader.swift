@@ -172,7 +172,7 @@ struct Reader {
     }
 
     mutating func read(_ root: TOMLTable) -> SchoolConfig? {
-        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs", "messages", "watch"])
+        checkKeys(root, "", allowed: ["school", "pki", "console", "rooms", "grants", "people", "signage", "server", "register", "power", "wake", "programs", "messages", "watch", "assistance"])
 
         // [school]
         var school: School?
@@ -268,6 +268,7 @@ struct Reader {
         let (power, programs) = readPower(root, rooms: roomIDs)
         let messages = readMessages(root)
         let watch = readWatch(root)
+        let assistance = readAssistance(root)
         guard let school else { return nil }
         var config = SchoolConfig(school: school, revokedSerials: revoked, rooms: rooms, grants: grants, people: people,
                                   consoleTimeout: timeout, signage: signage, server: server, register: record)
@@ -275,6 +276,7 @@ struct Reader {
         config.programs = programs
         config.messages = messages
         config.watch = watch
+        config.assistance = assistance
         return config
     }
 

@@ -61,4 +61,29 @@ extension Reader {
         }
         return settings
     }
+
+    mutating func readAssistance(_ root: TOMLTable) -> AssistanceSettings {
+        var settings = AssistanceSettings()
+        guard let value = root["assistance"] else { return settings }
+        guard let t = value.table else {
+            fail("assistance", "must be a table ([assistance] with consent_seconds and max_minutes)")
+            return settings
+        }
+        checkKeys(t, "assistance", allowed: ["consent_seconds", "max_minutes"])
+        if let v = t["consent_seconds"] {
+            if let n = v.int, AssistanceSettings.consentRange.contains(n) {
+                settings.consentSeconds = n
+            } else {
+                fail("assistance.consent_seconds", "must be a whole number of seconds from 10 to 600 (how long the person at the seat has to answer; default 60)")
+            }
+        }
+        if let v = t["max_minutes"] {
+            if let m = v.int.map(Double.init) ?? v.double, m > 0, m <= AssistanceSettings.maxMinutesLimit {
+                settings.maxMinutes = m
+            } else {
+                fail("assistance.max_minutes", "must be a number of minutes above 0 and at most 600 (an assistance's longest time; default 60)")
+            }
+        }
+        return settings
+    }
 }

@@ -43,6 +43,7 @@ public enum Catalog {
         "assist.refused": ("la personne au poste ({user}) a refusé l’assistance", "the person at the seat ({user}) refused the assistance"),
         "assist.timeout": ("la personne au poste ({user}) n’a pas répondu en {seconds} s : pas d’assistance", "the person at the seat ({user}) did not answer within {seconds} s: no assistance"),
         "assist.ended-by-person": ("la personne au poste a arrêté l’assistance", "the person at the seat stopped the assistance"),
+        "assist.time-limit": ("l’assistance a atteint sa durée maximale ({minutes} min)", "the assistance reached its longest time ({minutes} min)"),
         "assist.nobody": ("personne n’est connecté à ce poste : rien à demander (un administrateur peut faire une maintenance avec vigie view ou vigie control)", "nobody is logged in at this seat: nobody to ask (an admin may do maintenance with vigie view or vigie control)"),
         "assist.locked": ("le poste est verrouillé par {by} : pas d’assistance", "the seat is locked by {by}: no assistance"),
         "assist.unavailable": ("la demande d’accord n’a pas pu s’afficher sur le poste : pas d’assistance", "the consent question could not be shown on the seat: no assistance"),

@@ -39,3 +39,22 @@ public struct WatchSettings: Sendable, Codable, Equatable {
     public static let widths = 16...1920
     public static let intervalsMillis = 200...60_000
 }
+
+/// `[assistance]`: how long the person at a seat has to answer, and how long an
+/// assistance they accepted may last.
+public struct AssistanceSettings: Sendable, Codable, Equatable {
+    /// Seconds the consent window waits; no answer is a refusal.
+    public var consentSeconds: Int
+    /// Minutes an assistance lasts at most; then it ends, and the helper is told why.
+    public var maxMinutes: Double
+
+    /// The defaults: a minute to answer, an hour at most (the charter's "1 hour").
+    public init(consentSeconds: Int = 60, maxMinutes: Double = 60) {
+        self.consentSeconds = consentSeconds
+        self.maxMinutes = maxMinutes
+    }
+
+    public static let consentRange = 10...600
+    /// Above 0 and at most a school day.
+    public static let maxMinutesLimit = 600.0
+}

@@ -140,6 +140,8 @@ public struct SchoolConfig: Sendable, Codable {
     public var messages = MessageSettings()
     /// `[watch]`: the bounds of live views (thumbnail width, pictures per second).
     public var watch = WatchSettings()
+    /// `[assistance]`: the consent window's wait, an assistance's longest time.
+    public var assistance = AssistanceSettings()
 
     public init(
         school: School, revokedSerials: Set<String>, rooms: [Room], grants: [Grant],

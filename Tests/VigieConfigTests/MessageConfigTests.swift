@@ -58,3 +58,21 @@ import VigieModel
         ], "\(found)")
     }
 }
+
+@Suite struct AssistanceConfig {
+    @Test func defaultsValuesAndMistakes() throws {
+        #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").assistance == AssistanceSettings(consentSeconds: 60, maxMinutes: 60))
+        let set = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 30\nmax_minutes = 45\n", file: "school.toml")
+        #expect(set.assistance == AssistanceSettings(consentSeconds: 30, maxMinutes: 45))
+        var found: [String] = []
+        do {
+            _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 2\nmax_minutes = 0\n", file: "school.toml")
+        } catch {
+            found = error.issues.map(\.description)
+        }
+        #expect(found == [
+            "school.toml:13: assistance.consent_seconds: must be a whole number of seconds from 10 to 600 (how long the person at the seat has to answer; default 60)",
+            "school.toml:14: assistance.max_minutes: must be a number of minutes above 0 and at most 600 (an assistance's longest time; default 60)",
+        ], "\(found)")
+    }
+}

@@ -459,6 +459,27 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         _ = try run(["xdotool", "key"] + keys, environment: env)
     }
 
+    /// `[assistance] max_minutes`: an accepted assistance ends by itself, the helper
+    /// is told why, the seat says it is over.
+    @Test func anAssistanceEndsAtItsLongestTime() async throws {
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[assistance]\nmax_minutes = 0.05\nconsent_seconds = 30\n",
+                           agentArguments: ["--session-user", testSessionUser])
+        }
+        let seat = school.seats["B204-01"]!
+        let helping = try AssistProcess(school, seat: "B204-01", as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        let started = try await offThePool { helping.answer() }
+        #expect(started["code"] == "assist.started", "\(started)")
+        let ended = try await offThePool { helping.answer() }
+        #expect(ended["state"] == "ended" && ended["code"] == "assist.time-limit", "\(ended)")
+        #expect(ended["message"]?.contains("durée maximale (0.05 min)") == true, "\(ended)")
+        let endNotice = await eventually(10) {
+            (try? run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout.contains("L’assistance est terminée")) == true
+        }
+        #expect(endNotice, "the seat says the assistance is over")
+    }
+
     @Test func thePersonRefusesThenAcceptsAndOnlyTheAcceptanceOpensTheirScreen() async throws {
         guard RemoteViewHelper.clientInstalled() else { return }
         let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")], runAgents: false) }
