@@ -520,7 +520,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
         let controlling = try await offThePool { helping.answer() }
         #expect(controlling["code"] == "assist.started", "\(controlling)")
-        let clicked = try await offThePool { () -> Date in
+        try await offThePool {
             var env = ProcessInfo.processInfo.environment
             env["DISPLAY"] = seat.display
             let found = try run(["xdotool", "search", "--sync", "--classname", "vigie-assist"], timeout: 20, environment: env)
@@ -533,14 +533,10 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
             }
             // The button is at the banner's right end.
             _ = try run(["xdotool", "mousemove", String((g["X"] ?? 0) + (g["WIDTH"] ?? 0) - 25), String((g["Y"] ?? 0) + (g["HEIGHT"] ?? 0) / 2)], environment: env)
-            let before = Date()
             _ = try run(["xdotool", "click", "1"], environment: env)
-            return before
         }
         let ended = try await offThePool { helping.answer() }
-        let afterClick = Date().timeIntervalSince(clicked)
         #expect(ended["state"] == "ended" && ended["code"] == "assist.ended-by-person", "\(ended)")
-        print("figure: « Arrêter » clicked to the helper told: \(Int(afterClick * 1000)) ms")
         let endNotice = await eventually(10) {
             (try? run(["xwininfo", "-root", "-tree", "-display", seat.display]).stdout.contains("L’assistance est terminée")) == true
         }
