@@ -277,10 +277,10 @@ extension SeatTexts {
     /// The banner while someone helps, and its button.
     public func assistBanner(by identity: Identity, control: Bool) -> (text: String, button: String) {
         switch (language, control) {
-        case (.fr, false): return ("Assistance : \(actor(identity)) voit votre écran", "Arrêter")
-        case (.fr, true): return ("Assistance : \(actor(identity)) voit votre écran et a la main sur le clavier et la souris", "Arrêter")
-        case (.en, false): return ("Assistance: \(actor(identity)) sees your screen", "Stop")
-        case (.en, true): return ("Assistance: \(actor(identity)) sees your screen and has the keyboard and mouse", "Stop")
+        case (.fr, false): return ("Assistance : \(actor(identity)) voit votre écran", "Arrêter (Pause)")
+        case (.fr, true): return ("Assistance : \(actor(identity)) voit votre écran et a la main sur le clavier et la souris", "Arrêter (Pause)")
+        case (.en, false): return ("Assistance: \(actor(identity)) sees your screen", "Stop (Pause)")
+        case (.en, true): return ("Assistance: \(actor(identity)) sees your screen and has the keyboard and mouse", "Stop (Pause)")
         }
     }
 

@@ -4,10 +4,11 @@ import Glibc
 /// While someone helps the person at the seat (`vigie assist`): a banner at the
 /// bottom of the screen naming the helper and what they do, with a button
 /// « Arrêter » that ends the assistance at once. Like the indicator it never
-/// takes the keyboard focus (override-redirect, no key events) and stays above
-/// the session's windows; unlike it, it takes a click on its button, which it
-/// reports on stdout (`onStop`). The control colour (red) says someone has the
-/// keyboard and mouse.
+/// takes the keyboard focus (override-redirect) and stays above the session's
+/// windows; unlike it, it takes a click on its button, or the Pause key from
+/// anywhere (grabbed on the root window, whatever the modifiers), which it
+/// reports (`onStop`). The control colour (red) says someone has the keyboard
+/// and mouse.
 public struct AssistBanner: Sendable {
     public var text: String
     public var buttonLabel: String
@@ -58,6 +59,12 @@ public struct AssistBanner: Sendable {
                        y: button.y + (button.h - font.height) / 2 + font.ascent)
             x.flush()
         }
+        // The Pause key stops it from the keyboard, wherever the focus is.
+        let pauseKeys = x.keycodes(for: [0xFF13])
+        for key in pauseKeys {
+            xcb_grab_key(c, 1, x.root, UInt16(XCB_MOD_MASK_ANY.rawValue), key,
+                         UInt8(XCB_GRAB_MODE_ASYNC.rawValue), UInt8(XCB_GRAB_MODE_ASYNC.rawValue))
+        }
         var onTop = StayOnTop(x, window: win, ignoring: ["vigie-assist", "vigie-indicator"])
         xcb_map_window(c, win)
         x.restack(win, above: true)
@@ -87,6 +94,8 @@ public struct AssistBanner: Sendable {
                     }
                 case XCB_EXPOSE:
                     if mapped && eventAs(ev, xcb_expose_event_t.self).count == 0 { draw() }
+                case XCB_KEY_PRESS:
+                    if pauseKeys.contains(eventAs(ev, xcb_key_press_event_t.self).detail) { onStop() }
                 case XCB_BUTTON_PRESS:
                     let e = eventAs(ev, xcb_button_press_event_t.self)
                     let bx = Int(e.event_x), by = Int(e.event_y)

@@ -543,6 +543,19 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         #expect(endNotice, "the seat says the assistance is over")
         let last = try journalEvents(school, "B204-01", features: ["assist"]).last
         #expect(last?.code == "assist.stopped" && last?.params["why"] == "assist.ended-by-person", "\(String(describing: last))")
+        // The same from the keyboard: the Pause key, wherever the focus is.
+        let again = try AssistProcess(school, seat: "B204-01", as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        let viewing = try await offThePool { again.answer() }
+        #expect(viewing["code"] == "assist.started", "\(viewing)")
+        try await offThePool {
+            var env = ProcessInfo.processInfo.environment
+            env["DISPLAY"] = seat.display
+            _ = try run(["xdotool", "search", "--sync", "--classname", "vigie-assist"], timeout: 20, environment: env)
+            _ = try run(["xdotool", "key", "Pause"], environment: env)
+        }
+        let paused = try await offThePool { again.answer() }
+        #expect(paused["state"] == "ended" && paused["code"] == "assist.ended-by-person", "\(paused)")
         // Nobody at B204-02: nobody to ask. A teacher has no `assist` grant.
         let nobody = try AssistProcess(school, seat: "B204-02", as: "admin")
         let none = try await offThePool { nobody.answer() }
