@@ -404,6 +404,9 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
             #expect(admin.first["status"] as? String == "refused" && admin.first["code"] as? String == "consent.required", "\(admin.first)")
             #expect((admin.first["message"] as? String)?.contains("demande son accord") == true, "\(admin.first)")
         }
+        // The head of school: no role grant on seats at all.
+        let head = try await offThePool { try RemoteView.ViewProcess(school, "view", seat: "B204-01", as: "head") }
+        #expect(head.first["status"] as? String == "refused" && head.first["code"] as? String == "policy.role", "\(head.first)")
         // The room's teacher: the posters announce it, no consent asked.
         let teacher = try await offThePool { try RemoteView.ViewProcess(school, "view", seat: "B204-01", as: "teacher") }
         #expect(teacher.first["status"] as? String == "ok", "\(teacher.first)")
