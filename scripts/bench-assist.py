@@ -7,8 +7,8 @@ As the demo's admin, `vigie assist --seat SEAT --reason … --control` against t
 demo's first seat (someone is logged in there), SAMPLES times:
   - consent shown: from starting the command to the consent window mapped on
     the seat's display (X MapNotify, seen by a client of this script's own);
-  - « Arrêter » to stream closed: the script accepts (a click on « Accepter »
-    through XTEST), waits for the banner, clicks its button, and stops the clock when
+  - « Arrêter » to stream closed: the script accepts both questions (a click on
+    « Accepter » through XTEST, to the view, then to the control), waits for the banner, clicks its button, and stops the clock when
     the console prints the stream's end (`state: ended`).
 Needs python-xlib (make deps).
 """
@@ -67,14 +67,17 @@ def main():
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         window, t1 = wait_map(d, "vigie-consent", t0 + 30)
         shown.append(1000 * (t1 - t0))
-        # A click on « Accepter », the right-hand button.
-        g = window.get_geometry()
-        xtest.fake_input(d, X.MotionNotify, x=g.x + g.width - 60, y=g.y + g.height - 40)
-        d.sync()
-        time.sleep(0.05)
-        xtest.fake_input(d, X.ButtonPress, 1)
-        xtest.fake_input(d, X.ButtonRelease, 1)
-        d.sync()
+        # A click on « Accepter » (the right-hand button), to the view, then to the control.
+        for question in range(2):
+            if question:
+                window, _ = wait_map(d, "vigie-consent", time.monotonic() + 30)
+            g = window.get_geometry()
+            xtest.fake_input(d, X.MotionNotify, x=g.x + g.width - 60, y=g.y + g.height - 40)
+            d.sync()
+            time.sleep(0.05)
+            xtest.fake_input(d, X.ButtonPress, 1)
+            xtest.fake_input(d, X.ButtonRelease, 1)
+            d.sync()
         answer = json.loads(p.stdout.readline())
         if answer.get("code") != "assist.started":
             raise SystemExit("not started: %s" % answer)

@@ -42,7 +42,7 @@ extension SeatPipeline {
                                              Reason("request.bad-argument", ["name": "reason", "detail": "1 to 200 characters: the person at the seat reads it"])))
             }
         }
-        let control = assist ? request.args["mode"] == "control" : feature == .control
+        let asksControl = assist ? request.args["mode"] == "control" : feature == .control
         // Someone other than a teacher or a librarian sees a person's screen only with
         // their consent (an assistance asks it); with nobody logged in a view or
         // control is maintenance, and the register says so.
@@ -75,12 +75,12 @@ extension SeatPipeline {
             let late = (NIODeadline.now() - deadline).nanoseconds / 1_000_000
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed, Reason("request.expired", ["late": String(late)])))
         }
-        if control, let by = effects.lockedBy {
+        if asksControl, let by = effects.lockedBy {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("control.locked", ["by": by.displayName])))
         }
         // One controller at a time: the seat's keyboard and mouse are one person's.
         let key = UUID()
-        if control {
+        if asksControl {
             let taken = controller.withLockedValue { current -> Bool in
                 if current != nil { return true }
                 current = key
@@ -89,31 +89,42 @@ extension SeatPipeline {
             if taken { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("control.busy"))) }
         }
         let release: @Sendable () -> Void = { [controller] in
-            if control { controller.withLockedValue { if $0 == key { $0 = nil } } }
+            if asksControl { controller.withLockedValue { if $0 == key { $0 = nil } } }
         }
-        // An assistance opens only once the person at the seat said yes, on the seat.
+        // An assistance opens only once the person at the seat said yes, on the seat:
+        // first to being seen, then, asked separately, to the keyboard and mouse.
         var begun = now
+        var controlGiven = asksControl
         if assist {
             let seconds = Double(live.current.config.assistance.consentSeconds)
-            let question = texts.assistQuestion(by: identity, reason: why, control: control, seconds: seconds)
-            let answer = await effects.askConsent(title: question.title, text: question.text, refuse: question.refuse, accept: question.accept,
-                                                  timeout: seconds)
             let person = effects.sessionUser ?? ""
-            switch answer {
-            case .accepted:
-                begun = Date()
-            case .refused:
-                release()
-                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused, Reason("assist.refused", ["user": person])))
-            case .timeout:
-                release()
-                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused,
-                                             Reason("assist.timeout", ["user": person, "seconds": String(Int(seconds))])))
-            case .unavailable:
-                release()
-                return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .failed, Reason("assist.unavailable")))
+            for asking in asksControl ? [false, true] : [false] {
+                let question = texts.assistQuestion(by: identity, reason: why, control: asking, seconds: seconds)
+                let answer = await effects.askConsent(title: question.title, text: question.text, refuse: question.refuse,
+                                                      accept: question.accept, timeout: seconds)
+                // Control refused after the view was accepted: the view alone opens.
+                if asking, answer != .accepted {
+                    controlGiven = false
+                    release()
+                    break
+                }
+                switch answer {
+                case .accepted:
+                    begun = Date()
+                case .refused:
+                    release()
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused, Reason("assist.refused", ["user": person])))
+                case .timeout:
+                    release()
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .refused,
+                                                 Reason("assist.timeout", ["user": person, "seconds": String(Int(seconds))])))
+                case .unavailable:
+                    release()
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .failed, Reason("assist.unavailable")))
+                }
             }
         }
+        let control = asksControl && controlGiven
         let screen: RemoteScreen
         let options = RemoteOptions(control: control, password: password, quality: quality,
                                     clipboard: live.current.config.watch.controlClipboard)
@@ -131,6 +142,7 @@ extension SeatPipeline {
             if assist {
                 given["consent"] = "accepted"
                 given["mode"] = control ? "control" : "view"
+                if asksControl && !control { given["control"] = "refused" }
                 if let user = effects.sessionUser { given["user"] = user }
             }
             if control { given["clipboard"] = options.clipboard ? "true" : "false" }
@@ -145,6 +157,8 @@ extension SeatPipeline {
         logger.notice("remote \(feature.rawValue) started", metadata: ["actor": "\(identity.uri)"])
         var opened = Reason("\(feature.rawValue).started")
         if let user = effects.sessionUser { opened.params["user"] = user }
+        // The helper asked control and the person said no to it: the view alone, and they are told.
+        if asksControl && !control { opened = Reason("assist.started-view-only", opened.params) }
         let startedAt = begun
         let stream = SeatStream { [self] link in
             await runRemote(link, feature: feature, control: control, screen: screen, identity: identity, serial: peer.serial,
@@ -298,13 +312,13 @@ extension SeatTexts {
         let who = actor(identity)
         switch language {
         case .fr:
-            let what = control ? "voir votre écran et prendre la main sur votre clavier et votre souris" : "voir votre écran"
-            return ("Demande d’assistance de \(who)",
+            let what = control ? "prendre aussi la main sur votre clavier et votre souris" : "voir votre écran"
+            return (control ? "Prise en main demandée par \(who)" : "Demande d’assistance de \(who)",
                     "\(who) demande à \(what), pour : « \(reason) ».\nRien n’est enregistré. Sans réponse dans \(Int(seconds)) s, c’est un refus.",
                     "Refuser", "Accepter")
         case .en:
-            let what = control ? "see your screen and take your keyboard and mouse" : "see your screen"
-            return ("Assistance requested by \(who)",
+            let what = control ? "also take your keyboard and mouse" : "see your screen"
+            return (control ? "Control requested by \(who)" : "Assistance requested by \(who)",
                     "\(who) asks to \(what), for: “\(reason)”.\nNothing is recorded. No answer within \(Int(seconds)) s is a refusal.",
                     "Refuse", "Accept")
         }

@@ -39,6 +39,7 @@ public enum Catalog {
         "watch.viewer-ended": ("fermée par la personne qui regardait", "closed by the viewer"),
         "watch.viewer-lost": ("la console ne répond plus depuis {seconds} s", "the console has not answered for {seconds} s"),
         "assist.started": ("assistance ouverte avec l’accord de la personne au poste", "assistance open with the consent of the person at the seat"),
+        "assist.started-view-only": ("assistance ouverte pour voir l’écran seulement : la personne au poste a refusé la prise en main", "assistance open to see the screen only: the person at the seat refused the keyboard and mouse"),
         "assist.stopped": ("assistance terminée après {seconds} s ({why})", "assistance ended after {seconds} s ({why})"),
         "assist.refused": ("la personne au poste ({user}) a refusé l’assistance", "the person at the seat ({user}) refused the assistance"),
         "assist.timeout": ("la personne au poste ({user}) n’a pas répondu en {seconds} s : pas d’assistance", "the person at the seat ({user}) did not answer within {seconds} s: no assistance"),

@@ -452,14 +452,18 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
     }
 
     /// xdotool on the seat's display: the person's keyboard (X input, as a test has it).
-    static func press(_ display: String, _ keys: [String]) throws {
+    /// `name`: the window's title holds it (the second question, control, is titled « Prise en main … »).
+    @discardableResult
+    static func press(_ display: String, _ keys: [String], name: String? = nil) throws -> String {
         var env = ProcessInfo.processInfo.environment
         env["DISPLAY"] = display
         // Keys go where the pointer is: over the consent window.
-        let found = try run(["xdotool", "search", "--sync", "--classname", "vigie-consent"], timeout: 20, environment: env)
+        let how = name.map { ["--name", $0] } ?? ["--classname", "vigie-consent"]
+        let found = try run(["xdotool", "search", "--sync"] + how, timeout: 20, environment: env)
         guard let window = found.stdout.split(separator: "\n").first else { throw TestSupportError("no consent window on \(display): \(found)") }
         _ = try run(["xdotool", "mousemove", "--window", String(window), "20", "20"], environment: env)
         _ = try run(["xdotool", "key"] + keys, environment: env)
+        return String(window)
     }
 
     /// `[assistance] max_minutes`: an accepted assistance ends by itself, the helper
@@ -519,8 +523,21 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         #expect(started?.params["consent"] == "accepted" && started?.params["mode"] == "view", "\(String(describing: started))")
         // A control, accepted, then « Arrêter » on the seat's banner: it ends at once,
         // the helper is told why, and the seat says it is over.
+        // Control is its own question, after the view's: refused, the view alone opens.
+        let viewOnly = try AssistProcess(school, seat: "B204-01", as: "admin", control: true)
+        try await offThePool {
+            try Self.press(seat.display, ["Tab", "space"])
+            try Self.press(seat.display, ["Escape"], name: "Prise en main")
+        }
+        let seeing = try await offThePool { viewOnly.answer() }
+        #expect(seeing["code"] == "assist.started-view-only", "\(seeing)")
+        viewOnly.child.signal(SIGINT)
+        _ = try await offThePool { viewOnly.child.wait(timeout: 15) }
         let helping = try AssistProcess(school, seat: "B204-01", as: "admin", control: true)
-        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        try await offThePool {
+            try Self.press(seat.display, ["Tab", "space"])
+            try Self.press(seat.display, ["Tab", "space"], name: "Prise en main")
+        }
         let controlling = try await offThePool { helping.answer() }
         #expect(controlling["code"] == "assist.started", "\(controlling)")
         try await offThePool {
