@@ -96,7 +96,11 @@ extension SeatPipeline {
         var begun = now
         var controlGiven = asksControl
         if assist {
-            let seconds = Double(live.current.config.assistance.consentSeconds)
+            // No longer than the helper's console waits for the answer (its request's deadline).
+            var seconds = Double(live.current.config.assistance.consentSeconds)
+            if let deadline = Self.deadline(of: frame, request) {
+                seconds = max(1, min(seconds, Double((deadline - .now()).nanoseconds) / 1e9))
+            }
             let person = effects.sessionUser ?? ""
             for asking in asksControl ? [false, true] : [false] {
                 let question = texts.assistQuestion(by: identity, reason: why, control: asking, seconds: seconds)

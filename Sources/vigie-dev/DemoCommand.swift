@@ -344,6 +344,8 @@ final class DemoSchool {
             "  vigie view --seat B204-01                   # one seat full size in a VNC viewer (vigie control: with keyboard and mouse)",
             "As the librarian (CDI): source \(stateDir)/env.librarian; the head: env.head; the admin: env.admin.",
             "The CDI may be watched only in its posted hours: vigie policy --room CDI",
+            "Helping someone at a seat, only if they accept in a window on its screen (as the admin: source \(stateDir)/env.admin):",
+            "  vigie assist --seat B204-01 --reason \"l’imprimante n’apparaît pas\"   # answer on the seat's display (vigie view, as the teacher)",
             "The register (as the head: source \(stateDir)/env.head):",
             "  vigie register export --format html --out register.html",
             "  vigie register verify      # or offline: vigie register verify --store \(load()?.server?.store ?? "STORE")",
