@@ -73,8 +73,15 @@ final class RemotePanes: Sendable {
 
     func isConnected(_ ticket: String) -> Bool { panes.withLockedValue { $0[ticket]?.connected ?? false } }
 
+    /// The pane of a ticket, taken out; with `page`, only if that page opened it.
     @discardableResult
-    func remove(_ ticket: String) -> Pane? { panes.withLockedValue { $0.removeValue(forKey: ticket) } }
+    func remove(_ ticket: String, of page: UInt64? = nil) -> Pane? {
+        panes.withLockedValue { panes in
+            guard let pane = panes[ticket], page == nil || pane.page == page else { return nil }
+            panes[ticket] = nil
+            return pane
+        }
+    }
 
     /// The panes a page has open (to close them when it opens another or goes).
     func removeAll(of page: UInt64) -> [Pane] {
@@ -151,11 +158,7 @@ extension Hub {
 
     /// A page closes its remote view.
     func closeRemote(ticket: String, page: UInt64) async {
-        guard let pane = remotes.remove(ticket) else { return }
-        guard pane.page == page else {
-            remotes.add(pane)
-            return
-        }
+        guard let pane = remotes.remove(ticket, of: page) else { return }
         await end(pane)
     }
 

@@ -119,6 +119,18 @@ import VigieTestSupport
         try check(!keys.contains("56") && !keys.contains("75"), "keys of 'Vu' reached the seat in view mode: \(keys)")
     }
 
+    /// `body` on a display of its own (640×480, an xclock keeping the server from
+    /// resetting), off the concurrency pool (it blocks on child processes).
+    static func onADisplay(_ body: @escaping @Sendable (Xvfb) throws -> Void) async throws {
+        try await offThePool {
+            let xvfb = try Xvfb(width: 640, height: 480)
+            defer { xvfb.stop() }
+            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
+            defer { clock.kill() }
+            try body(xvfb)
+        }
+    }
+
     /// `vnc-check.py SUBCOMMAND …` with the venv's python (python-xlib for the X side).
     static func fixture(_ args: [String]) throws -> ProcessResult {
         try run([venv + "/python", "-W", "ignore", fixtures + "/vnc-check.py"] + args, timeout: 90)
@@ -128,11 +140,7 @@ import VigieTestSupport
     /// RichCursor and PointerPos, checked against what XFIXES says on the display.
     @Test func theViewerGetsTheSeatsCursorShapeAndWhereItIs() async throws {
         guard Self.clientInstalled() else { return }
-        try await offThePool {
-            let xvfb = try Xvfb(width: 640, height: 480)
-            defer { xvfb.stop() }
-            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
-            defer { clock.kill() }
+        try await Self.onADisplay { xvfb in
             let bridge = try Bridge(display: xvfb.display, mode: "view", password: "k3y-0ne")
             let r = try Self.fixture(["cursor", String(bridge.port), "k3y-0ne", xvfb.display])
             try Self.check(r.status == 0, "\(r)")
@@ -146,11 +154,7 @@ import VigieTestSupport
     /// (`--clipboard`, from `[watch] control_clipboard`); never in a view.
     @Test func theClipboardPassesOnlyInAControlTheConfigAllows() async throws {
         guard Self.clientInstalled() else { return }
-        try await offThePool {
-            let xvfb = try Xvfb(width: 640, height: 480)
-            defer { xvfb.stop() }
-            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
-            defer { clock.kill() }
+        try await Self.onADisplay { xvfb in
             for (mode, args, expect) in [("control", ["--clipboard"], "pass"), ("control", [], "none"), ("view", [], "none")] {
                 let bridge = try Bridge(display: xvfb.display, mode: mode, password: "k3y-0ne", args)
                 let r = try Self.fixture(["clipboard", String(bridge.port), "k3y-0ne", xvfb.display, expect])
@@ -168,11 +172,7 @@ import VigieTestSupport
     /// `--quality` bounds what a viewer asking the best JPEG gets: low < medium < high in bytes.
     @Test func aLowerQualitySendsFewerBytes() async throws {
         guard Self.clientInstalled() else { return }
-        try await offThePool {
-            let xvfb = try Xvfb(width: 640, height: 480)
-            defer { xvfb.stop() }
-            let clock = try ChildProcess(["xclock", "-display", xvfb.display, "-geometry", "200x200+40+40", "-update", "3600"])
-            defer { clock.kill() }
+        try await Self.onADisplay { xvfb in
             let r = try Self.fixture(["quality", product("vigie-vnc"), xvfb.display])
             try Self.check(r.status == 0 && r.stdout.contains("ok quality"), "\(r)")
         }

@@ -10,6 +10,7 @@ Figures (timings, keystrokes leaked under each attack) are written to
 $SEATLAB_CACHE/run/figures.json; screenshots to $SEATLAB_CACHE/run/shots/
 (or $SEATLAB_SHOTS, e.g. docs/seat-lab to refresh the README's pictures).
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -457,33 +458,53 @@ def screenshot_through_vigie():
     with open(path, "rb") as f:
         head = f.read(24)
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    told = poll("the indicator on the seat",
-                lambda: (lambda s: s if s[4] > 0.001 else None)(shot("screenshot-indicator.png", INDICATOR_BAND)), 10, 0.5)
+    told = notice_shown("screenshot-indicator.png", INDICATOR_BAND, 10)
     if head[:8] != b"\x89PNG\r\n\x1a\n" or (width, height) != (told[0], told[1]):
         raise Failed(f"{path}: not a {told[0]}x{told[1]} PNG ({width}x{height})")
     return f"{os.path.basename(path)} {width}x{height}, {os.path.getsize(path)} bytes; the indicator covers {100 * told[4]:.1f} % of the screen"
+
+
+@contextlib.contextmanager
+def remote_endpoint(mode):
+    """`vigie view|control --seat SEAT --no-viewer --json` from the host: yields
+    (vncdo, the seat's answer, the local port, the process); the process is
+    stopped at the end if it is still running."""
+    vncdo = os.path.join(REPO, ".build-venv", "bin", "vncdo")
+    if not os.access(vncdo, os.X_OK):
+        raise Failed(f"{vncdo} is missing (make deps)")
+    proc = subprocess.Popen([LAB, "vigie", mode, "--seat", SEAT, "--no-viewer", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        try:
+            opened = json.loads(line)
+        except ValueError:
+            raise Failed(f"no answer: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}")
+        if opened.get("status") != "ok" or "address" not in opened:
+            raise Failed(f"not opened: {opened}")
+        yield vncdo, opened, opened["address"].rsplit(":", 1)[1], proc
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Failed(f"vigie {mode} did not end when its viewer left")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def notice_shown(name, band, timeout=15):
+    """Polls for the seat's notice in colour `band`; the screendump's figures once it is there."""
+    return poll(f"the notice on the seat ({name})",
+                lambda: (lambda s: s if s[4] > 0.001 else None)(shot(name, band)), timeout, 0.5)
 
 
 def remote_view_in_a_vnc_client():
     """`vigie view` from the host: the console's local VNC endpoint, the agent (as
     `vigie`) starting vigie-vnc on the real Xorg, a real VNC client (vncdotool)
     capturing the seat's screen at its size, and the pupil told while it lasts."""
-    vncdo = os.path.join(REPO, ".build-venv", "bin", "vncdo")
-    if not os.access(vncdo, os.X_OK):
-        raise Failed(f"{vncdo} is missing (make deps)")
-    view = subprocess.Popen([LAB, "vigie", "view", "--seat", SEAT, "--no-viewer", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = view.stdout.readline()
-        try:
-            opened = json.loads(line)
-        except ValueError:
-            raise Failed(f"no answer: {line!r} {view.stderr.read() if view.poll() is not None else ''}")
-        if opened.get("status") != "ok" or "address" not in opened:
-            raise Failed(f"not opened: {opened}")
-        port = opened["address"].rsplit(":", 1)[1]
-        told = poll("the notice on the seat",
-                    lambda: (lambda s: s if s[4] > 0.001 else None)(shot("view-indicator.png", INDICATOR_BAND)), 15, 0.5)
+    with remote_endpoint("view") as (vncdo, opened, port, _):
+        told = notice_shown("view-indicator.png", INDICATOR_BAND)
         out = os.path.join(RUN, "view.png")
         t0 = time.monotonic()
         p = run([vncdo, "-s", "127.0.0.1::" + port, "-p", opened["password"], "capture", out], timeout=60)
@@ -495,15 +516,7 @@ def remote_view_in_a_vnc_client():
         width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
         if (width, height) != (told[0], told[1]):
             raise Failed(f"the VNC picture is {width}x{height}, the screen {told[0]}x{told[1]}")
-        try:
-            view.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            raise Failed("vigie view did not end when its viewer left")
-        return f"{width}x{height} through vigie-vnc in {figures['view_capture_s']} s; the notice covers {100 * told[4]:.1f} % of the screen"
-    finally:
-        if view.poll() is None:
-            view.terminate()
-            view.wait(timeout=10)
+    return f"{width}x{height} through vigie-vnc in {figures['view_capture_s']} s; the notice covers {100 * told[4]:.1f} % of the screen"
 
 
 def remote_control_types_on_the_seat():
@@ -511,25 +524,11 @@ def remote_control_types_on_the_seat():
     the agent (as `vigie`) and vigie-vnc's XTEST on the real Xorg, and the keys
     reach the pupil's xterm; the seat's notice is the control one (red) while
     it lasts."""
-    vncdo = os.path.join(REPO, ".build-venv", "bin", "vncdo")
-    if not os.access(vncdo, os.X_OK):
-        raise Failed(f"{vncdo} is missing (make deps)")
     # A locked seat is never controlled: free it first.
     vigie("unlock", "--seat", SEAT)
     poll("free keyboard", lambda: grab_state() == "free", 30)
-    control = subprocess.Popen([LAB, "vigie", "control", "--seat", SEAT, "--no-viewer", "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = control.stdout.readline()
-        try:
-            opened = json.loads(line)
-        except ValueError:
-            raise Failed(f"no answer: {line!r} {control.stderr.read() if control.poll() is not None else ''}")
-        if opened.get("status") != "ok" or "address" not in opened:
-            raise Failed(f"not opened: {opened}")
-        port = opened["address"].rsplit(":", 1)[1]
-        told = poll("the control notice on the seat",
-                    lambda: (lambda s: s if s[4] > 0.001 else None)(shot("control-indicator.png", CONTROL_BAND)), 15, 0.5)
+    with remote_endpoint("control") as (vncdo, opened, port, _):
+        told = notice_shown("control-indicator.png", CONTROL_BAND)
         before = typed_size()
         t0 = time.monotonic()
         # The pointer stays where it is (over the pupil's xterm, which has the focus).
@@ -541,15 +540,7 @@ def remote_control_types_on_the_seat():
         tail = gssh("tail -c 3 /tmp/typed", check=True).stdout
         if tail != "ctl":
             raise Failed(f"the pupil's xterm got {tail!r}, not 'ctl'")
-        try:
-            control.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            raise Failed("vigie control did not end when its viewer left")
-        return f"'ctl' typed through XTEST on Xorg in {figures['control_keys_s']} s; the red control notice covers {100 * told[4]:.1f} % of the screen"
-    finally:
-        if control.poll() is None:
-            control.terminate()
-            control.wait(timeout=10)
+    return f"'ctl' typed through XTEST on Xorg in {figures['control_keys_s']} s; the red control notice covers {100 * told[4]:.1f} % of the screen"
 
 
 def logoff_ends_the_session():
