@@ -121,6 +121,7 @@ let package = Package(
                 "VigiePKI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The register's SQLite files (the seat's journal, the server's store): the

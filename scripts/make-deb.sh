@@ -33,7 +33,7 @@ doc=$root/usr/share/doc/$package
 
 install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/libexec/vigie" \
     "$root/usr/share/vigie" "$root/usr/share/lightdm/lightdm.conf.d" "$root/usr/share/X11/xorg.conf.d" \
-    "$root/usr/share/polkit-1/rules.d" "$root/etc/X11/Xsession.d" "$doc/examples"
+    "$root/usr/share/polkit-1/rules.d" "$root/etc/X11/Xsession.d" "$doc/examples" "$root/usr/share/applications"
 
 # Binaries, stripped (Swift metadata lives in sections, not in the symbol table).
 for b in vigie-agent vigie-ui vigie-vnc vigie vigie-server vigie-watch vigie-view vigie-input-hold; do
@@ -47,6 +47,7 @@ install -m 0644 "$here/Config/lightdm/50-vigie.conf" "$root/usr/share/lightdm/li
 install -m 0644 "$here/Config/xorg.conf.d/50-vigie.conf" "$root/usr/share/X11/xorg.conf.d/50-vigie.conf"
 install -m 0644 "$here/Config/polkit/50-vigie.rules" "$root/usr/share/polkit-1/rules.d/50-vigie.rules"
 install -m 0644 "$here/Config/X11/90vigie-xhost" "$root/etc/X11/Xsession.d/90vigie-xhost"
+install -m 0644 "$here/Config/desktop/vigie-help.desktop" "$root/usr/share/applications/vigie-help.desktop"
 cp -R "$here/Signage" "$root/usr/share/vigie/Signage"
 find "$root/usr/share/vigie" -type d -exec chmod 0755 {} + && find "$root/usr/share/vigie" -type f -exec chmod 0644 {} +
 

@@ -16,6 +16,7 @@ struct AgentEffects: SeatEffects {
     let logger: Logger
 
     var sessionUser: String? { target.sessionUser }
+    var sessionUnavailable: Reason? { target.unavailable }
     var lockedBy: Identity? { locks.lockedBy }
     var inputHeld: Bool? { locks.inputHeld() }
 

@@ -44,6 +44,10 @@ public struct AgentOptions: Sendable {
     /// (`lock.input-free`, `status.locked-input-free`), never as a plain lock.
     /// Nil: the X lock alone (tests on Xvfb, the demo).
     public var inputHoldState: String?
+    /// The local socket where the session user asks for help (`vigie-ui help`):
+    /// `/run/vigie/help.sock` on real seats (systemd's RuntimeDirectory); with
+    /// `--display` (tests, demo), `help.sock` in the state folder.
+    public var helpSocket: String?
 
     public init(
         config: SchoolConfig, seatID: String, identity: IdentityBundle, display: String?, stateDir: String,
@@ -102,6 +106,8 @@ public final class SeatAgent: Service, Sendable {
     /// The configuration in force (policy decisions read it on every request) and its follower.
     let live: LiveConfig
     let follower: ConfigFollower?
+    /// « Demander de l’aide »: the session user's help requests.
+    let helpDesk: HelpDesk
 
     public init(options: AgentOptions, logger: Logger) throws {
         guard let seat = options.config.seat(options.seatID), let room = options.config.room(seat.room) else {
@@ -157,6 +163,12 @@ public final class SeatAgent: Service, Sendable {
             self.follower = nil
             logger.warning("no [server] in the configuration: the journal stays on this seat")
         }
+        let helpPath = options.helpSocket
+            ?? (options.display != nil ? URL(fileURLWithPath: options.stateDir).appendingPathComponent("help.sock").path : "/run/vigie/help.sock")
+        self.helpDesk = HelpDesk(
+            path: helpPath, pipeline: pipeline,
+            server: try options.config.server.map { try ServerClient(server: $0, school: options.config.school.id, identity: options.identity) },
+            logger: logger)
     }
 
     /// Listens and serves until the task is cancelled. `onBound` receives the
@@ -166,6 +178,13 @@ public final class SeatAgent: Service, Sendable {
         // A live view the last run did not close (a crash) is closed in the register first.
         pipeline.closeStreamsLeftOpen()
         defer { locks.stop() }
+        // Help requests: a seat whose socket cannot be made still serves everything else.
+        do {
+            try helpDesk.start()
+        } catch {
+            logger.error("help requests unavailable", metadata: ["error": "\(error)"])
+        }
+        defer { helpDesk.stop() }
         // A power action that runs at the end of its countdown is a decision of its own.
         effects.power.onFired = { [weak self] action, by, status, reason in
             guard let self else { return }

@@ -15,6 +15,8 @@ import VigieWire
 public protocol SeatEffects: Sendable {
     /// The login of the user at the seat, when known.
     var sessionUser: String? { get }
+    /// Why the seat's session offers no X display now (a Wayland session, nobody's session), if so.
+    var sessionUnavailable: Reason? { get }
     /// Who holds the lock now, if anyone.
     var lockedBy: Identity? { get }
     /// Whether keyboards and pointers are held below X (`vigie-input-hold`):
@@ -132,6 +134,8 @@ public final class SeatPipeline: Sendable {
     let watchers = WatchBoard()
     /// Who controls the seat remotely now (one at a time).
     let controller = NIOLockedValueBox<UUID?>(nil)
+    /// The help request of the person at the seat (`vigie-ui help`), its code as an HMAC.
+    let helpCodes = HelpCodes()
 
     /// Features that change nothing on the seat nor look at it: one event, after.
     static let recordedOnce: Set<Feature> = [.status, .wake]

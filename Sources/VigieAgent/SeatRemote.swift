@@ -31,12 +31,27 @@ extension SeatPipeline {
         if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
         // An assistance says what it asks (to see, or to see and control) and why.
         var why = ""
+        var byCode = false
         if assist {
             guard let mode = request.args["mode"], mode == "view" || mode == "control" else {
                 return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
                                              Reason("request.bad-argument", ["name": "mode", "detail": "view or control"])))
             }
             why = request.args["reason"]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            // The code the person read to the helper (`vigie-ui help`): checked here again, used up,
+            // wrong ones counted per helper and for the seat, journaled.
+            if let code = request.args["code"] {
+                switch helpCodes.check(code, who: [identity.uri, "@seat"], seat: seat.id) {
+                case .matched(let pending):
+                    byCode = true
+                    if why.isEmpty { why = pending.description.isEmpty ? texts.helpRequested : pending.description }
+                case .wrong(let left):
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.bad-code", ["left": String(left)])))
+                case .locked(let until):
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused,
+                                                 Reason("assist.code-locked", ["until": texts.time(until)])))
+                }
+            }
             guard (1...200).contains(why.count) else {
                 return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed,
                                              Reason("request.bad-argument", ["name": "reason", "detail": "1 to 200 characters: the person at the seat reads it"])))
@@ -49,6 +64,9 @@ extension SeatPipeline {
         let consent = Policy.needsConsent(identity, for: feature)
         if consent, !assist, effects.sessionUser != nil {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("consent.required")))
+        }
+        if assist, let unavailable = effects.sessionUnavailable, unavailable.code == "session.wayland" {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.wayland", unavailable.params)))
         }
         if assist, effects.sessionUser == nil {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.nobody")))
@@ -148,9 +166,12 @@ extension SeatPipeline {
                 given["mode"] = control ? "control" : "view"
                 if asksControl && !control { given["control"] = "refused" }
                 if let user = effects.sessionUser { given["user"] = user }
+                if byCode { given["code"] = "true" }
             }
             if control { given["clipboard"] = options.clipboard ? "true" : "false" }
-            started = try journal.append(event(feature.rawValue, request.args, by: identity, at: begun, status: .started,
+            // An assistance keeps the reason the person read (with a code: their own words).
+            let kept = assist ? request.args.merging(["reason": why]) { _, new in new } : request.args
+            started = try journal.append(event(feature.rawValue, kept, by: identity, at: begun, status: .started,
                                                reason: Reason("\(feature.rawValue).started", given)))
         } catch {
             screen.stop()
@@ -163,6 +184,8 @@ extension SeatPipeline {
         if let user = effects.sessionUser { opened.params["user"] = user }
         // The helper asked control and the person said no to it: the view alone, and they are told.
         if asksControl && !control { opened = Reason("assist.started-view-only", opened.params) }
+        // The intervention's number: the helper completes its sheet with it (`vigie assist note`).
+        if assist { opened.params["intervention"] = "\(seat.id)-\(started.seq)" }
         let startedAt = begun
         let stream = SeatStream { [self] link in
             await runRemote(link, feature: feature, control: control, screen: screen, identity: identity, serial: peer.serial,
@@ -292,6 +315,9 @@ extension SeatPipeline {
 }
 
 extension SeatTexts {
+    /// The reason shown when the person asked for help without a description.
+    public var helpRequested: String { language == .fr ? "votre demande d’aide" : "your help request" }
+
     /// The banner while someone helps, and its button.
     public func assistBanner(by identity: Identity, control: Bool) -> (text: String, button: String) {
         switch (language, control) {

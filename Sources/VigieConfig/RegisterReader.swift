@@ -43,7 +43,7 @@ extension Reader {
         }
         checkKeys(t, "register", allowed: [
             "controller", "dpo", "purpose", "legal_basis", "people", "data", "recipients", "retention_days", "security", "transfers",
-            "seat_retention_days",
+            "seat_retention_days", "interventions_retention_days",
         ])
         record.controller = string(t, "controller", "register") ?? ""
         record.dpoContact = string(t, "dpo", "register") ?? ""
@@ -72,6 +72,11 @@ extension Reader {
             if let d = v.int, (1...record.retentionDays).contains(d) { record.seatRetentionDays = d } else {
                 fail("register.seat_retention_days",
                      "must be a number of days between 1 and retention_days (\(record.retentionDays)): how long seats keep events the server has stored")
+            }
+        }
+        if let v = t["interventions_retention_days"] {
+            if let d = v.int, (1...3650).contains(d) { record.interventionsRetentionDays = d } else {
+                fail("register.interventions_retention_days", "must be a number of days between 1 and 3650: how long intervention records are kept")
             }
         }
         return record

@@ -86,6 +86,7 @@ final class SimulatedEffects: SeatEffects, @unchecked Sendable {
     }
 
     var sessionUser: String? { nil }
+    var sessionUnavailable: Reason? { nil }
 
     var lockedBy: Identity? { mutex.withLock { current(Date())?.by } }
     var inputHeld: Bool? { nil }

@@ -18,14 +18,19 @@ public struct ProcessingRecord: Codable, Sendable, Equatable {
     /// days (`seat_retention_days`): long enough to refill a server store restored
     /// from a backup, never longer than ``retentionDays``. Then only their links stay.
     public var seatRetentionDays: Int
+    /// How long intervention records (assistance events and the helpers' notes) are
+    /// kept, in days (`interventions_retention_days`, default one year): the
+    /// support charter's own retention, apart from the register's.
+    public var interventionsRetentionDays: Int
 
     public static let defaultRetentionDays = 365
+    public static let defaultInterventionsRetentionDays = 365
     /// The seat retention when the config names none (capped by ``retentionDays``).
     public static let defaultSeatRetentionDays = 30
 
     enum CodingKeys: String, CodingKey {
         case controller, dpoContact, purpose, legalBasis, peopleCategories, dataCategories, recipients
-        case retentionDays, securityMeasures, transfers, seatRetentionDays
+        case retentionDays, securityMeasures, transfers, seatRetentionDays, interventionsRetentionDays
     }
 
     /// Decodes a record; a missing `retentionDays` means 365, missing texts and lists are empty.
@@ -43,14 +48,17 @@ public struct ProcessingRecord: Codable, Sendable, Equatable {
         transfers = try c.decodeIfPresent(String.self, forKey: .transfers) ?? ""
         seatRetentionDays = try c.decodeIfPresent(Int.self, forKey: .seatRetentionDays)
             ?? min(Self.defaultSeatRetentionDays, retentionDays)
+        interventionsRetentionDays = try c.decodeIfPresent(Int.self, forKey: .interventionsRetentionDays)
+            ?? Self.defaultInterventionsRetentionDays
     }
 
     public init(
         controller: String = "", dpoContact: String = "", purpose: String = "", legalBasis: String = "",
         peopleCategories: [String] = [], dataCategories: [String] = [], recipients: [String] = [],
         retentionDays: Int = ProcessingRecord.defaultRetentionDays, securityMeasures: [String] = [], transfers: String = "",
-        seatRetentionDays: Int? = nil
+        seatRetentionDays: Int? = nil, interventionsRetentionDays: Int = ProcessingRecord.defaultInterventionsRetentionDays
     ) {
+        self.interventionsRetentionDays = interventionsRetentionDays
         self.seatRetentionDays = seatRetentionDays ?? min(Self.defaultSeatRetentionDays, retentionDays)
         self.controller = controller
         self.dpoContact = dpoContact

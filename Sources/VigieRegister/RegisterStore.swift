@@ -197,12 +197,16 @@ public struct RegisterFilter: Sendable, Equatable {
     public var subject: String?
     /// Include purged events (no content; they match no room, actor or user filter).
     public var includePurged: Bool
+    /// Only these features (`assist`, `assist.note`…); purged events have none.
+    public var features: [String]?
 
     /// A filter; every criterion is optional.
     public init(
         school: String? = nil, from: Date? = nil, to: Date? = nil, room: String? = nil, seat: String? = nil,
-        actor: String? = nil, sessionUser: String? = nil, subject: String? = nil, includePurged: Bool = false
+        actor: String? = nil, sessionUser: String? = nil, subject: String? = nil, includePurged: Bool = false,
+        features: [String]? = nil
     ) {
+        self.features = features
         self.school = school
         self.from = from
         self.to = to
@@ -224,8 +228,9 @@ public struct RegisterFilter: Sendable, Equatable {
         if let from, chained.timeUTC < RegisterTime.utc(from) { return false }
         if let to, chained.timeUTC >= RegisterTime.utc(to) { return false }
         guard let event else {
-            return includePurged && room == nil && actor == nil && sessionUser == nil && subject == nil
+            return includePurged && room == nil && actor == nil && sessionUser == nil && subject == nil && features == nil
         }
+        if let features, !features.contains(event.feature) { return false }
         if event.school != eventSchool || event.seat != eventSeat || event.timeUTC != chained.timeUTC { return false }
         if let room, event.room != room { return false }
         if let actor, event.actor != actor && event.actorName != actor && event.actorLogin != actor { return false }
@@ -233,6 +238,13 @@ public struct RegisterFilter: Sendable, Equatable {
         if let subject, event.sessionUser != subject && event.actorLogin != subject { return false }
         return true
     }
+}
+
+/// Which events a purge reaches, by feature: interventions have their own retention.
+public enum FeatureScope: Sendable, Equatable {
+    case all
+    case only([String])
+    case except([String])
 }
 
 /// What a purge did.
@@ -302,8 +314,9 @@ public protocol RegisterStore: Sendable {
     func indexedColumns(school: String, seat: String, _ visit: (_ seq: Int64, _ content: String?, IndexedColumns) throws -> Void) throws
 
     /// Removes the content (and the columns derived from it) of the events of `school`
-    /// before `date`; keeps seq, time and hashes, so the chains still verify.
-    func purge(school: String, olderThan date: Date) throws -> PurgeResult
+    /// before `date` (of the features `features` names); keeps seq, time and hashes,
+    /// so the chains still verify.
+    func purge(school: String, olderThan date: Date, features: FeatureScope) throws -> PurgeResult
 
     /// Keeps a checkpoint the server made.
     func saveCheckpoint(_ checkpoint: Checkpoint) throws
@@ -313,6 +326,11 @@ public protocol RegisterStore: Sendable {
 }
 
 extension RegisterStore {
+    /// Purges every feature's events before `date`.
+    public func purge(school: String, olderThan date: Date) throws -> PurgeResult {
+        try purge(school: school, olderThan: date, features: .all)
+    }
+
     /// Visits the events that pass `filter`, ordered by UTC time, then school, seat
     /// and seq, without holding them all in memory. The event is nil when purged.
     public func events(_ filter: RegisterFilter, _ visit: (ChainedEvent, RegisterEvent?) throws -> Void) throws {

@@ -65,8 +65,31 @@ extension RegisterServer {
         }
         let filter = try filter(request.args)
         let language = Language(rawValue: request.args["lang"] ?? "") ?? options.config.school.language
+        let interventions: Bool
+        switch request.args["kind"] ?? "events" {
+        case "events": interventions = false
+        case "interventions": interventions = true
+        case let other: throw Reason("request.bad-argument", ["name": "kind", "detail": "“\(other)”: events or interventions"])
+        }
         // Every export is itself in the register, with a fresh checkpoint (printed in the HTML).
         try record("register.export", args: request.args, peer: peer)
+        if interventions {
+            // The intervention sheets: one per assistance, with the helper's note or « incomplet ».
+            let records = try Interventions.collect(store: store, filter: filter)
+            let path = temporaryFile("interventions")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let handle = try RegisterExport.createFile(path)
+            do {
+                defer { try? handle.close() }
+                switch kind {
+                case .csv: _ = try Interventions.csv(records, language: language, to: handle)
+                case .jsonl: _ = try Interventions.jsonl(records, language: language, to: handle)
+                case .html: _ = try Interventions.html(records, schoolName: options.config.school.name, language: language, to: handle)
+                }
+            }
+            return try await stream(path, request.id, final: "register.exported-interventions",
+                                    ["interventions": String(records.count), "incomplete": String(records.filter { !$0.complete }.count)], out)
+        }
         let checkpoint = try makeCheckpoint()
         let path = temporaryFile("export")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -116,9 +139,14 @@ extension RegisterServer {
     func purge(_ request: Request, peer: Peer, _ out: NIOAsyncChannelOutboundWriter<Frame>) async throws {
         let days = options.config.register.retentionDays
         let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
-        let result = try store.purge(school: school, olderThan: cutoff)
-        try record("register.purge", args: ["retention_days": String(days)], peer: peer,
-                   params: ["purged": String(result.purgedEvents), "before": result.cutoffUTC])
+        var result = try store.purge(school: school, olderThan: cutoff, features: .except(Interventions.features))
+        // Intervention records have their own retention (`interventions_retention_days`).
+        let interventionDays = options.config.register.interventionsRetentionDays
+        let interventions = try store.purge(school: school, olderThan: Date().addingTimeInterval(-Double(interventionDays) * 86_400),
+                                            features: .only(Interventions.features))
+        result.purgedEvents += interventions.purgedEvents
+        try record("register.purge", args: ["retention_days": String(days), "interventions_retention_days": String(interventionDays)], peer: peer,
+                   params: ["purged": String(result.purgedEvents), "before": result.cutoffUTC, "interventions_before": interventions.cutoffUTC])
         let files = result.screenshotFiles.joined(separator: "\n")
         try await reply(out, request.id, .ok, "register.purged",
                         ["purged": String(result.purgedEvents), "days": String(days), "files": String(result.screenshotFiles.count)],

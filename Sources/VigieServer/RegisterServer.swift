@@ -53,6 +53,8 @@ public final class RegisterServer: Service, Sendable {
     let drain = ConnectionDrain()
     /// Anonymous enrolment requests, rate-limited per address.
     let enrolments = EnrolmentThrottle()
+    /// Help requests forwarded by the seats (codes as HMACs, in memory only).
+    let helpCodes = HelpCodes()
 
     /// Register requests and the roles that may make them.
     static let roles: [String: Set<Role>] = [
@@ -63,6 +65,10 @@ public final class RegisterServer: Service, Sendable {
         "register.checkpoint": [.head, .admin],
         "register.report": [.teacher, .librarian, .head, .admin],
         "config.publish": [.admin],
+        "assist.requests": [.technician, .admin],
+        "assist.resolve": [.technician, .admin],
+        "assist.note": [.technician, .admin],
+        "assist.report": [.technician, .admin, .head],
     ]
 
     public init(options: ServerOptions, logger: Logger) throws {
@@ -302,6 +308,12 @@ public final class RegisterServer: Service, Sendable {
             let link = try store.lastLink(school: school, seat: seatID)
             return try await reply(out, request.id, .ok, "register.head", ["last": String(link?.seq ?? 0), "hash": link?.hash ?? ""])
         }
+        if request.feature == "assist.help" {
+            guard case .seat(let seatID) = peer.identity.kind else {
+                return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
+            }
+            return try await helpRequest(request, seat: seatID, peer: peer, out)
+        }
         if request.feature == "register.lost" {
             guard case .seat(let seatID) = peer.identity.kind else {
                 return try await reply(out, request.id, .refused, "register.not-a-seat", ["identity": peer.identity.uri])
@@ -325,6 +337,10 @@ public final class RegisterServer: Service, Sendable {
             case "register.subject": try await subject(request, peer: peer, out)
             case "register.checkpoint": try await checkpoint(request, peer: peer, out)
             case "config.publish": try await publishConfig(request, body: body, peer: peer, out)
+            case "assist.requests": try await helpRequests(request, peer: peer, out)
+            case "assist.resolve": try await resolveCode(request, peer: peer, out)
+            case "assist.note": try await interventionNote(request, peer: peer, out)
+            case "assist.report": try await interventionReport(request, peer: peer, out)
             default: try await reply(out, request.id, .failed, "protocol.unknown-feature", ["feature": request.feature])
             }
         } catch let reason as Reason {

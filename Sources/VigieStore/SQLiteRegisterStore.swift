@@ -220,6 +220,10 @@ public final class SQLiteRegisterStore: RegisterStore {
             arguments += [subject, subject]
         }
         if !filter.includePurged { conditions.append("content IS NOT NULL") }
+        if let features = filter.features {
+            conditions.append("feature IN (\(features.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += StatementArguments(features)
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT \(Self.columns) FROM events \(whereClause) ORDER BY time_utc, school, seat, seq"
         try pool.read { db in
@@ -318,16 +322,27 @@ public final class SQLiteRegisterStore: RegisterStore {
 
     // MARK: Retention
 
-    public func purge(school: String, olderThan date: Date) throws -> PurgeResult {
+    public func purge(school: String, olderThan date: Date, features: FeatureScope) throws -> PurgeResult {
         let cutoff = RegisterTime.utc(date)
+        var scope = ""
+        var arguments: StatementArguments = [school, cutoff]
+        switch features {
+        case .all: break
+        case .only(let names):
+            scope = " AND feature IN (\(names.map { _ in "?" }.joined(separator: ", ")))"
+            arguments += StatementArguments(names)
+        case .except(let names):
+            scope = " AND (feature IS NULL OR feature NOT IN (\(names.map { _ in "?" }.joined(separator: ", "))))"
+            arguments += StatementArguments(names)
+        }
         return try pool.write { db in
             var files: [String] = []
             let cursor = try String.fetchCursor(
                 db, sql: """
                     SELECT content FROM events
-                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL
+                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL\(scope)
                     """,
-                arguments: [school, cutoff])
+                arguments: arguments)
             // The content says what was saved, not the `feature` column (a copy that verify checks).
             while let content = try cursor.next() {
                 guard let event = try? RegisterEvent(json: content), event.feature == "screenshot.saved" else { continue }
@@ -337,9 +352,9 @@ public final class SQLiteRegisterStore: RegisterStore {
                 sql: """
                     UPDATE events SET content = NULL, room = NULL, actor = NULL, actor_name = NULL, actor_login = NULL,
                                       session_user = NULL, feature = NULL, outcome = NULL
-                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL
+                    WHERE school = ? AND time_utc < ? AND content IS NOT NULL\(scope)
                     """,
-                arguments: [school, cutoff])
+                arguments: arguments)
             return PurgeResult(purgedEvents: db.changesCount, screenshotFiles: files, cutoffUTC: cutoff)
         }
     }

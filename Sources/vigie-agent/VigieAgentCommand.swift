@@ -45,6 +45,8 @@ struct VigieAgentCommand: AsyncParsableCommand {
     var signage: String?
     @Option(help: ArgumentHelp("Login of the seat's session user, as whom `vigie run` starts programs (tests and demo; on real seats logind will name it).", valueName: "login"))
     var sessionUser: String?
+    @Option(help: ArgumentHelp("The local socket where the session user asks for help (vigie-ui help); default /run/vigie/help.sock, or help.sock in --state with --display.", valueName: "path"))
+    var helpSocket: String?
     @Option(help: ArgumentHelp("vigie-input-hold's report (real seats: /run/vigie-input-hold/state.json): a lock whose keyboard and mouse it does not hold is reported as such.", valueName: "file"))
     var inputHoldState: String?
 
@@ -91,6 +93,7 @@ struct VigieAgentCommand: AsyncParsableCommand {
                 signageDirectory: signage ?? SignageTemplates.find(environment: ProcessInfo.processInfo.environment, configPath: config))
             options.sessionUser = sessionUser
             options.inputHoldState = inputHoldState
+            options.helpSocket = helpSocket
             if display == nil { options.loginSessions = SDLoginSessions(seat: "seat0") }
         } catch let error as ValidationError {
             throw error

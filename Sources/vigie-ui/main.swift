@@ -36,6 +36,10 @@ let usage = """
                         (prints `accepted`, `refused`, `timeout` or `withdrawn` once answered)
       vigie-ui assist-banner [--display :N] --text TEXT --button LABEL [--style notice|control]
                         (at the bottom of the screen while someone helps; prints `stop` when the button is clicked)
+      vigie-ui help      [--display :N] [--text PROBLEM] [--socket PATH] [--timeout SECONDS]
+                        (« Demander de l’aide »: asks the seat's agent for an assistance code and
+                        shows it; prints the agent's answer, `ok` or `refused` then the text;
+                        socket: $VIGIE_HELP_SOCKET or /run/vigie/help.sock)
       vigie-ui backdrop [--display :N] --title TEXT
       vigie-ui countdown [--display :N] --title TEXT --text TEXT --until UNIX_SECONDS [--remaining TEXT]
                         (a banner counting down to --until, then it closes; {remaining} in
@@ -69,6 +73,7 @@ struct Arguments {
     var refuse: String?
     var button: String?
     var accept: String?
+    var socket: String?
 }
 
 func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
@@ -104,6 +109,7 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
         case "--refuse": args.refuse = v
         case "--button": args.button = v
         case "--accept": args.accept = v
+        case "--socket": args.socket = v
         case "--by", "--by-name": break  // who locked: read back from the command line by a restarted agent
         case "--iterations":
             guard let n = Int(v), n > 0 else { badUsage("--iterations needs a positive integer, got '\(v)'") }
@@ -119,6 +125,43 @@ func parse(_ argv: ArraySlice<String>, allowed: Set<String>) -> Arguments {
     return args
 }
 
+/// The help request to the seat's agent over its local socket (see VigieAgent's HelpDesk).
+enum HelpRequest {
+    static func ask(socket path: String, problem: String) -> (ok: Bool, title: String, text: String) {
+        let title = "Demander de l’aide"
+        let unreachable = (false, title, "Le service Vigie de ce poste ne répond pas : appelez le service informatique.\nThe seat’s Vigie service does not answer: call the IT staff.")
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return unreachable }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return unreachable }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { return unreachable }
+        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let line = Array((problem.isEmpty ? "help\n" : "help\t\(problem)\n").utf8)
+        guard line.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else { return unreachable }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while answer.count < 8192 {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            answer += chunk[0..<n]
+        }
+        let parts = String(decoding: answer, as: UTF8.self).split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "ok" || parts[0] == "refused" else { return unreachable }
+        return (parts[0] == "ok", String(parts[1]), String(parts[2]))
+    }
+}
+
 /// Prints `error CODE DETAIL` on stdout and exits with the status for `code`.
 func fail(_ error: Error) -> Never {
     guard let e = error as? ScreenError else {
@@ -131,7 +174,7 @@ func fail(_ error: Error) -> Never {
 
 let argv = CommandLine.arguments.dropFirst()
 guard let command = argv.first else { badUsage("missing subcommand") }
-if command == "--help" || command == "-h" || command == "help" {
+if command == "--help" || command == "-h" {
     emitLine(usage)
     exit(0)
 }
@@ -162,6 +205,21 @@ case "message":
         fail(error)
     }
     exit(0)
+case "help":
+    let a = parse(rest, allowed: ["--display", "--text", "--socket", "--timeout"])
+    let path = a.socket ?? getenv("VIGIE_HELP_SOCKET").map { String(cString: $0) } ?? "/run/vigie/help.sock"
+    let problem = (a.text ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\t" }).joined(separator: " ")
+    let reply = HelpRequest.ask(socket: path, problem: String(problem.prefix(200)))
+    emitLine(reply.ok ? "ok" : "refused")
+    emitLine(reply.text)
+    let signalFD = Signals.install()
+    do {
+        _ = try MessageWindow(title: visibleText(reply.title), text: visibleText(reply.text), timeout: a.timeout ?? 0)
+            .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
+    } catch {
+        fail(error)
+    }
+    exit(reply.ok ? 0 : 1)
 case "consent":
     let a = parse(rest, allowed: ["--display", "--title", "--text", "--refuse", "--accept", "--timeout"])
     guard let title = a.title, let text = a.text else { badUsage("consent needs --title and --text") }

@@ -16,6 +16,14 @@ import VigieWire
 /// process offers them on 127.0.0.1 only, to one viewer, behind a one-time VNC
 /// password the seat checks (printed here, never on a command line).
 @main
+struct ViewMain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigie-view",
+        abstract: "Remote view, control and assistance (the console hands `vigie view|control|assist` to it).",
+        subcommands: [ViewCommand.self, AssistCode.self, AssistRequests.self, AssistNote.self, AssistReport.self],
+        defaultSubcommand: ViewCommand.self)
+}
+
 struct ViewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigie view",
@@ -67,6 +75,18 @@ struct ViewCommand: AsyncParsableCommand {
             throw Failure.usage(console.language == .fr ? "une vue à distance est pour un seul poste (--seat)" : "a remote view is for one seat (--seat)")
         }
         let feature: Feature = mode == "assist" ? .assist : mode == "control" ? .control : .view
+        var extra: [String: String] = [:]
+        if feature == .assist {
+            extra["mode"] = assistControl ? "control" : "view"
+            extra["reason"] = reason
+        }
+        return try await Self.open(feature, on: seat, extra: extra, console: console, port: port, quality: quality, noViewer: noViewer)
+    }
+
+    /// Opens the stream, offers it on 127.0.0.1 to one viewer, and relays until it ends.
+    static func open(_ feature: Feature, on seat: Seat, extra: [String: String], console: Console, port: Int, quality: String,
+                     noViewer: Bool) async throws -> Int32 {
+
         let session: ConsoleSession
         do {
             session = try ConsoleSession(identity: console.identity, schoolID: console.config.school.id)
@@ -89,11 +109,9 @@ struct ViewCommand: AsyncParsableCommand {
         let relay = StreamRelay()
         let endpoint = listener.channel
         relay.onEnd { endpoint.close(promise: nil) }
-        var args = ["password": password, "quality": quality]
+        var args = ["password": password, "quality": quality].merging(extra) { a, _ in a }
         var timeout = console.timeout
         if feature == .assist {
-            args["mode"] = assistControl ? "control" : "view"
-            args["reason"] = reason
             // The person at the seat has a minute to answer.
             timeout += .seconds(70)
             if !console.json {
@@ -127,6 +145,12 @@ struct ViewCommand: AsyncParsableCommand {
         if let ended = relay.endedBy {
             writeLine(console.line(SeatResult(seat: seat, status: .ok, reason: ended), extra: ["state": "ended"], width: seat.id.count))
         }
+        // An assistance leaves a sheet to complete.
+        if let intervention = opened.params["intervention"], !console.json {
+            writeLine(console.language == .fr
+                      ? "Intervention \(intervention) : complétez sa fiche avec « vigie assist note \(intervention) --problem … --diagnosis … --before … --after … --advice … »."
+                      : "Intervention \(intervention): complete its sheet with “vigie assist note \(intervention) --problem … --diagnosis … --before … --after … --advice …”.")
+        }
         await session.endStream(id, on: seat)
         await session.close()
         return Exit.ok
@@ -134,7 +158,7 @@ struct ViewCommand: AsyncParsableCommand {
 
     /// Relays the one viewer's connection and the seat's stream until either
     /// ends, or Ctrl-C.
-    func serve(listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, relay: StreamRelay,
+    static func serve(listener: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, relay: StreamRelay,
                session: ConsoleSession, id: UInt32, seat: Seat) async {
         // Ctrl-C closes the endpoint and the viewer's connection, which ends the relay.
         let interrupted = Task {

@@ -103,17 +103,21 @@ struct RegisterCommand: AsyncParsableCommand {
         @OptionGroup var access: Access
         @OptionGroup var filters: Filters
         @Option(help: "csv, jsonl or html.") var format = "csv"
+        @Option(help: "events (the register) or interventions (one sheet per assistance, « incomplet » when its helper wrote none).")
+        var kind = "events"
         @Option(help: ArgumentHelp("Output file (created 0600).", valueName: "file")) var out: String
         @Option(help: "Language of the HTML report: fr or en.") var lang: Language?
 
         func validate() throws {
             guard ["csv", "jsonl", "html"].contains(format) else { throw ValidationError("--format must be csv, jsonl or html") }
+            guard ["events", "interventions"].contains(kind) else { throw ValidationError("--kind must be events or interventions") }
         }
 
         func run() async throws {
             try await runConsole {
                 var args = filters.args
                 args["format"] = format
+                args["kind"] = kind
                 args["lang"] = lang?.rawValue
                 return try await RegisterCommand.call(access, "register.export", args: args, out: out, lang: lang).0
             }

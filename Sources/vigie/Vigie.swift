@@ -66,6 +66,10 @@ enum Forward {
         // The remote view: a local VNC endpoint (NIO server) stays out of the console.
         (["view"], nil, "vigie-view", ["view"]),
         (["control"], nil, "vigie-view", ["control"]),
+        (["assist", "requests"], nil, "vigie-view", ["assist-requests"]),
+        (["assist", "note"], nil, "vigie-view", ["assist-note"]),
+        (["assist", "report"], nil, "vigie-view", ["assist-report"]),
+        (["assist"], "--code", "vigie-view", ["assist-code"]),
         (["assist"], nil, "vigie-view", ["assist"]),
         // Posters: the templates' engine (swift-mustache) stays out of the console.
         (["signage"], nil, "vigie-server", ["signage"]),

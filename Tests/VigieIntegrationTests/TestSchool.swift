@@ -65,7 +65,7 @@ final class TestSchool: @unchecked Sendable {
         for (key, name, login, role) in [
             ("teacher", "M. Dupont", "pdupont", Role.teacher), ("librarian", "Mme Martin", "mmartin", .librarian),
             ("head", "Mme Leroy", "cleroy", .head), ("admin", "M. Bernard", "jbernard", .admin),
-            ("revoked", "M. Révoqué", "revoque", .teacher),
+            ("revoked", "M. Révoqué", "revoque", .teacher), ("technician", "M. Lemaire", "jlemaire", .technician),
         ] {
             let identity = Identity(schoolID: Self.schoolID, kind: .person(login: login, role: role), displayName: name)
             _ = try ca.issue(identity: identity).save(to: "\(dir)/people/\(key)", caCertificatePEM: ca.certificatePEM)

@@ -10,6 +10,7 @@ private final class NoticeRecorder: SeatEffects, @unchecked Sendable {
     let shown = NIOLockedValueBox<[String?]>([])
     let locker = NIOLockedValueBox<Identity?>(nil)
     var sessionUser: String? { nil }
+    var sessionUnavailable: Reason? { nil }
     var lockedBy: Identity? { locker.withLockedValue { $0 } }
     var inputHeld: Bool? { nil }
     func lock(by identity: Identity, until: Date?, wait: Double) async -> LockOutcome { .failed(Reason("test.unused")) }

@@ -109,6 +109,26 @@ struct Fixture {
         #expect(p.seat == "B204-02" && p.seq == 21 && p.kind == .unsigned)
     }
 
+    @Test func interventionsHaveTheirOwnRetention() throws {
+        let f = try Fixture(dates: { baseDate.addingTimeInterval(Double($0) * 86_400) })
+        // A helper's note, on day 0.
+        _ = try f.store.appendServer(
+            RegisterEvent(
+                school: school, seat: "@server", date: baseDate, timeZone: paris, actor: "vigie://0750001A/person/technician/jlemaire",
+                actorName: "M. Lemaire", actorRole: "technician", feature: "assist.note",
+                args: ["intervention": "B204-01-1", "problem": "imprimante"], outcome: .done, code: "assist.noted"),
+            school: school)
+        // The register's retention passes; the intervention's does not yet.
+        let events = try f.store.purge(school: school, olderThan: baseDate.addingTimeInterval(10 * 86_400), features: .except(Interventions.features))
+        #expect(events.purgedEvents == 23)
+        var notes = 0
+        try f.store.events(RegisterFilter(school: school, features: ["assist.note"])) { _, e in if e != nil { notes += 1 } }
+        #expect(notes == 1, "the note outlives the register's retention")
+        let sheets = try f.store.purge(school: school, olderThan: baseDate.addingTimeInterval(10 * 86_400), features: .only(Interventions.features))
+        #expect(sheets.purgedEvents == 1)
+        #expect(f.verify().ok, "purged notes keep the chain provable")
+    }
+
     @Test func purgeKeepsChainsProvable() throws {
         // Events i of each seat dated i days apart; server events too.
         let f = try Fixture(dates: { baseDate.addingTimeInterval(Double($0) * 86_400) })
