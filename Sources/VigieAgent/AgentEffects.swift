@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import VigieModel
 import VigieWire
 
@@ -69,11 +70,28 @@ struct AgentEffects: SeatEffects {
         if options.clipboard { argv.append("--clipboard") }
         if let display = target.display { argv += ["--display", display] }
         do {
-            let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((options.password + "\n").utf8))
+            let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((options.password + "\n").utf8),
+                                        keepStdin: options.control)
             close(pair[1])
-            close(child.stdout)
             let pid = child.pid
-            return .success(RemoteScreen(socket: pair[0], stop: { _ = kill(pid, SIGTERM) }))
+            guard options.control else {
+                close(child.stdout)
+                return .success(RemoteScreen(socket: pair[0], stop: { _ = kill(pid, SIGTERM) }))
+            }
+            // In control the agent writes `h` (hold the controller's input) or `f` (inject again)
+            // on the helper's stdin, and the helper acknowledges on its stdout.
+            let out = child.stdout, input = child.stdin
+            let closed = NIOLockedValueBox(false)
+            return .success(RemoteScreen(socket: pair[0], stop: {
+                _ = kill(pid, SIGTERM)
+                closed.withLockedValue { if !$0 { $0 = true; close(out); close(input) } }
+            }, hold: { on in
+                closed.withLockedValue { isClosed -> Bool in
+                    var byte: UInt8 = on ? UInt8(ascii: "h") : UInt8(ascii: "f")
+                    guard !isClosed, write(input, &byte, 1) == 1 else { return false }
+                    return Spawn.readLine(out, timeout: 2) == (on ? "held" : "free")
+                }
+            }))
         } catch {
             close(pair[0])
             close(pair[1])

@@ -90,10 +90,14 @@ public struct RemoteScreen: Sendable {
     public var socket: Int32
     /// Stops the helper (it also ends by itself when the socket closes).
     public var stop: @Sendable () -> Void
+    /// In control: stops (true) or resumes (false) injecting the controller's input;
+    /// true once the helper acknowledged it (blocking, two seconds at most).
+    public var hold: (@Sendable (Bool) -> Bool)?
 
-    public init(socket: Int32, stop: @escaping @Sendable () -> Void) {
+    public init(socket: Int32, stop: @escaping @Sendable () -> Void, hold: (@Sendable (Bool) -> Bool)? = nil) {
         self.socket = socket
         self.stop = stop
+        self.hold = hold
     }
 }
 
@@ -134,6 +138,9 @@ public final class SeatPipeline: Sendable {
     let watchers = WatchBoard()
     /// Who controls the seat remotely now (one at a time).
     let controller = NIOLockedValueBox<UUID?>(nil)
+    /// The control streams open now, and how many questions to the person are on
+    /// screen: while one is, no controller's input is injected.
+    let inputHolds = NIOLockedValueBox<(screens: [UUID: RemoteScreen], questions: Int)>(([:], 0))
     /// The help request of the person at the seat (`vigie-ui help`), its code as an HMAC.
     let helpCodes = HelpCodes()
 

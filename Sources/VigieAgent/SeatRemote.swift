@@ -122,8 +122,11 @@ extension SeatPipeline {
             let person = effects.sessionUser ?? ""
             for asking in asksControl ? [false, true] : [false] {
                 let question = texts.assistQuestion(by: identity, reason: why, control: asking, seconds: seconds)
-                let answer = await effects.askConsent(title: question.title, text: question.text, refuse: question.refuse,
-                                                      accept: question.accept, timeout: seconds)
+                let wait = seconds
+                let answer = await askPerson {
+                    await self.effects.askConsent(title: question.title, text: question.text, refuse: question.refuse,
+                                                  accept: question.accept, timeout: wait)
+                }
                 // Control refused after the view was accepted: the view alone opens.
                 if asking, answer != .accepted {
                     controlGiven = false
@@ -156,6 +159,9 @@ extension SeatPipeline {
             release()
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .failed, reason))
         }
+        // A controller's input never answers a question to the person (held while one shows).
+        let controlKey = UUID()
+        if control { await registerControl(controlKey, screen) }
         let started: ChainedEvent
         do {
             // What the seat gives the viewer: the quality, and for a controller whether the clipboard passes.
@@ -174,6 +180,7 @@ extension SeatPipeline {
             started = try journal.append(event(feature.rawValue, kept, by: identity, at: begun, status: .started,
                                                reason: Reason("\(feature.rawValue).started", given)))
         } catch {
+            unregisterControl(controlKey)
             screen.stop()
             close(screen.socket)
             release()
@@ -190,6 +197,7 @@ extension SeatPipeline {
         let stream = SeatStream { [self] link in
             await runRemote(link, feature: feature, control: control, screen: screen, identity: identity, serial: peer.serial,
                             args: request.args, started: started, startedAt: startedAt)
+            unregisterControl(controlKey)
             release()
         }
         return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)
@@ -254,17 +262,42 @@ extension SeatPipeline {
                             }
                         }
                     }
-                    // An assistance's longest time ([assistance] max_minutes), from the consent.
+                    // An assistance's longest time ([assistance] max_minutes), from the consent; as the
+                    // end nears the person is asked whether to go on ([assistance] extend_minutes).
                     if feature == .assist {
-                        let limit = live.current.config.assistance.maxMinutes
-                        group.addTask {
-                            let end = startedAt.addingTimeInterval(limit * 60)
+                        let settings = live.current.config.assistance
+                        group.addTask { [self] in
+                            var end = startedAt.addingTimeInterval(settings.maxMinutes * 60)
+                            var asked = false
                             while Date() < end, stop.withLockedValue({ $0 }) == nil, !Task.isCancelled {
-                                await link.wait(.milliseconds(Int64(min(1000, max(10, end.timeIntervalSinceNow * 1000)))))
+                                let lead = min(Double(settings.consentSeconds), settings.maxMinutes * 30)
+                                if settings.extendMinutes > 0, !asked, end.timeIntervalSinceNow <= lead {
+                                    asked = true
+                                    let words = texts.assistExtension(by: identity, minutes: settings.extendMinutes, end: end)
+                                    let wait = max(1, end.timeIntervalSinceNow)
+                                    let answer = await askPerson {
+                                        await self.effects.askConsent(title: words.title, text: words.text, refuse: words.refuse,
+                                                                      accept: words.accept, timeout: wait)
+                                    }
+                                    switch answer {
+                                    case .accepted:
+                                        end = max(end, Date()).addingTimeInterval(settings.extendMinutes * 60)
+                                        asked = false
+                                        let minutes = Self.minutes(settings.extendMinutes)
+                                        _ = try? journal.append(event(feature.rawValue, [:], by: identity, at: Date(), status: .ok,
+                                                                      reason: Reason("assist.extended", ["minutes": minutes, "started": String(started.seq)])))
+                                    case .refused:
+                                        stop.withLockedValue { if $0 == nil { $0 = Reason("assist.ended-by-person") } }
+                                    case .timeout, .unavailable:
+                                        break
+                                    }
+                                    continue
+                                }
+                                let untilAsk = settings.extendMinutes > 0 && !asked ? end.timeIntervalSinceNow - lead : end.timeIntervalSinceNow
+                                await link.wait(.milliseconds(Int64(min(1000, max(10, untilAsk * 1000)))))
                             }
                             if Date() >= end {
-                                let minutes = limit == limit.rounded() ? String(Int(limit)) : String(limit)
-                                stop.withLockedValue { if $0 == nil { $0 = Reason("assist.time-limit", ["minutes": minutes]) } }
+                                stop.withLockedValue { if $0 == nil { $0 = Reason("assist.time-limit", ["minutes": Self.minutes(settings.maxMinutes)]) } }
                             }
                         }
                     }
@@ -314,6 +347,55 @@ extension SeatPipeline {
     }
 }
 
+extension SeatPipeline {
+    /// Minutes as the register writes them: `60`, `0.05`.
+    static func minutes(_ m: Double) -> String { m == m.rounded() ? String(Int(m)) : String(m) }
+
+    /// Asks the person something with every controller's input held: each control
+    /// helper stops injecting and says so before the question shows; one that does
+    /// not is stopped (its stream ends). Injection resumes when the last question closes.
+    func askPerson<T: Sendable>(_ question: @Sendable () async -> T) async -> T {
+        let screens = inputHolds.withLockedValue { state -> [RemoteScreen] in
+            state.questions += 1
+            return state.questions == 1 ? Array(state.screens.values) : []
+        }
+        for screen in screens { await Self.hold(screen, true, logger: logger) }
+        let answer = await question()
+        let resume = inputHolds.withLockedValue { state -> [RemoteScreen] in
+            state.questions -= 1
+            return state.questions == 0 ? Array(state.screens.values) : []
+        }
+        for screen in resume { await Self.hold(screen, false, logger: logger) }
+        return answer
+    }
+
+    /// A control stream that opens while a question shows is held at once.
+    func registerControl(_ key: UUID, _ screen: RemoteScreen) async {
+        let holdNow = inputHolds.withLockedValue { state -> Bool in
+            state.screens[key] = screen
+            return state.questions > 0
+        }
+        if holdNow { await Self.hold(screen, true, logger: logger) }
+    }
+
+    func unregisterControl(_ key: UUID) {
+        inputHolds.withLockedValue { _ = $0.screens.removeValue(forKey: key) }
+    }
+
+    static func hold(_ screen: RemoteScreen, _ on: Bool, logger: Logger) async {
+        guard let hold = screen.hold else { return }
+        let ok = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: hold(on)) }
+        }
+        logger.info(on ? "controller input held for a question to the person" : "controller input resumed", metadata: ["acknowledged": "\(ok)"])
+        if !ok && on {
+            // Failing closed: a controller that cannot be held loses the seat.
+            logger.warning("a control helper did not hold its input for a question to the person: its stream ends")
+            screen.stop()
+        }
+    }
+}
+
 extension SeatTexts {
     /// The reason shown when the person asked for help without a description.
     public var helpRequested: String { language == .fr ? "votre demande d’aide" : "your help request" }
@@ -333,6 +415,21 @@ extension SeatTexts {
         switch language {
         case .fr: return "L’assistance est terminée : \(actor(identity)) n’a plus accès à votre écran."
         case .en: return "The assistance has ended: \(actor(identity)) no longer has access to your screen."
+        }
+    }
+
+    /// The question as an assistance nears its end.
+    public func assistExtension(by identity: Identity, minutes: Double, end: Date) -> (title: String, text: String, refuse: String, accept: String) {
+        let m = minutes == minutes.rounded() ? String(Int(minutes)) : String(minutes)
+        switch language {
+        case .fr:
+            return ("L’assistance arrive à sa fin",
+                    "L’assistance de \(actor(identity)) se termine à \(time(end)).\nLa prolonger de \(m) min ? Sans réponse, elle se termine à l’heure prévue.",
+                    "Terminer maintenant", "Prolonger de \(m) min")
+        case .en:
+            return ("The assistance is ending",
+                    "\(actor(identity))’s assistance ends at \(time(end)).\nExtend it by \(m) min? Without an answer it ends on time.",
+                    "End now", "Extend by \(m) min")
         }
     }
 

@@ -11,6 +11,8 @@ public struct SpawnedProcess: Sendable {
     public let pid: pid_t
     /// Read end of the child's stdout (close-on-exec in the agent).
     public let stdout: Int32
+    /// Write end of the child's stdin, when kept open (`keepStdin`); else -1.
+    public var stdin: Int32 = -1
 }
 
 /// A process that could not be started, or did not come up.
@@ -39,7 +41,7 @@ public enum Spawn {
     /// With `passing`, that descriptor is the child's 3 (a socket pair's end);
     /// with `stdin`, the child reads it on its standard input (never its argv).
     public static func start(_ argv: [String], newSession: Bool, logPath: String? = nil,
-                             passing: Int32? = nil, stdin input: [UInt8]? = nil) throws -> SpawnedProcess {
+                             passing: Int32? = nil, stdin input: [UInt8]? = nil, keepStdin: Bool = false) throws -> SpawnedProcess {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(.pipe, "pipe: \(String(cString: strerror(errno)))") }
         // Neither end may leak into other helpers (pipe2 is not exported by Glibc's module).
@@ -59,7 +61,7 @@ public enum Spawn {
             _ = fcntl(inputFDs[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(inputFDs[1], F_SETFD, FD_CLOEXEC)
             _ = input.withUnsafeBytes { write(inputFDs[1], $0.baseAddress, input.count) }
-            close(inputFDs[1])
+            if !keepStdin { close(inputFDs[1]); inputFDs[1] = -1 }
             posix_spawn_file_actions_adddup2(&actions, inputFDs[0], 0)
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -97,10 +99,13 @@ public enum Spawn {
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
+            if inputFDs[1] >= 0 { close(inputFDs[1]) }
             throw SpawnError(.start, "\(argv[0]): \(String(cString: strerror(rc)))")
         }
         reapWhenItEnds(pid)
-        return SpawnedProcess(pid: pid, stdout: fds[0])
+        var spawned = SpawnedProcess(pid: pid, stdout: fds[0])
+        spawned.stdin = inputFDs[1]
+        return spawned
     }
 
     /// Exit watches of the children started here, by pid, until they end.

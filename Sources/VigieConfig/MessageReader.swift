@@ -69,7 +69,7 @@ extension Reader {
             fail("assistance", "must be a table ([assistance] with consent_seconds and max_minutes)")
             return settings
         }
-        checkKeys(t, "assistance", allowed: ["consent_seconds", "max_minutes"])
+        checkKeys(t, "assistance", allowed: ["consent_seconds", "max_minutes", "extend_minutes"])
         if let v = t["consent_seconds"] {
             if let n = v.int, AssistanceSettings.consentRange.contains(n) {
                 settings.consentSeconds = n
@@ -82,6 +82,13 @@ extension Reader {
                 settings.maxMinutes = m
             } else {
                 fail("assistance.max_minutes", "must be a number of minutes above 0 and at most 600 (an assistance's longest time; default 60)")
+            }
+        }
+        if let v = t["extend_minutes"] {
+            if let m = v.int.map(Double.init) ?? v.double, m >= 0, m <= AssistanceSettings.maxMinutesLimit {
+                settings.extendMinutes = m
+            } else {
+                fail("assistance.extend_minutes", "must be a number of minutes from 0 to 600 (what the person may add when the end nears; 0: never asked; default 15)")
             }
         }
         return settings

@@ -47,11 +47,23 @@ public struct AssistanceSettings: Sendable, Codable, Equatable {
     public var consentSeconds: Int
     /// Minutes an assistance lasts at most; then it ends, and the helper is told why.
     public var maxMinutes: Double
+    /// Minutes the person may add when the end nears (asked on the seat; 0: never asked).
+    public var extendMinutes: Double
 
-    /// The defaults: a minute to answer, an hour at most (the charter's "1 hour").
-    public init(consentSeconds: Int = 60, maxMinutes: Double = 60) {
+    /// The defaults: a minute to answer, an hour at most (the charter's "1 hour"), 15 more if the person wants.
+    public init(consentSeconds: Int = 60, maxMinutes: Double = 60, extendMinutes: Double = 15) {
         self.consentSeconds = consentSeconds
         self.maxMinutes = maxMinutes
+        self.extendMinutes = extendMinutes
+    }
+
+    enum CodingKeys: String, CodingKey { case consentSeconds, maxMinutes, extendMinutes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        consentSeconds = try c.decodeIfPresent(Int.self, forKey: .consentSeconds) ?? 60
+        maxMinutes = try c.decodeIfPresent(Double.self, forKey: .maxMinutes) ?? 60
+        extendMinutes = try c.decodeIfPresent(Double.self, forKey: .extendMinutes) ?? 15
     }
 
     public static let consentRange = 10...600

@@ -97,6 +97,11 @@ nonisolated(unsafe) var viewerGone = false
 nonisolated(unsafe) var injector: Injector?
 nonisolated(unsafe) var seat: SeatEvents!
 nonisolated(unsafe) var quality = Quality.medium
+/// After the password, the agent writes on stdin `h` (hold the controller's input:
+/// it shows the person a question) or `f` (inject again); acknowledged on stdout
+/// (`held`, `free`). Read without blocking in the loop (no signal: LibVNCServer's
+/// reads and writes are not interrupted).
+nonisolated(unsafe) var holdWanted = false
 
 let options: Options
 switch Options.parse(CommandLine.arguments) {
@@ -116,6 +121,9 @@ while true {
     if n != 1 || c == 10 { break }
     password.append(Character(UnicodeScalar(c)))
 }
+
+// What follows on stdin (hold requests) is read without blocking.
+_ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
 
 let x: XConnection
 do {
@@ -200,6 +208,23 @@ cvnc_init_server(screen)
 while !viewerGone {
     _ = rfbProcessEvents(screen, 5000)
     if x.hasError || seat.x.hasError { break }
+    // The agent asks the person something: the controller's input stops before it shows.
+    if injector != nil {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        let n = read(0, &bytes, bytes.count)
+        if n > 0, let last = bytes[0..<n].last(where: { $0 == UInt8(ascii: "h") || $0 == UInt8(ascii: "f") }) {
+            holdWanted = last == UInt8(ascii: "h")
+        }
+    }
+    if let injector, holdWanted != injector.held {
+        if holdWanted {
+            injector.hold()
+            emitLine("held")
+        } else {
+            injector.release()
+            emitLine("free")
+        }
+    }
     seat.poll(now: monotonicNow())
     for rect in screenSource.update() {
         rfbMarkRectAsModified(screen, rect.x0, rect.y0, rect.x1, rect.y1)

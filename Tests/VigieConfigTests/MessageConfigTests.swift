@@ -61,9 +61,16 @@ import VigieModel
 
 @Suite struct AssistanceConfig {
     @Test func defaultsValuesAndMistakes() throws {
-        #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").assistance == AssistanceSettings(consentSeconds: 60, maxMinutes: 60))
-        let set = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 30\nmax_minutes = 45\n", file: "school.toml")
-        #expect(set.assistance == AssistanceSettings(consentSeconds: 30, maxMinutes: 45))
+        #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").assistance == AssistanceSettings(consentSeconds: 60, maxMinutes: 60, extendMinutes: 15))
+        let set = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 30\nmax_minutes = 45\nextend_minutes = 0\n", file: "school.toml")
+        #expect(set.assistance == AssistanceSettings(consentSeconds: 30, maxMinutes: 45, extendMinutes: 0))
+        var extendIssues: [String] = []
+        do {
+            _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nextend_minutes = -1\n", file: "school.toml")
+        } catch {
+            extendIssues = error.issues.map(\.description)
+        }
+        #expect(extendIssues.first?.hasPrefix("school.toml:13: assistance.extend_minutes: must be a number of minutes from 0 to 600") == true, "\(extendIssues)")
         var found: [String] = []
         do {
             _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 2\nmax_minutes = 0\n", file: "school.toml")

@@ -184,3 +184,77 @@ import VigieTestSupport
         #expect(((try? String(contentsOfFile: html, encoding: .utf8)) ?? "").contains("incomplet"))
     }
 }
+
+/// Questions to the person act only on the person's own input: a control stream's
+/// keys (XTEST, through the helper) are held while a question shows.
+@Suite(.serialized) struct QuestionsIgnoreTheController {
+    static func json(_ child: ChildProcess, timeout: Double = 90) -> [String: String] { HelpRequests.firstJSON(child, timeout: timeout) }
+
+    /// The consent window and the assistance's extension.
+    @Test func keysFromAControlStreamNeitherAnswerTheConsentNorExtendTheAssistance() async throws {
+        guard RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[assistance]\nconsent_seconds = 10\nmax_minutes = 0.4\nextend_minutes = 0.1\n",
+                           agentArguments: ["--session-user", testSessionUser])
+        }
+        let seat = school.seats["B204-01"]!
+        let xev = try await offThePool { try keyPrinter(on: seat.display) }
+        defer { xev.kill() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["LANG"] = "fr_FR.UTF-8"
+        environment["DISPLAY"] = seat.display
+        let env = environment
+
+        // The teacher controls the seat; an admin asks the person to see it.
+        let teacher = try ChildProcess([product("vigie"), "control", "--seat", "B204-01", "--no-viewer", "--json", "--config", school.configPath,
+                                        "--identity", school.people["teacher"]!], environment: env)
+        let control = try await offThePool { Self.json(teacher) }
+        let port = try #require(control["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(control)")
+        let asking = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "vérifier le pilote"], as: "admin")
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--classname", "vigie-consent"], timeout: 20, environment: env) }
+        // Through the teacher's stream: Tab, Space, Enter (the keyboard's « Accepter »), then, once
+        // the question is gone, "ok".
+        let typing = try ChildProcess([RemoteViewHelper.venv + "/vncdo", "-s", "127.0.0.1::\(port)", "-p", control["password"] ?? "",
+                                       "move", "320", "240", "key", "tab", "key", "space", "key", "enter", "pause", "14", "move", "12", "470", "type", "ok", "pause", "0.5"])
+        let answer = try await offThePool { Self.json(asking) }
+        #expect(answer["code"] == "assist.timeout", "nothing but the person answers: \(answer)")
+        let keys = try await offThePool { xevKeys(xev, until: ["6f", "6b"]) }
+        #expect(keys.contains("6f") && keys.contains("6b"),
+                "the control stream types again once the question is gone: \(keys) \(typing.readAllStderr())")
+        #expect(!keys.contains("ff09") && !keys.contains("ff0d") && !keys.contains("20"), "held keys are dropped, not delayed: \(keys)")
+        _ = try await offThePool { typing.wait(timeout: 30) }
+        teacher.signal(SIGINT)
+        _ = try await offThePool { teacher.wait(timeout: 15) }
+
+        // An assistance with control; as its end nears, the person is asked to extend it. The
+        // helper's own keys cannot answer: it ends on time.
+        let helping = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "réglages", "--control"], as: "admin")
+        try await offThePool {
+            try Assistance.press(seat.display, ["Tab", "space"])
+            try Assistance.press(seat.display, ["Tab", "space"], name: "Prise en main")
+        }
+        let opened = try await offThePool { Self.json(helping) }
+        #expect(opened["code"] == "assist.started", "\(opened)")
+        let assistPort = try #require(opened["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(opened)")
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--name", "arrive à sa fin"], timeout: 30, environment: env) }
+        let pressing = try ChildProcess([RemoteViewHelper.venv + "/vncdo", "-s", "127.0.0.1::\(assistPort)", "-p", opened["password"] ?? "",
+                                         "move", "320", "240", "key", "tab", "key", "space", "key", "enter", "pause", "30"])
+        defer { pressing.kill() }
+        let ended = try await offThePool { Self.json(helping, timeout: 60) }
+        #expect(ended["state"] == "ended" && ended["code"] == "assist.time-limit", "\(ended)")
+        #expect(try !journalEvents(school, "B204-01", features: ["assist"]).contains { $0.code == "assist.extended" })
+
+        // The person's own answer extends it.
+        let again = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "réglages"], as: "admin")
+        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
+        let viewing = try await offThePool { Self.json(again) }
+        #expect(viewing["code"] == "assist.started", "\(viewing)")
+        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"], name: "arrive à sa fin") }
+        let extended = await eventually(10) {
+            (try? journalEvents(school, "B204-01", features: ["assist"]).contains { $0.code == "assist.extended" && $0.params["minutes"] == "0.1" }) == true
+        }
+        #expect(extended, "the person extended the assistance")
+        again.signal(SIGINT)
+        _ = try await offThePool { again.wait(timeout: 15) }
+    }
+}
