@@ -141,6 +141,8 @@ public final class SeatPipeline: Sendable {
     /// The control streams open now, and how many questions to the person are on
     /// screen: while one is, no controller's input is injected.
     let inputHolds = NIOLockedValueBox<(screens: [UUID: RemoteScreen], questions: Int)>(([:], 0))
+    /// Assistances open now: nothing of the screen is kept while one is (no screenshot).
+    let assisting = NIOLockedValueBox(0)
     /// The help request of the person at the seat (`vigie-ui help`), its code as an HMAC.
     let helpCodes = HelpCodes()
 
@@ -189,6 +191,10 @@ public final class SeatPipeline: Sendable {
         }
         if case .refuse(let why) = decision {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why))
+        }
+        // The person accepted to be helped, not to have their screen kept.
+        if feature == .screenshot, assisting.withLockedValue({ $0 }) > 0 {
+            return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, Reason("assist.no-screenshot")))
         }
         let deadline = Self.deadline(of: frame, request)
         if let deadline, deadline <= .now() {

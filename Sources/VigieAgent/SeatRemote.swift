@@ -217,6 +217,7 @@ extension SeatPipeline {
         var stoppedByPerson: AsyncStream<Void>?
         var takeDown: (@Sendable () -> Void)?
         if feature == .assist {
+            assisting.withLockedValue { $0 += 1 }
             let (clicks, click) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             stoppedByPerson = clicks
             let words = texts.assistBanner(by: identity, control: control)
@@ -334,7 +335,10 @@ extension SeatPipeline {
         takeDown?()
         await watchers.leave(key, effects: effects, texts: texts)
         // The end of an assistance is said clearly, whoever ended it.
-        if feature == .assist { _ = await effects.showIndicator(texts.assistEnded(by: identity)) }
+        if feature == .assist {
+            assisting.withLockedValue { $0 -= 1 }
+            _ = await effects.showIndicator(texts.assistEnded(by: identity))
+        }
         let seconds = Int(Date().timeIntervalSince(startedAt).rounded())
         logger.notice("remote \(feature.rawValue) stopped", metadata: ["actor": "\(identity.uri)", "why": "\(why.code)", "seconds": "\(seconds)"])
         var params = ["why": why.code, "seconds": String(seconds), "bytes": String(sent.withLockedValue { $0 }), "started": String(started.seq)]

@@ -38,6 +38,7 @@ public enum Catalog {
         "watch.stopped": ("vue en direct arrêtée après {seconds} s ({why})", "live view stopped after {seconds} s ({why})"),
         "watch.viewer-ended": ("fermée par la personne qui regardait", "closed by the viewer"),
         "watch.viewer-lost": ("la console ne répond plus depuis {seconds} s", "the console has not answered for {seconds} s"),
+        "assist.no-screenshot": ("une assistance est en cours sur ce poste : rien de l’écran n’est conservé, pas de capture", "an assistance is under way at this seat: nothing of the screen is kept, no screenshot"),
         "assist.help-requested": ("{user} a demandé de l’aide (un code valable 10 minutes lui a été donné)", "{user} asked for help (a code valid 10 minutes was given)"),
         "assist.help-kept": ("demande d’aide transmise au serveur de l’établissement", "help request passed to the school server"),
         "assist.help-withdrawn": ("demande d’aide retirée", "help request withdrawn"),

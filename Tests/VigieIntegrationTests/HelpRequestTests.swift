@@ -104,6 +104,9 @@ import VigieTestSupport
         #expect(opened["code"] == "assist.started", "\(opened)")
         let intervention = try #require(opened["intervention"], "\(opened)")
         #expect(intervention.hasPrefix("B204-01-"))
+        // Nothing of the screen is kept while it lasts: an admin's screenshot is refused.
+        let shot = try school.vigie(["screenshot", "--seat", "B204-01", "--out", school.dir + "/shots"], as: "admin")
+        #expect(shot.result.status != 0 && shot.result.stdout.contains("assist.no-screenshot"), "\(shot)")
         helping.signal(SIGINT)
         _ = try await offThePool { helping.wait(timeout: 20) }
 
