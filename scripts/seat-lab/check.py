@@ -12,6 +12,7 @@ $SEATLAB_CACHE/run/figures.json; screenshots to $SEATLAB_CACHE/run/shots/
 """
 import contextlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -543,6 +544,49 @@ def remote_control_types_on_the_seat():
     return f"'ctl' typed through XTEST on Xorg in {figures['control_keys_s']} s; the red control notice covers {100 * told[4]:.1f} % of the screen"
 
 
+def help_code_then_a_consented_assistance():
+    """« Demander de l’aide » on the real seat: the desktop entry is installed; the
+    pupil, in their session, gets a six-digit code from the agent (running as
+    `vigie`, which checks the caller's uid through SO_PEERCRED); root, another uid,
+    is refused. The technician gives the code from the host (`vigie assist --code
+    … --seat`), the pupil accepts on the seat (Tab, Space), then ends it with the
+    Pause key; the helper is told."""
+    gssh("grep -q 'Exec=/usr/bin/vigie-ui help' /usr/share/applications/vigie-help.desktop", check=True)
+    ensure_pupil_session()
+    asked = pupil("vigie-ui help --text 'imprimante absente' --timeout 2", timeout=60)
+    lines = asked.stdout.splitlines()
+    m = re.search(r"(\d{3}) (\d{3})", asked.stdout)
+    if not lines or lines[0] != "ok" or not m:
+        raise Failed(f"the pupil got no code: {asked.stdout[-300:]} {asked.stderr[-300:]}")
+    code = m.group(1) + m.group(2)
+    other = gssh("vigie-ui help --timeout 1", timeout=60)
+    if not other.stdout.startswith("refused") or "Seule la personne connectée" not in other.stdout:
+        raise Failed(f"root (not the session user) was not refused: {other.stdout[-300:]}")
+    env = dict(os.environ, SEATLAB_AS="technician")
+    proc = subprocess.Popen([LAB, "vigie", "assist", "--code", code, "--seat", SEAT, "--no-viewer", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        t0 = time.monotonic()
+        found = pupil("xdotool search --sync --classname vigie-consent | head -1", timeout=60).stdout.strip()
+        if not found:
+            raise Failed("no consent window on the seat")
+        figures["assist_consent_shown_s"] = round(time.monotonic() - t0, 2)
+        pupil(f"xdotool mousemove --window {found} 20 20 key Tab space", check=True)
+        opened = json.loads(proc.stdout.readline() or "{}")
+        if opened.get("code") != "assist.started" or "intervention" not in opened.get("params", {}):
+            raise Failed(f"not opened: {opened} {proc.stderr.read() if proc.poll() is not None else ''}")
+        pupil("xdotool search --sync --classname vigie-assist >/dev/null && xdotool key Pause", timeout=60, check=True)
+        ended = json.loads(proc.stdout.readline() or "{}")
+        if ended.get("code") != "assist.ended-by-person":
+            raise Failed(f"the Pause key did not end it: {ended}")
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return f"code {code[:2]}…; consent window in {figures['assist_consent_shown_s']} s; intervention {opened['params']['intervention']}; ended by Pause"
+
+
 def logoff_ends_the_session():
     vigie("unlock", "--seat", SEAT)
     poll("free keyboard", lambda: grab_state() == "free", 30)
@@ -644,6 +688,7 @@ CHECKS = [agent_runs_as_vigie_under_systemd, agent_follows_the_autologin_session
           unlock_frees_the_seat, vt_switch_and_zap_are_disabled, lock_survives_agent_restart, lock_survives_kill_9, stop_exits_cleanly,
           attack_xkill_loop, attack_xkill_on_creation, attack_kill_once_and_hold_grabs, attack_revoke_vigies_x_access,
           hot_plugged_keyboard_is_held, message_is_shown, screenshot_through_vigie, remote_view_in_a_vnc_client, remote_control_types_on_the_seat,
+          help_code_then_a_consented_assistance,
           logoff_ends_the_session, login_notice_is_shown,
           logout_and_login_brings_the_lock_back, reboot_goes_through_polkit_and_the_lock_is_remembered,
           purge_leaves_nothing]

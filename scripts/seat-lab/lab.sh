@@ -11,7 +11,8 @@
 #                      purge), with this run's package or DEB from the host
 #   lab.sh ssh CMD…    runs CMD as root in the guest
 #   lab.sh pupil CMD…  runs CMD as the pupil, in the pupil's X session (DISPLAY=:0)
-#   lab.sh vigie ARGS… the host's vigie console as the lab's teacher (e.g. lock --seat LAB-01)
+#   lab.sh vigie ARGS… the host's vigie console as the lab's teacher (e.g. lock --seat LAB-01);
+#                      SEATLAB_AS=technician: as the lab's technician
 #   lab.sh qmp ARGS…   scripts/seat-lab/qmp.py on the VM's QMP socket
 #   lab.sh down        powers the VM off (QMP quit)
 #   lab.sh env         prints the run's variables (ports, paths)
@@ -39,7 +40,7 @@ gssh() {
     ssh $(sshopts) root@127.0.0.1 "$@"
 }
 qmp() { python3 "$here/qmp.py" "$run/qmp.sock" "$@"; }
-console() { VIGIE_CONFIG=$run/host-school.toml VIGIE_IDENTITY=$run/pki/teacher "$VIGIE" "$@"; }
+console() { VIGIE_CONFIG=$run/host-school.toml VIGIE_IDENTITY=$run/pki/${SEATLAB_AS:-teacher} "$VIGIE" "$@"; }
 
 running() { [ -f "$run/qemu.pid" ] && kill -0 "$(cat "$run/qemu.pid")" 2>/dev/null; }
 
@@ -103,6 +104,11 @@ time_zone = "UTC"
 [[rooms.LAB.seats]]
 id = "$SEAT"
 address = "$1"
+
+[[grants]]
+role = "technician"
+rooms = ["LAB"]
+features = ["assist", "status"]
 TOML
 }
 
@@ -135,6 +141,7 @@ up() {
         "$VIGIE" pki init --out "$run/pki/ca" --school-id 0750001A --school-name "Lycée seat-lab" >/dev/null
         "$VIGIE" pki issue --ca "$run/pki/ca" --out "$run/pki/$SEAT" --seat "$SEAT" --ip 10.0.2.15 >/dev/null
         "$VIGIE" pki issue --ca "$run/pki/ca" --out "$run/pki/teacher" --person "Mme Martin" --login mmartin --role teacher >/dev/null
+        "$VIGIE" pki issue --ca "$run/pki/ca" --out "$run/pki/technician" --person "M. Lemaire" --login jlemaire --role technician >/dev/null
         # The seat listens on its address in the school's config (10.0.2.15, QEMU's
         # user network); the host reaches it through hostfwd on 127.0.0.1.
         school_toml "10.0.2.15:7443" > "$run/disk/school.toml"
