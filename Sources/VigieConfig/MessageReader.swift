@@ -69,7 +69,8 @@ extension Reader {
             fail("assistance", "must be a table ([assistance] with consent_seconds and max_minutes)")
             return settings
         }
-        checkKeys(t, "assistance", allowed: ["consent_seconds", "max_minutes", "extend_minutes"])
+        checkKeys(t, "assistance", allowed: ["consent_seconds", "max_minutes", "extend_minutes", "hours"])
+        if t["hours"] != nil { settings.hours = readSlots(t, "hours", "assistance").map(\.slot) }
         if let v = t["consent_seconds"] {
             if let n = v.int, AssistanceSettings.consentRange.contains(n) {
                 settings.consentSeconds = n

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `[messages]`: how message windows behave on a seat.
 public struct MessageSettings: Sendable, Codable, Equatable {
     /// The most message windows open at once on a seat; a new one closes the oldest.
@@ -49,6 +51,9 @@ public struct AssistanceSettings: Sendable, Codable, Equatable {
     public var maxMinutes: Double
     /// Minutes the person may add when the end nears (asked on the seat; 0: never asked).
     public var extendMinutes: Double
+    /// When assistance may be asked, in the seat's room's time (`[[assistance.hours]]`,
+    /// the charter's "office hours"); empty: at any time.
+    public var hours: [WeeklySlot] = []
 
     /// The defaults: a minute to answer, an hour at most (the charter's "1 hour"), 15 more if the person wants.
     public init(consentSeconds: Int = 60, maxMinutes: Double = 60, extendMinutes: Double = 15) {
@@ -57,13 +62,31 @@ public struct AssistanceSettings: Sendable, Codable, Equatable {
         self.extendMinutes = extendMinutes
     }
 
-    enum CodingKeys: String, CodingKey { case consentSeconds, maxMinutes, extendMinutes }
+    enum CodingKeys: String, CodingKey { case consentSeconds, maxMinutes, extendMinutes, hours }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         consentSeconds = try c.decodeIfPresent(Int.self, forKey: .consentSeconds) ?? 60
         maxMinutes = try c.decodeIfPresent(Double.self, forKey: .maxMinutes) ?? 60
         extendMinutes = try c.decodeIfPresent(Double.self, forKey: .extendMinutes) ?? 15
+        hours = try c.decodeIfPresent([WeeklySlot].self, forKey: .hours) ?? []
+    }
+
+    /// Whether an assistance may be asked at `now` in a room of time zone `zone`.
+    public func allows(at now: Date, zone: TimeZone) -> Bool {
+        guard !hours.isEmpty else { return true }
+        let moment = LocalMoment(now, in: zone)
+        return hours.contains { $0.days.contains(moment.weekday) && $0.span.contains(moment.minute) }
+    }
+
+    /// The hours as the console says them: `mon-fri 08:00–18:00`.
+    public var hoursText: String {
+        hours.map { slot in
+            let days = slot.days.sorted()
+            let contiguous = days.count > 1 && days.last!.rawValue - days.first!.rawValue == days.count - 1
+            let d = contiguous ? "\(days.first!.code)-\(days.last!.code)" : days.map(\.code).joined(separator: ",")
+            return "\(d) \(slot.span)"
+        }.joined(separator: "; ")
     }
 
     public static let consentRange = 10...600

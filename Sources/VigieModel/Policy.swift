@@ -62,6 +62,11 @@ public enum Policy {
         guard inRoom.contains(where: { $0.features.contains(feature) }) else {
             return .refuse(Reason("policy.feature", ["role": role.rawValue, "room": seat.room, "feature": feature.rawValue]))
         }
+        // Assistance follows the person's consent, within the school's assistance hours when set.
+        if feature == .assist, let room = config.room(seat.room),
+           !config.assistance.allows(at: now, zone: TimeZone(identifier: room.timeZone) ?? TimeZone(identifier: "UTC")!) {
+            return .refuse(Reason("assist.hours", ["hours": config.assistance.hoursText]))
+        }
         // Remote control is for teaching: a library's posters announce monitoring
         // only, so nobody takes a library seat's keyboard and mouse, whatever the grants.
         if feature == .control, let room = config.room(seat.room), room.purpose == .surveillance {

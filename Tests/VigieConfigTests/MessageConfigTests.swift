@@ -60,23 +60,27 @@ import VigieModel
 }
 
 @Suite struct AssistanceConfig {
+    /// The loader's issues for `minimal` plus an `[assistance]` section.
+    static func issues(_ section: String) -> [String] {
+        do {
+            _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\n" + section, file: "school.toml")
+            return []
+        } catch {
+            return error.issues.map(\.description)
+        }
+    }
+
     @Test func defaultsValuesAndMistakes() throws {
         #expect(try ConfigLoader.parse(text: minimal, file: "school.toml").assistance == AssistanceSettings(consentSeconds: 60, maxMinutes: 60, extendMinutes: 15))
         let set = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 30\nmax_minutes = 45\nextend_minutes = 0\n", file: "school.toml")
         #expect(set.assistance == AssistanceSettings(consentSeconds: 30, maxMinutes: 45, extendMinutes: 0))
-        var extendIssues: [String] = []
-        do {
-            _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nextend_minutes = -1\n", file: "school.toml")
-        } catch {
-            extendIssues = error.issues.map(\.description)
-        }
+        let extendIssues = Self.issues("extend_minutes = -1\n")
         #expect(extendIssues.first?.hasPrefix("school.toml:13: assistance.extend_minutes: must be a number of minutes from 0 to 600") == true, "\(extendIssues)")
-        var found: [String] = []
-        do {
-            _ = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\nconsent_seconds = 2\nmax_minutes = 0\n", file: "school.toml")
-        } catch {
-            found = error.issues.map(\.description)
-        }
+        let withHours = try ConfigLoader.parse(text: minimal + "\n\n[assistance]\n[[assistance.hours]]\ndays = \"mon-fri\"\nfrom = \"08:00\"\nto = \"18:00\"\n", file: "school.toml")
+        #expect(withHours.assistance.hoursText == "mon-fri 08:00–18:00")
+        let hourIssues = Self.issues("[[assistance.hours]]\ndays = \"mon-fri\"\nfrom = \"18:00\"\nto = \"08:00\"\n")
+        #expect(hourIssues.first?.contains("assistance.hours[0].to") == true, "\(hourIssues)")
+        let found = Self.issues("consent_seconds = 2\nmax_minutes = 0\n")
         #expect(found == [
             "school.toml:13: assistance.consent_seconds: must be a whole number of seconds from 10 to 600 (how long the person at the seat has to answer; default 60)",
             "school.toml:14: assistance.max_minutes: must be a number of minutes above 0 and at most 600 (an assistance's longest time; default 60)",

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import VigieModel
 
 let school = "0750001A"
@@ -159,3 +160,25 @@ let exampleGrants = [
 }
 
 import Foundation
+
+@Suite struct AssistanceHours {
+    /// `[[assistance.hours]]`: assistance only in office hours, in the room's time; the
+    /// grants still decide who.
+    @Test func anAssistanceIsRefusedOutsideTheSchoolsAssistanceHours() throws {
+        var c = config(grants: [Grant(role: .technician, rooms: ["B204"], features: [.assist])])
+        c.assistance.hours = [WeeklySlot(days: [.monday, .tuesday, .wednesday, .thursday, .friday], span: DaySpan(from: try #require(TimeOfDay("08:00")), to: try #require(TimeOfDay("18:00"))))]
+        let tech = person(.technician)
+        // Monday 2026-11-23, Paris: 10:00 is inside, 19:30 and Saturday are not.
+        let monday10 = Date(timeIntervalSince1970: 1_795_424_400)  // 2026-11-23T09:00:00Z = 10:00 Paris
+        #expect(Policy.decide(identity: tech, serialHex: "01", feature: .assist, seat: b204, config: c, at: monday10) == .allow)
+        let refused = Reason("assist.hours", ["hours": "mon-fri 08:00–18:00"])
+        #expect(Policy.decide(identity: tech, serialHex: "01", feature: .assist, seat: b204, config: c,
+                              at: monday10.addingTimeInterval(9.5 * 3600)) == .refuse(refused))
+        #expect(Policy.decide(identity: tech, serialHex: "01", feature: .assist, seat: b204, config: c,
+                              at: monday10.addingTimeInterval(5 * 86_400)) == .refuse(refused))
+        // Other features are not assistance: the hours do not apply to them.
+        c.grants.append(Grant(role: .technician, rooms: ["B204"], features: [.status]))
+        #expect(Policy.decide(identity: tech, serialHex: "01", feature: .status, seat: b204, config: c,
+                              at: monday10.addingTimeInterval(9.5 * 3600)) == .allow)
+    }
+}
