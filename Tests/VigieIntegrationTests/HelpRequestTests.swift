@@ -214,7 +214,7 @@ import VigieTestSupport
         let control = try await offThePool { Self.json(teacher) }
         let port = try #require(control["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(control)")
         let asking = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "vérifier le pilote"], as: "admin")
-        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--classname", "vigie-consent"], timeout: 20, environment: env) }
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-consent"], timeout: 20, environment: env) }
         // Through the teacher's stream: Tab, Space, Enter (the keyboard's « Accepter »), then, once
         // the question is gone, "ok".
         let typing = try ChildProcess([RemoteViewHelper.venv + "/vncdo", "-s", "127.0.0.1::\(port)", "-p", control["password"] ?? "",
@@ -239,7 +239,7 @@ import VigieTestSupport
         let opened = try await offThePool { Self.json(helping) }
         #expect(opened["code"] == "assist.started", "\(opened)")
         let assistPort = try #require(opened["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(opened)")
-        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--name", "arrive à sa fin"], timeout: 30, environment: env) }
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "arrive à sa fin"], timeout: 30, environment: env) }
         let pressing = try ChildProcess([RemoteViewHelper.venv + "/vncdo", "-s", "127.0.0.1::\(assistPort)", "-p", opened["password"] ?? "",
                                          "move", "320", "240", "key", "tab", "key", "space", "key", "enter", "pause", "30"])
         defer { pressing.kill() }

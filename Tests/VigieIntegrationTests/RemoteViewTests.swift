@@ -459,8 +459,15 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         env["DISPLAY"] = display
         // Keys go where the pointer is: over the consent window.
         let how = name.map { ["--name", $0] } ?? ["--classname", "vigie-consent"]
-        let found = try run(["xdotool", "search", "--sync"] + how, timeout: 20, environment: env)
-        guard let window = found.stdout.split(separator: "\n").first else { throw TestSupportError("no consent window on \(display): \(found)") }
+        // A window shown (not one still being made, nor the last question's going away).
+        var window: Substring?
+        var last: ProcessResult?
+        _ = eventually(20) {
+            last = try? run(["xdotool", "search", "--onlyvisible"] + how, timeout: 5, environment: env)
+            window = last?.status == 0 ? last?.stdout.split(separator: "\n").first : nil
+            return window != nil
+        }
+        guard let window else { throw TestSupportError("no consent window on \(display): \(String(describing: last))") }
         _ = try run(["xdotool", "mousemove", "--window", String(window), "20", "20"], environment: env)
         _ = try run(["xdotool", "key"] + keys, environment: env)
         return String(window)
@@ -470,7 +477,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
     /// is told why, the seat says it is over.
     @Test func anAssistanceEndsAtItsLongestTime() async throws {
         let school = try await offThePool {
-            try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[assistance]\nmax_minutes = 0.05\nconsent_seconds = 30\n",
+            try TestSchool(seats: [("B204-01", "B204")], extraConfig: "\n[assistance]\nmax_minutes = 0.05\nconsent_seconds = 30\nextend_minutes = 0\n",
                            agentArguments: ["--session-user", testSessionUser])
         }
         let seat = school.seats["B204-01"]!
@@ -543,7 +550,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         try await offThePool {
             var env = ProcessInfo.processInfo.environment
             env["DISPLAY"] = seat.display
-            let found = try run(["xdotool", "search", "--sync", "--classname", "vigie-assist"], timeout: 20, environment: env)
+            let found = try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-assist"], timeout: 20, environment: env)
             guard let window = found.stdout.split(separator: "\n").first.map(String.init) else { throw TestSupportError("no banner: \(found)") }
             let geometry = try run(["xdotool", "getwindowgeometry", "--shell", window], environment: env).stdout
             var g: [String: Int] = [:]
@@ -571,7 +578,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         try await offThePool {
             var env = ProcessInfo.processInfo.environment
             env["DISPLAY"] = seat.display
-            _ = try run(["xdotool", "search", "--sync", "--classname", "vigie-assist"], timeout: 20, environment: env)
+            _ = try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-assist"], timeout: 20, environment: env)
             _ = try run(["xdotool", "key", "Pause"], environment: env)
         }
         let paused = try await offThePool { again.answer() }
