@@ -155,7 +155,10 @@ final class StreamTable: Sendable {
 
     /// A link for a new stream; nil if the id is already one of this connection's streams.
     func open(_ id: UInt32, on channel: any Channel, send: @escaping @Sendable (Frame) async throws -> Void) -> StreamLink? {
-        links.withLockedValue { links in
+        // The console heartbeats a stream once it is answered: its silence counts from now,
+        // not from the request (an assistance waits for the person's consent first).
+        heard()
+        return links.withLockedValue { links in
             guard links[id] == nil else { return nil }
             let link = StreamLink(id: id, eventLoop: channel.eventLoop, send: send, lastHeard: lastHeard,
                                   close: { channel.close(promise: nil) })

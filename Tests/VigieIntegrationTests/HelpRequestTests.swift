@@ -247,6 +247,20 @@ import VigieTestSupport
         #expect(ended["state"] == "ended" && ended["code"] == "assist.time-limit", "\(ended)")
         #expect(try !journalEvents(school, "B204-01", features: ["assist"]).contains { $0.code == "assist.extended" })
 
+        // A person who takes their time: the consent comes after the stream's heartbeat
+        // limit, and the assistance still opens and lasts (the silence counts from the answer).
+        let slow = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "lenteur"], as: "admin")
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-consent"], timeout: 20, environment: env) }
+        // The person reads for 6 s (the heartbeat limit is 4 s): the time itself is what is tested.
+        try await Task.sleep(for: .seconds(6))
+        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
+        let late = try await offThePool { Self.json(slow) }
+        #expect(late["code"] == "assist.started", "\(late)")
+        let stillOpen = try await offThePool { slow.readLine(timeout: 7) }
+        #expect(stillOpen == nil, "the assistance ended by itself: \(stillOpen ?? "")")
+        slow.signal(SIGINT)
+        _ = try await offThePool { slow.wait(timeout: 15) }
+
         // The person's own answer extends it.
         let again = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "réglages"], as: "admin")
         try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
