@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import VigieModel
 import VigieRegister
+import VigieScreen
 import VigieWire
 
 #if canImport(Glibc)
@@ -46,19 +47,9 @@ final class HelpDesk: @unchecked Sendable {
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Reason("help.socket", ["path": path, "detail": String(cString: strerror(errno))]) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard let bound = withUnixSocketAddress(path, { bind(fd, $0, $1) }) else {
             close(fd)
             throw Reason("help.socket", ["path": path, "detail": "path too long"])
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0, chmod(path, 0o666) == 0, listen(fd, 8) == 0 else {
             let why = String(cString: strerror(errno))

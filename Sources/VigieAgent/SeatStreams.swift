@@ -32,6 +32,8 @@ public final class StreamLink: Sendable {
     private let send: @Sendable (Frame) async throws -> Void
     private let ending = NIOLockedValueBox<Reason?>(nil)
     private let lastHeard: NIOLockedValueBox<NIODeadline>
+    /// When the seat answered the request that opened this stream.
+    private let opened = NIODeadline.now()
 
     private let eventLoop: any EventLoop
     /// Closes the connection: the one way to let go of a write the peer never reads.
@@ -62,7 +64,10 @@ public final class StreamLink: Sendable {
     /// Why the stream must end, once something outside it said so (the first reason wins).
     public var endReason: Reason? {
         if let reason = ending.withLockedValue({ $0 }) { return reason }
-        let silent = NIODeadline.now() - lastHeard.withLockedValue { $0 }
+        // The console heartbeats a stream once it is answered: its silence counts from the
+        // stream's opening at the earliest, not from the request (an assistance waits for the
+        // person's consent first), and without masking the connection's silence for others.
+        let silent = NIODeadline.now() - max(lastHeard.withLockedValue { $0 }, opened)
         let limit = TimeAmount.nanoseconds(Int64(StreamMessage.heartbeatLimit.nanoseconds))
         if silent > limit {
             end(Reason("watch.viewer-lost", ["seconds": String(silent.nanoseconds / 1_000_000_000)]))
@@ -155,10 +160,7 @@ final class StreamTable: Sendable {
 
     /// A link for a new stream; nil if the id is already one of this connection's streams.
     func open(_ id: UInt32, on channel: any Channel, send: @escaping @Sendable (Frame) async throws -> Void) -> StreamLink? {
-        // The console heartbeats a stream once it is answered: its silence counts from now,
-        // not from the request (an assistance waits for the person's consent first).
-        heard()
-        return links.withLockedValue { links in
+        links.withLockedValue { links in
             guard links[id] == nil else { return nil }
             let link = StreamLink(id: id, eventLoop: channel.eventLoop, send: send, lastHeard: lastHeard,
                                   close: { channel.close(promise: nil) })

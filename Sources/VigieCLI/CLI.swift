@@ -103,3 +103,13 @@ public final class OnceFlag: @unchecked Sendable {
     }
     public static func keep(_ s: DispatchSourceSignal) { kept.append(s) }
 }
+
+/// Creates (or truncates) `path` readable by its owner only, for what holds
+/// personal data (register exports, intervention reports); a usage failure
+/// naming the file when it cannot be written.
+public func createPrivateFile(_ path: String) throws -> FileHandle {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Failure.usage("cannot write \(path): \(String(cString: strerror(errno)))") }
+    fchmod(fd, 0o600)
+    return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+}

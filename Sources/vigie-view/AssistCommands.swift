@@ -197,10 +197,7 @@ struct AssistReport: AsyncParsableCommand {
             else { return Exit.someSeatsDidNot }
             if let out {
                 // A report holds personal data: readable by its owner only.
-                let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw Failure.usage("cannot write \(out): \(String(cString: strerror(errno)))") }
-                fchmod(fd, 0o600)
-                let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                let handle = try createPrivateFile(out)
                 try handle.write(contentsOf: answer.body)
                 try handle.close()
                 writeLine("\(Catalog.text(answer.reason, console.language)) → \(out)")

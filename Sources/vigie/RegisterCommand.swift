@@ -51,14 +51,8 @@ struct RegisterCommand: AsyncParsableCommand {
         let (client, school) = try access.client()
         let env = ProcessInfo.processInfo.environment
         let language = lang ?? Language.fromLocale(env["LC_ALL"]) ?? Language.fromLocale(env["LANG"]) ?? school.school.language
-        var handle: FileHandle?
-        if let out {
-            // Exports hold personal data: readable by their owner only.
-            let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw Failure.usage("cannot write \(out): \(String(cString: strerror(errno)))") }
-            fchmod(fd, 0o600)
-            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        }
+        // Exports hold personal data: readable by their owner only.
+        let handle = try out.map(createPrivateFile)
         let answer: RegisterAnswer
         do {
             answer = try await client.call(feature, args: args, body: body, output: handle, timeout: .milliseconds(Int64(access.timeout * 1000)))
