@@ -289,8 +289,16 @@ extension SeatPipeline {
                                                                       reason: Reason("assist.extended", ["minutes": minutes, "started": String(started.seq)])))
                                     case .refused:
                                         stop.withLockedValue { if $0 == nil { $0 = Reason("assist.ended-by-person") } }
-                                    case .timeout, .unavailable:
+                                    case .timeout:
                                         break
+                                    case .unavailable:
+                                        // Not shown (a busy seat's window slow to start): asked again
+                                        // while a few seconds remain, so the person still has the choice.
+                                        if end.timeIntervalSinceNow > 3 {
+                                            logger.warning("the extension question could not be shown: asked again")
+                                            asked = false
+                                            await link.wait(.seconds(1))
+                                        }
                                     }
                                     continue
                                 }

@@ -265,7 +265,14 @@ import VigieTestSupport
         try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
         let viewing = try await offThePool { Self.json(again) }
         #expect(viewing["code"] == "assist.started", "\(viewing)")
-        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"], name: "arrive à sa fin") }
+        do {
+            try await offThePool { try Assistance.press(seat.display, ["Tab", "space"], name: "arrive à sa fin") }
+        } catch {
+            // Why the question did not show: the assistance's end, and the agent's own words.
+            let agentLog = String((seat.agent?.readAllStderr() ?? "").suffix(4000))
+            Issue.record("\(error)\nthe helper: \(again.readLine(timeout: 1) ?? "")\nthe agent: \(agentLog)")
+            throw error
+        }
         let extended = await eventually(10) {
             (try? journalEvents(school, "B204-01", features: ["assist"]).contains { $0.code == "assist.extended" && $0.params["minutes"] == "0.1" }) == true
         }
