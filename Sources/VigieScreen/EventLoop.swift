@@ -116,6 +116,12 @@ extension XConnection {
         _ = xcb_configure_window(connection, window, UInt16(XCB_CONFIG_WINDOW_STACK_MODE.rawValue), &v)
     }
 
+    /// Restacks `window` just below `sibling` (both children of the root).
+    package func restack(_ window: xcb_window_t, below sibling: xcb_window_t) {
+        var values: [UInt32] = [sibling, XCB_STACK_MODE_BELOW.rawValue]
+        _ = xcb_configure_window(connection, window, UInt16(XCB_CONFIG_WINDOW_SIBLING.rawValue | XCB_CONFIG_WINDOW_STACK_MODE.rawValue), &values)
+    }
+
     /// Sets WM_NAME (Latin-1 STRING, other characters as `?`),
     /// _NET_WM_NAME (UTF8_STRING) and WM_CLASS.
     func setTitle(_ window: xcb_window_t, _ title: String, instance: String) {

@@ -45,6 +45,15 @@ public struct MessageWindow: Sendable {
         static let message = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-message", anyClickCloses: false, staysOnTop: false)
         static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true, staysOnTop: true)
         static let consent = Style(bandRGB: ConsentWindow.bandRGB, instance: "vigie-consent", anyClickCloses: false, staysOnTop: true)
+        static let help = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-help", anyClickCloses: false, staysOnTop: true)
+    }
+
+    /// The window of « Demander de l’aide » (`vigie-ui help`): the person's code stays
+    /// above everything else Vigie shows until they close it.
+    public static func helpCode(title: String, text: String, timeout: Double) -> MessageWindow {
+        var window = MessageWindow(title: title, text: text, timeout: timeout)
+        window.style = .help
+        return window
     }
 
     /// A message window with `title`, `text`, closing after `timeout`
@@ -172,7 +181,9 @@ public struct MessageWindow: Sendable {
         let pickKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0x0020])
         let tabKeys = x.keycodes(for: [0xFF09])
         let chose: (Int) -> Closed = { i in choices.isEmpty ? .acknowledged : .chose(i) }
-        var onTop = style.staysOnTop ? StayOnTop(x, window: win, ignoring: ["vigie-indicator", style.instance]) : nil
+        // A question answers every window but another question; the others do not fight indicators.
+        let ignoring: Set<String> = StayOnTop.questions.contains(style.instance) ? StayOnTop.questions : ["vigie-indicator", style.instance]
+        var onTop = style.staysOnTop ? StayOnTop(x, window: win, ignoring: ignoring) : nil
         xcb_map_window(c, win)
         x.restack(win, above: true)
         let deadline: Double? = timeout > 0 ? monotonicMs() + timeout * 1000 : nil

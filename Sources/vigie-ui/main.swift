@@ -204,7 +204,7 @@ case "help":
     emitLine(reply.text)
     let signalFD = Signals.install()
     do {
-        _ = try MessageWindow(title: visibleText(reply.title), text: visibleText(reply.text), timeout: a.timeout ?? 0)
+        _ = try MessageWindow.helpCode(title: visibleText(reply.title), text: visibleText(reply.text), timeout: a.timeout ?? 0)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }
     } catch {
         fail(error)
