@@ -67,31 +67,40 @@ struct AgentEffects: SeatEffects {
             return .failure(Reason("view.unavailable", ["detail": "socketpair: \(String(cString: strerror(errno)))"]))
         }
         var argv = [helper, "--fd", "3", "--mode", options.control ? "control" : "view", "--quality", options.quality.rawValue]
+        if options.mayControl { argv.append("--may-control") }
         if options.clipboard { argv.append("--clipboard") }
         if let display = target.display { argv += ["--display", display] }
         do {
             let child = try Spawn.start(argv, newSession: false, passing: pair[1], stdin: Array((options.password + "\n").utf8),
-                                        keepStdin: options.control)
+                                        keepStdin: options.control || options.mayControl)
             close(pair[1])
             let pid = child.pid
-            guard options.control else {
+            guard options.control || options.mayControl else {
                 close(child.stdout)
                 return .success(RemoteScreen(socket: pair[0], stop: { _ = kill(pid, SIGTERM) }))
             }
             // In control the agent writes `h` (hold the controller's input) or `f` (inject again)
-            // on the helper's stdin, and the helper acknowledges on its stdout.
+            // on the helper's stdin, and `c` to turn a view to control; the helper acknowledges
+            // each on its stdout.
             let out = child.stdout, input = child.stdin
             let closed = NIOLockedValueBox(false)
-            return .success(RemoteScreen(socket: pair[0], stop: {
+            let tell: @Sendable (UInt8, String) -> Bool = { (command: UInt8, acknowledgement: String) -> Bool in
+                closed.withLockedValue { (isClosed: inout Bool) -> Bool in
+                    var byte = command
+                    guard !isClosed, write(input, &byte, 1) == 1 else { return false }
+                    return Spawn.readLine(out, timeout: 2) == acknowledgement
+                }
+            }
+            let stop: @Sendable () -> Void = {
                 _ = kill(pid, SIGTERM)
                 closed.withLockedValue { if !$0 { $0 = true; close(out); close(input) } }
-            }, hold: { on in
-                closed.withLockedValue { isClosed -> Bool in
-                    var byte: UInt8 = on ? UInt8(ascii: "h") : UInt8(ascii: "f")
-                    guard !isClosed, write(input, &byte, 1) == 1 else { return false }
-                    return Spawn.readLine(out, timeout: 2) == (on ? "held" : "free")
-                }
-            }))
+            }
+            let hold: @Sendable (Bool) -> Bool = { on in
+                on ? tell(UInt8(ascii: "h"), "held") : tell(UInt8(ascii: "f"), "free")
+            }
+            let turnToControl: @Sendable () -> Bool = { tell(UInt8(ascii: "c"), "control") }
+            let takeControl: (@Sendable () -> Bool)? = options.mayControl ? turnToControl : nil
+            return .success(RemoteScreen(socket: pair[0], stop: stop, hold: hold, takeControl: takeControl))
         } catch {
             close(pair[0])
             close(pair[1])

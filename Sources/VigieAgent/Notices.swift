@@ -97,15 +97,27 @@ struct NoticeShower: Sendable {
         if let display = target.display { command += ["--display", display] }
         command += ["--title", title, "--text", text, "--refuse", refuse, "--accept", accept, "--timeout", String(Int(timeout.rounded(.up)))]
         let argv = command
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                switch Spawn.ask(argv, timeout: timeout + 5) {
-                case .success(let line): continuation.resume(returning: ConsentAnswer(rawValue: line) ?? .unavailable)
-                case .failure(let reason):
-                    logger.warning("consent window did not open", metadata: ["code": "\(reason.code)"])
-                    continuation.resume(returning: .unavailable)
+        // A question withdrawn (the task cancelled: the one asking left) takes its window down.
+        let window = NIOLockedValueBox<(pid: pid_t?, withdrawn: Bool)>((nil, false))
+        let takeDown: @Sendable (pid_t) -> Void = { pid in DispatchQueue.global().async { _ = Spawn.stop(pid, mode: "consent") } }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    let asked = Spawn.ask(argv, timeout: timeout + 5) { pid in
+                        if window.withLockedValue({ $0.pid = pid; return $0.withdrawn }) { takeDown(pid) }
+                    }
+                    switch asked {
+                    case .success(let line): continuation.resume(returning: ConsentAnswer(rawValue: line) ?? .unavailable)
+                    case .failure(let reason):
+                        if !window.withLockedValue({ $0.withdrawn }) {
+                            logger.warning("consent window did not open", metadata: ["code": "\(reason.code)"])
+                        }
+                        continuation.resume(returning: .unavailable)
+                    }
                 }
             }
+        } onCancel: {
+            if let pid = window.withLockedValue({ $0.withdrawn = true; return $0.pid }) { takeDown(pid) }
         }
     }
 

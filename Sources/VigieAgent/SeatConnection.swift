@@ -16,6 +16,10 @@ public enum SeatConnection {
     /// A peer whose certificate cannot name anyone.
     public struct PeerError: Error { public let reason: Reason }
 
+    /// While a request is answered: whether the console that sent it is still
+    /// connected (a question to the person is withdrawn when it is not).
+    @TaskLocal public static var askerConnected: @Sendable () -> Bool = { true }
+
     /// A console's identity and certificate serial, as the TLS verification of the
     /// ``GuardedListener`` accepted them (parsed and checked once, in the handshake).
     public static func peer(of channel: Channel) async throws -> (identity: Identity, serial: String) {
@@ -74,7 +78,7 @@ public enum SeatConnection {
                                 }
                                 // Busy: not idle, whatever a previous answer armed.
                                 idle.disarm()
-                                let answered = await answer(frame, peer)
+                                let answered = await $askerConnected.withValue({ channel.isActive }) { await answer(frame, peer) }
                                 do {
                                     try await outbound.write(.response(answered.response, body: answered.body))
                                 } catch {

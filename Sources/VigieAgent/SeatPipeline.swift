@@ -73,14 +73,18 @@ public struct RemoteOptions: Sendable, Equatable {
     public var password: String
     /// The highest JPEG quality the viewer gets.
     public var quality: RemoteQuality
-    /// Whether copied text passes both ways (control only, when the config allows it).
+    /// Whether copied text passes both ways (in control only, when the config allows it).
     public var clipboard: Bool
+    /// A view that may turn to control later (an assistance: the person may give
+    /// the keyboard and mouse once it runs).
+    public var mayControl: Bool
 
-    public init(control: Bool, password: String, quality: RemoteQuality = .standard, clipboard: Bool = false) {
+    public init(control: Bool, password: String, quality: RemoteQuality = .standard, clipboard: Bool = false, mayControl: Bool = false) {
         self.control = control
         self.password = password
         self.quality = quality
-        self.clipboard = clipboard && control
+        self.mayControl = mayControl && !control
+        self.clipboard = clipboard && (control || self.mayControl)
     }
 }
 
@@ -93,11 +97,16 @@ public struct RemoteScreen: Sendable {
     /// In control: stops (true) or resumes (false) injecting the controller's input;
     /// true once the helper acknowledged it (blocking, two seconds at most).
     public var hold: (@Sendable (Bool) -> Bool)?
+    /// A view started with ``RemoteOptions/mayControl``: turns it to control; true
+    /// once the helper said so (blocking, two seconds at most).
+    public var takeControl: (@Sendable () -> Bool)?
 
-    public init(socket: Int32, stop: @escaping @Sendable () -> Void, hold: (@Sendable (Bool) -> Bool)? = nil) {
+    public init(socket: Int32, stop: @escaping @Sendable () -> Void, hold: (@Sendable (Bool) -> Bool)? = nil,
+                takeControl: (@Sendable () -> Bool)? = nil) {
         self.socket = socket
         self.stop = stop
         self.hold = hold
+        self.takeControl = takeControl
     }
 }
 
@@ -143,6 +152,8 @@ public final class SeatPipeline: Sendable {
     let inputHolds = NIOLockedValueBox<(screens: [UUID: RemoteScreen], questions: Int)>(([:], 0))
     /// Assistances open now: nothing of the screen is kept while one is (no screenshot).
     let assisting = NIOLockedValueBox(0)
+    /// The same, by intervention (`SEAT-SEQ`): the person may give one the keyboard and mouse later.
+    let assists = NIOLockedValueBox<[String: RunningAssist]>([:])
     /// The help request of the person at the seat (`vigie-ui help`), its code as an HMAC.
     let helpCodes = HelpCodes()
 

@@ -29,6 +29,10 @@ extension SeatPipeline {
         let identity = peer.identity
         let assist = feature == .assist
         if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
+        // The keyboard and mouse asked inside a running assistance: a question of its own.
+        if assist, let intervention = request.args["intervention"] {
+            return await giveControl(request, within: intervention, by: identity, frame: frame, at: now)
+        }
         // An assistance says what it asks (to see, or to see and control) and why.
         var why = ""
         var byCode = false
@@ -120,12 +124,13 @@ extension SeatPipeline {
                 seconds = max(1, min(seconds, Double((deadline - .now()).nanoseconds) / 1e9))
             }
             let person = effects.sessionUser ?? ""
+            let connected = SeatConnection.askerConnected
             for asking in asksControl ? [false, true] : [false] {
                 let question = texts.assistQuestion(by: identity, reason: why, control: asking, seconds: seconds)
-                let wait = seconds
-                let answer = await askPerson {
-                    await self.effects.askConsent(title: question.title, text: question.text, refuse: question.refuse,
-                                                  accept: question.accept, timeout: wait)
+                // The helper's console gone before the answer: the question is withdrawn.
+                guard let answer = await askPerson(question, seconds: seconds, while: connected) else {
+                    release()
+                    return SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), .failed, Reason("assist.withdrawn", ["user": person])))
                 }
                 // Control refused after the view was accepted: the view alone opens.
                 if asking, answer != .accepted {
@@ -152,7 +157,7 @@ extension SeatPipeline {
         let control = asksControl && controlGiven
         let screen: RemoteScreen
         let options = RemoteOptions(control: control, password: password, quality: quality,
-                                    clipboard: live.current.config.watch.controlClipboard)
+                                    clipboard: live.current.config.watch.controlClipboard, mayControl: assist)
         switch await effects.remoteScreen(options) {
         case .success(let s): screen = s
         case .failure(let reason):
@@ -194,19 +199,36 @@ extension SeatPipeline {
         // The intervention's number: the helper completes its sheet with it (`vigie assist note`).
         if assist { opened.params["intervention"] = "\(seat.id)-\(started.seq)" }
         let startedAt = begun
-        let stream = SeatStream { [self] link in
+        var running: RunningAssist?
+        if assist {
+            let intervention = "\(seat.id)-\(started.seq)"
+            let r = RunningAssist(intervention: intervention, identity: identity, reason: why, screen: screen, started: started.seq, control: control)
+            assists.withLockedValue { $0[intervention] = r }
+            running = r
+        }
+        let stream = SeatStream { [self, running] link in
             await runRemote(link, feature: feature, control: control, screen: screen, identity: identity, serial: peer.serial,
-                            args: request.args, started: started, startedAt: startedAt)
+                            args: request.args, started: started, startedAt: startedAt, running: running)
             unregisterControl(controlKey)
             release()
+            // Control given later, inside the assistance, goes with it.
+            if let running, let given = running.end() {
+                unregisterControl(given)
+                controller.withLockedValue { if $0 == given { $0 = nil } }
+                assists.withLockedValue { _ = $0.removeValue(forKey: running.intervention) }
+            } else if let running {
+                assists.withLockedValue { _ = $0.removeValue(forKey: running.intervention) }
+            }
         }
         return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)
     }
 
     /// Relays RFB both ways until something ends the stream; the policy is run
     /// again every second, on the seat's own clock.
-    func runRemote(_ link: StreamLink, feature: Feature, control: Bool, screen: RemoteScreen, identity: Identity, serial: String,
-                   args: [String: String], started: ChainedEvent, startedAt: Date) async {
+    func runRemote(_ link: StreamLink, feature: Feature, control startedInControl: Bool, screen: RemoteScreen, identity: Identity, serial: String,
+                   args: [String: String], started: ChainedEvent, startedAt: Date, running: RunningAssist? = nil) async {
+        // In control from the start, or since the person gave it (inside an assistance).
+        var control: Bool { startedInControl || running?.inControl == true }
         let stop = NIOLockedValueBox<Reason?>(nil)
         let sent = NIOLockedValueBox(0)
         let sessionUser = effects.sessionUser
@@ -215,13 +237,18 @@ extension SeatPipeline {
                             effects: effects, texts: texts)
         // An assistance: a banner with « Arrêter » the person can click at any time.
         var stoppedByPerson: AsyncStream<Void>?
-        var takeDown: (@Sendable () -> Void)?
+        let banner = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+        let (clicks, click) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        /// The banner says who helps and whether they control; shown again when control is given.
+        let showBanner: @Sendable (Bool) async -> Void = { [effects, texts] inControl in
+            let words = texts.assistBanner(by: identity, control: inControl)
+            let takeDown = await effects.assistBanner(text: words.text, button: words.button, control: inControl) { click.yield() }
+            banner.withLockedValue { $0 = takeDown }
+        }
         if feature == .assist {
             assisting.withLockedValue { $0 += 1 }
-            let (clicks, click) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
             stoppedByPerson = clicks
-            let words = texts.assistBanner(by: identity, control: control)
-            takeDown = await effects.assistBanner(text: words.text, button: words.button, control: control) { click.yield() }
+            await showBanner(control)
         }
         do {
             let helper = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -261,6 +288,19 @@ extension SeatPipeline {
                                 stop.withLockedValue { if $0 == nil { $0 = Reason("assist.ended-by-person") } }
                                 break
                             }
+                        }
+                    }
+                    // Control given inside the assistance: the person is told, the notice says it.
+                    if let running {
+                        group.addTask { [self] in
+                            for await _ in running.controlGiven {
+                                await watchers.join(key, identity: identity, since: startedAt, mode: .control, effects: effects, texts: texts)
+                                let old = banner.withLockedValue { b -> (@Sendable () -> Void)? in defer { b = nil }; return b }
+                                old?()
+                                await showBanner(true)
+                            }
+                            // Ends only with the others (the stream ending finishes it).
+                            while !Task.isCancelled { await link.wait(.seconds(1)) }
                         }
                     }
                     // An assistance's longest time ([assistance] max_minutes), from the consent; as the
@@ -340,7 +380,8 @@ extension SeatPipeline {
         // The console first (its viewer closes at once), then the seat's notices.
         let why = stop.withLockedValue { $0 } ?? Reason("watch.connection-closed")
         try? await link.send(StreamMessage(id: link.id, event: .end, reason: why))
-        takeDown?()
+        running?.finishChanges()
+        banner.withLockedValue { b -> (@Sendable () -> Void)? in defer { b = nil }; return b }?()
         await watchers.leave(key, effects: effects, texts: texts)
         // The end of an assistance is said clearly, whoever ended it.
         if feature == .assist {
@@ -359,7 +400,154 @@ extension SeatPipeline {
     }
 }
 
+/// An assistance running on the seat: the person may give its helper the
+/// keyboard and mouse later, with an answer of their own.
+final class RunningAssist: Sendable {
+    let intervention: String
+    let identity: Identity
+    /// What the person read when they accepted (asked again with the control).
+    let reason: String
+    let screen: RemoteScreen
+    /// The `assist.started` event's number.
+    let started: Int64
+    private let state: NIOLockedValueBox<(control: Bool, ended: Bool, given: UUID?)>
+    /// Yields once when control is given.
+    let controlGiven: AsyncStream<Void>
+    private let gave: AsyncStream<Void>.Continuation
+
+    init(intervention: String, identity: Identity, reason: String, screen: RemoteScreen, started: Int64, control: Bool) {
+        self.intervention = intervention
+        self.identity = identity
+        self.reason = reason
+        self.screen = screen
+        self.started = started
+        state = NIOLockedValueBox((control, false, nil))
+        (controlGiven, gave) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    var inControl: Bool { state.withLockedValue { $0.control } }
+    var ended: Bool { state.withLockedValue { $0.ended } }
+
+    /// Control given (the controller's slot `key`); false when the assistance ended meanwhile.
+    func give(_ key: UUID) -> Bool {
+        let ok = state.withLockedValue { s -> Bool in
+            guard !s.ended else { return false }
+            s.control = true
+            s.given = key
+            return true
+        }
+        if ok { gave.yield() }
+        return ok
+    }
+
+    /// The assistance ended; returns the controller's slot given inside it, to release.
+    func end() -> UUID? {
+        state.withLockedValue { s -> UUID? in
+            s.ended = true
+            return s.given
+        }
+    }
+
+    func finishChanges() { gave.finish() }
+}
+
 extension SeatPipeline {
+    /// The keyboard and mouse, asked inside a running assistance (`vigie assist control
+    /// ID`): only its helper may ask, the person answers on the seat as for the first
+    /// consent, and the view turns to control in place (the helper's VNC viewer stays).
+    func giveControl(_ request: Request, within intervention: String, by identity: Identity, frame: Frame, at now: Date) async -> SeatAnswer {
+        let feature = Feature.assist
+        func refuse(_ status: SeatStatus, _ reason: Reason) -> SeatAnswer {
+            SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), status, reason))
+        }
+        guard let running = assists.withLockedValue({ $0[intervention] }), !running.ended else {
+            return refuse(.refused, Reason("assist.not-running", ["id": intervention]))
+        }
+        guard running.identity.uri == identity.uri else {
+            return refuse(.refused, Reason("assist.not-yours", ["id": intervention, "helper": running.identity.displayName]))
+        }
+        if running.inControl { return refuse(.refused, Reason("assist.already-control", ["id": intervention])) }
+        if let by = effects.lockedBy { return refuse(.refused, Reason("control.locked", ["by": by.displayName])) }
+        guard let takeControl = running.screen.takeControl else {
+            return refuse(.failed, Reason("view.unavailable", ["detail": "this view cannot turn to control"]))
+        }
+        let key = UUID()
+        let taken = controller.withLockedValue { current -> Bool in
+            if current != nil { return true }
+            current = key
+            return false
+        }
+        if taken { return refuse(.refused, Reason("control.busy")) }
+        let release: @Sendable () -> Void = { [controller] in controller.withLockedValue { if $0 == key { $0 = nil } } }
+
+        var seconds = Double(live.current.config.assistance.consentSeconds)
+        if let deadline = Self.deadline(of: frame, request) {
+            seconds = max(1, min(seconds, Double((deadline - .now()).nanoseconds) / 1e9))
+        }
+        let person = effects.sessionUser ?? ""
+        let question = texts.assistQuestion(by: identity, reason: running.reason, control: true, seconds: seconds)
+        let connected = SeatConnection.askerConnected
+        let answer = await askPerson(question, seconds: seconds) { connected() && !running.ended }
+        switch answer {
+        case nil:
+            release()
+            return refuse(.failed, Reason("assist.withdrawn", ["user": person]))
+        case .accepted?:
+            break
+        case .refused?:
+            release()
+            return refuse(.refused, Reason("assist.control-refused", ["user": person, "id": intervention]))
+        case .timeout?:
+            release()
+            return refuse(.refused, Reason("assist.timeout", ["user": person, "seconds": String(Int(seconds))]))
+        case .unavailable?:
+            release()
+            return refuse(.failed, Reason("assist.unavailable"))
+        }
+        // Journaled before it is done; the helper turns to control, then the banner says so.
+        let given = Reason("assist.control-given", ["id": intervention, "user": person, "started": String(running.started)])
+        let response = recordOnce(request, feature, by: identity, at: Date(), .ok, given)
+        guard response.status == .ok else {
+            release()
+            return SeatAnswer(response)
+        }
+        let tookIt = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: takeControl()) }
+        }
+        guard tookIt, running.give(key) else {
+            // Failing closed: a helper that did not say so ends its stream.
+            logger.warning("an assistance's VNC helper did not turn to control: its stream ends")
+            release()
+            running.screen.stop()
+            return refuse(.failed, Reason("view.unavailable", ["detail": "the seat's VNC server did not take the keyboard and mouse"]))
+        }
+        await registerControl(key, running.screen)
+        return SeatAnswer(response)
+    }
+}
+
+extension SeatPipeline {
+    /// An assistance's question on the seat, withdrawn (nil) as soon as `present`
+    /// no longer holds: the helper's console left, or the assistance ended.
+    func askPerson(_ question: (title: String, text: String, refuse: String, accept: String), seconds: Double,
+                   while present: @escaping @Sendable () -> Bool) async -> ConsentAnswer? {
+        await askPerson {
+            await withTaskGroup(of: ConsentAnswer?.self) { group in
+                group.addTask {
+                    await self.effects.askConsent(title: question.title, text: question.text, refuse: question.refuse,
+                                                  accept: question.accept, timeout: seconds)
+                }
+                group.addTask {
+                    while present(), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(200)) }
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
+    }
+
     /// Minutes as the register writes them: `60`, `0.05`.
     static func minutes(_ m: Double) -> String { m == m.rounded() ? String(Int(m)) : String(m) }
 

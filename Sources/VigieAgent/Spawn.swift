@@ -207,8 +207,9 @@ public enum Spawn {
 
     /// Starts a helper that asks something (`vigie-ui consent`), waits until it
     /// says `ready`, then for its answer line (`timeout` seconds at most: then it
-    /// is stopped, and the answer is `timeout`).
-    public static func ask(_ argv: [String], timeout: Double) -> Result<String, Reason> {
+    /// is stopped, and the answer is `timeout`). `started` gets the pid first (a
+    /// question withdrawn stops it).
+    public static func ask(_ argv: [String], timeout: Double, started: (pid_t) -> Void = { _ in }) -> Result<String, Reason> {
         let process: SpawnedProcess
         do {
             process = try start(argv, newSession: true)
@@ -216,6 +217,7 @@ public enum Spawn {
             return .failure(Reason("ui.start", ["detail": "\(error)"]))
         }
         defer { close(process.stdout) }
+        started(process.pid)
         let ready = readLine(process.stdout, timeout: helperStartWait)
         guard ready == "ready" else {
             stop(process.pid, mode: argv[1])

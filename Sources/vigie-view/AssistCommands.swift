@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VigieCLI
 import VigieConsole
+import VigieController
 import VigieModel
 import VigieWire
 
@@ -205,6 +206,55 @@ struct AssistReport: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(answer.body))
             }
             return Exit.ok
+        }
+    }
+}
+
+/// `vigie assist control ID`: inside a running assistance (view only), ask the
+/// person for the keyboard and mouse. They answer on their screen; once they
+/// accept, the viewer already open controls (no new connection).
+struct AssistControl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assist-control",
+        abstract: "Inside your running assistance, ask the person for the keyboard and mouse (they answer on their screen).",
+        discussion: "ID is the intervention the assistance printed when it opened (SEAT-NUMBER). Your VNC viewer stays open: it controls once the person accepts.")
+    @OptionGroup var options: ConsoleOptions
+    @Argument(help: ArgumentHelp("The running assistance's intervention (SEAT-NUMBER).", valueName: "id"))
+    var intervention: String
+
+    func validate() throws {
+        guard let dash = intervention.lastIndex(of: "-"), dash != intervention.startIndex,
+              Int(intervention[intervention.index(after: dash)...]) != nil else {
+            throw ValidationError("the intervention is SEAT-NUMBER, as vigie assist printed it")
+        }
+    }
+
+    func run() async throws {
+        try await runConsole {
+            let console = try Console(options)
+            let seatID = String(intervention[..<intervention.lastIndex(of: "-")!])
+            guard let seat = console.config.seat(seatID) else {
+                throw Failure.usage(console.language == .fr ? "poste inconnu : \(seatID)" : "unknown seat: \(seatID)")
+            }
+            let session: ConsoleSession
+            do {
+                session = try ConsoleSession(identity: console.identity, schoolID: console.config.school.id)
+            } catch {
+                throw Failure.configuration("\(error)")
+            }
+            if !console.json {
+                writeLine(console.language == .fr ? "\(seat.id) : prise en main demandée, en attente de la réponse de la personne au poste…"
+                                                  : "\(seat.id): control asked, waiting for the answer of the person at the seat…")
+            }
+            // The person has up to a minute to answer.
+            var status = Exit.ok
+            for await result in session.send(.assist, args: ["mode": "control", "intervention": intervention], to: [seat],
+                                             timeout: console.timeout + .seconds(70)) {
+                writeLine(console.line(result, extra: [:], width: seat.id.count))
+                if result.status != .ok { status = Exit.someSeatsDidNot }
+            }
+            await session.close()
+            return status
         }
     }
 }

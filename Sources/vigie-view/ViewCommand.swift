@@ -20,7 +20,7 @@ struct ViewMain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigie-view",
         abstract: "Remote view, control and assistance (the console hands `vigie view|control|assist` to it).",
-        subcommands: [ViewCommand.self, AssistCode.self, AssistRequests.self, AssistNote.self, AssistReport.self],
+        subcommands: [ViewCommand.self, AssistCode.self, AssistRequests.self, AssistNote.self, AssistReport.self, AssistControl.self],
         defaultSubcommand: ViewCommand.self)
 }
 
@@ -109,7 +109,7 @@ struct ViewCommand: AsyncParsableCommand {
         let relay = StreamRelay()
         let endpoint = listener.channel
         relay.onEnd { endpoint.close(promise: nil) }
-        var args = ["password": password, "quality": quality].merging(extra) { a, _ in a }
+        let args = ["password": password, "quality": quality].merging(extra) { a, _ in a }
         var timeout = console.timeout
         if feature == .assist {
             // The person at the seat has a minute to answer.

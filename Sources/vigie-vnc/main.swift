@@ -1,6 +1,6 @@
 // vigie-vnc: the seat's VNC server for one viewer, in a process of its own.
 //
-//     vigie-vnc --display :0 --fd 3 --mode view|control [--quality low|medium|high] [--clipboard]
+//     vigie-vnc --display :0 --fd 3 --mode view|control [--may-control] [--quality low|medium|high] [--clipboard]
 //               (the password on stdin, one line)
 //
 // The agent starts it for one remote view and hands it one end of a socket
@@ -12,8 +12,10 @@
 // for PointerPos), or is drawn by LibVNCServer for a viewer without them. In
 // `view` mode every key, pointer event and clipboard transfer from the viewer
 // is dropped; in `control` mode keys and pointer are injected with XTEST. The
-// clipboard passes only with `--clipboard` (control mode only): text, both
+// clipboard passes only with `--clipboard` (in control only): text, both
 // ways, at most 256 KiB a transfer. LibVNCServer's file transfer stays off.
+// A view started with `--may-control` (an assistance) turns to control when
+// the agent writes `c` on stdin (the person accepted it), and says `control`.
 // The process ends when its viewer leaves, when the socket closes, or on SIGTERM.
 //
 // `--quality` bounds what the viewer asked for with its pseudo-encodings
@@ -41,6 +43,8 @@ struct Options {
     var control = false
     var quality = Quality.medium
     var clipboard = false
+    /// A view that may turn to control later (`c` on stdin).
+    var mayControl = false
 
     /// The options, or a message naming the one that is wrong.
     static func parse(_ args: [String]) -> Result<Options, UsageError> {
@@ -71,12 +75,17 @@ struct Options {
                 o.clipboard = true
                 i += 1
                 continue
+            case "--may-control":
+                o.mayControl = true
+                i += 1
+                continue
             default:
                 return .failure(UsageError("unknown option \(arg)"))
             }
             i += 2
         }
-        if o.clipboard && !o.control { return .failure(UsageError("--clipboard needs --mode control")) }
+        if o.mayControl && o.control { return .failure(UsageError("--may-control is for --mode view")) }
+        if o.clipboard && !o.control && !o.mayControl { return .failure(UsageError("--clipboard needs --mode control or --may-control")) }
         return .success(o)
     }
 }
@@ -107,7 +116,7 @@ let options: Options
 switch Options.parse(CommandLine.arguments) {
 case .success(let parsed): options = parsed
 case .failure(let error):
-    fail("\(error.message)\nusage: vigie-vnc --display DISPLAY --fd N --mode view|control [--quality low|medium|high] [--clipboard] (password on stdin)")
+    fail("\(error.message)\nusage: vigie-vnc --display DISPLAY --fd N --mode view|control [--may-control] [--quality low|medium|high] [--clipboard] (password on stdin)")
 }
 quality = options.quality
 signal(SIGPIPE, SIG_IGN)
@@ -168,51 +177,61 @@ screen.pointee.displayHook = { client in
 if let xfixes = seat.xfixesEvent {
     seat.cursor = CursorSource(seat.x, screen: screen, xfixesEvent: xfixes)
 }
-if options.clipboard {
-    seat.clipboard = Clipboard(seat.x, screen: screen, xfixesEvent: seat.xfixesEvent)
-    screen.pointee.setXCutText = { text, length, _ in
-        guard let text, length >= 0 else { return }
-        text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
-            seat.clipboard?.fromViewer(latin1: UnsafeBufferPointer(start: $0, count: Int(length)))
-        }
+// The viewer's clipboard, keys and pointer reach the seat only in control
+// (`injector` and `seat.clipboard` are set then); in view they are dropped.
+screen.pointee.setXCutText = { text, length, _ in
+    guard let text, length >= 0 else { return }
+    text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+        seat.clipboard?.fromViewer(latin1: UnsafeBufferPointer(start: $0, count: Int(length)))
     }
-    screen.pointee.setXCutTextUTF8 = { text, length, _ in
-        guard let text, length >= 0 else { return }
-        text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
-            seat.clipboard?.fromViewer(utf8: UnsafeBufferPointer(start: $0, count: Int(length)))
-        }
+}
+screen.pointee.setXCutTextUTF8 = { text, length, _ in
+    guard let text, length >= 0 else { return }
+    text.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+        seat.clipboard?.fromViewer(utf8: UnsafeBufferPointer(start: $0, count: Int(length)))
     }
-} else {
-    // Without --clipboard nothing passes, in either mode.
-    screen.pointee.setXCutText = { _, _, _ in }
-    screen.pointee.setXCutTextUTF8 = { _, _, _ in }
+}
+screen.pointee.kbdAddEvent = { down, keysym, _ in injector?.key(down: down != 0, keysym: UInt32(keysym)) }
+screen.pointee.ptrAddEvent = { mask, px, py, cl in
+    guard let injector else { return }
+    injector.pointer(mask: mask, x: px, y: py)
+    seat.cursor?.viewerMovedPointer()
+    rfbDefaultPtrAddEvent(mask, px, py, cl)
+}
+
+/// Keyboard and mouse (XTEST), and the clipboard when allowed (`--clipboard`).
+func takeControl() throws {
+    injector = try Injector(x)
+    if options.clipboard {
+        seat.clipboard = Clipboard(seat.x, screen: screen, xfixesEvent: seat.xfixesEvent)
+    }
 }
 if options.control {
     do {
-        injector = try Injector(x)
+        try takeControl()
     } catch {
         fail("\(error)")
     }
-    screen.pointee.kbdAddEvent = { down, keysym, _ in injector?.key(down: down != 0, keysym: UInt32(keysym)) }
-    screen.pointee.ptrAddEvent = { mask, px, py, cl in
-        injector?.pointer(mask: mask, x: px, y: py)
-        seat.cursor?.viewerMovedPointer()
-        rfbDefaultPtrAddEvent(mask, px, py, cl)
-    }
-} else {
-    screen.pointee.kbdAddEvent = { _, _, _ in }
-    screen.pointee.ptrAddEvent = { _, _, _, _ in }
 }
 cvnc_init_server(screen)
 
 while !viewerGone {
     _ = rfbProcessEvents(screen, 5000)
     if x.hasError || seat.x.hasError { break }
-    // The agent asks the person something: the controller's input stops before it shows.
-    if injector != nil {
+    // The agent asks the person something: the controller's input stops before it
+    // shows. Or the person gave the keyboard and mouse to an assistance's view.
+    if options.control || options.mayControl {
         var bytes = [UInt8](repeating: 0, count: 16)
         let n = read(0, &bytes, bytes.count)
-        if n > 0, let last = bytes[0..<n].last(where: { $0 == UInt8(ascii: "h") || $0 == UInt8(ascii: "f") }) {
+        if n > 0, options.mayControl, injector == nil, bytes[0..<n].contains(UInt8(ascii: "c")) {
+            do {
+                try takeControl()
+                emitLine("control")
+            } catch {
+                emitLine("error \(error)")
+            }
+        }
+        if n > 0, injector != nil, let last = bytes[0..<n].last(where: { $0 == UInt8(ascii: "h") || $0 == UInt8(ascii: "f") }) {
             holdWanted = last == UInt8(ascii: "h")
         }
     }

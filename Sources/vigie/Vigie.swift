@@ -69,6 +69,7 @@ enum Forward {
         (["assist", "requests"], nil, "vigie-view", ["assist-requests"]),
         (["assist", "note"], nil, "vigie-view", ["assist-note"]),
         (["assist", "report"], nil, "vigie-view", ["assist-report"]),
+        (["assist", "control"], nil, "vigie-view", ["assist-control"]),
         (["assist"], "--code", "vigie-view", ["assist-code"]),
         (["assist"], nil, "vigie-view", ["assist"]),
         // Posters: the templates' engine (swift-mustache) stays out of the console.

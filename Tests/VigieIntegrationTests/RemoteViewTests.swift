@@ -593,6 +593,116 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
     }
 }
 
+extension Assistance {
+    /// One VNC viewer through the whole assistance (the console takes one): types
+    /// "x" at once, then "ok" once `go` exists (vncdotool's API, in the venv).
+    static func viewerTypingLater(port: Int, password: String, go: String) throws -> ChildProcess {
+        let script = """
+            import os, sys, time
+            from vncdotool import api
+            c = api.connect("127.0.0.1::" + sys.argv[1], password=sys.argv[2])
+            c.mouseMove(12, 470)
+            c.keyPress("x")
+            print("typed", flush=True)
+            while not os.path.exists(sys.argv[3]):
+                time.sleep(0.1)
+            c.mouseMove(12, 470)
+            c.keyPress("o")
+            c.keyPress("k")
+            time.sleep(0.5)
+            print("typed", flush=True)
+            c.disconnect()
+            api.shutdown()
+            """
+        return try ChildProcess([RemoteViewHelper.venv + "/python3", "-c", script, String(port), password, go])
+    }
+
+    /// `vigie assist control ID` as `who`: the seat's answer line.
+    static func askControl(_ school: TestSchool, _ intervention: String, as who: String) throws -> ChildProcess {
+        var env = ProcessInfo.processInfo.environment
+        env["LANG"] = "fr_FR.UTF-8"
+        return try ChildProcess([product("vigie"), "assist", "control", intervention, "--json", "--config", school.configPath,
+                                 "--identity", school.people[who]!], environment: env)
+    }
+
+    /// Control inside a running assistance is a question of its own: refused, the view
+    /// goes on; accepted, the viewer already open controls. Only the assistance's
+    /// helper may ask. A question whose helper left before the answer is taken down.
+    @Test func controlAskedInsideAViewIsItsOwnQuestionAndAQuestionGoesWithItsHelper() async throws {
+        guard RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204")], extraConfig: HelpRequests.grants + "\n[assistance]\nconsent_seconds = 30\n",
+                           agentArguments: ["--session-user", testSessionUser])
+        }
+        let seat = school.seats["B204-01"]!
+        let xev = try await offThePool { try keyPrinter(on: seat.display) }
+        defer { xev.kill() }
+        var env = ProcessInfo.processInfo.environment
+        env["DISPLAY"] = seat.display
+        let display = env
+
+        // A view, accepted.
+        let viewing = try AssistProcess(school, seat: "B204-01", as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"]) }
+        let opened = try await offThePool { HelpRequests.firstJSON(viewing.child) }
+        #expect(opened["code"] == "assist.started", "\(opened)")
+        let intervention = try #require(opened["intervention"], "\(opened)")
+        let port = try #require(opened["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(opened)")
+        let dir = try TempDir()
+        let go = dir.path + "/go"
+        let viewer = try Self.viewerTypingLater(port: port, password: opened["password"] ?? "", go: go)
+        defer { viewer.kill() }
+        #expect(try await offThePool { viewer.readLine(timeout: 20) } == "typed", "\(viewer.readAllStderr())")
+
+        // Another helper may not ask in this assistance.
+        let stranger = try await offThePool { try Self.askControl(school, intervention, as: "technician") }
+        let notYours = try await offThePool { stranger.readLine(timeout: 30) ?? "" }
+        #expect(notYours.contains("assist.not-yours"), "\(notYours)")
+
+        // Asked, refused: the view goes on.
+        let first = try Self.askControl(school, intervention, as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Escape"], name: "Prise en main") }
+        let no = try await offThePool { first.readLine(timeout: 30) ?? "" }
+        #expect(no.contains("assist.control-refused"), "\(no)")
+        #expect(try journalEvents(school, "B204-01", features: ["assist"]).last?.code == "assist.control-refused")
+
+        // Asked again, accepted: the banner says so and the open viewer's keys reach the seat.
+        let second = try Self.askControl(school, intervention, as: "admin")
+        try await offThePool { try Self.press(seat.display, ["Tab", "space"], name: "Prise en main") }
+        let yes = try await offThePool { second.readLine(timeout: 30) ?? "" }
+        #expect(yes.contains("assist.control-given"), "\(yes)")
+        let banner = await eventually(10) {
+            (try? run(["xdotool", "search", "--onlyvisible", "--name", "a la main sur le clavier"], timeout: 5, environment: display).status) == 0
+        }
+        #expect(banner, "the banner says the helper has the keyboard and mouse")
+        FileManager.default.createFile(atPath: go, contents: Data())
+        let keys = try await offThePool { xevKeys(xev, until: ["6f", "6b"]) }
+        #expect(keys.contains("6f") && keys.contains("6b"), "the viewer types once control is given: \(keys) \(viewer.readAllStderr())")
+        #expect(!keys.contains("78"), "nothing typed while it only viewed: \(keys)")
+        let asked = try await offThePool { try Self.askControl(school, intervention, as: "admin") }
+        let already = try await offThePool { asked.readLine(timeout: 30) ?? "" }
+        #expect(already.contains("assist.already-control"), "\(already)")
+        viewing.child.signal(SIGINT)
+        _ = try await offThePool { viewing.child.wait(timeout: 15) }
+        let ended = try journalEvents(school, "B204-01", features: ["assist"])
+        let given = ended.first { $0.code == "assist.control-given" }
+        #expect(given?.params["id"] == intervention && given?.params["user"] == testSessionUser, "\(ended)")
+
+        // A helper who leaves before the person answers: the question is taken off the screen.
+        let leaving = try AssistProcess(school, seat: "B204-01", as: "admin")
+        _ = try await offThePool { try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-consent"], timeout: 20, environment: display) }
+        leaving.child.kill()
+        let gone = await eventually(10) {
+            (try? run(["xdotool", "search", "--onlyvisible", "--classname", "vigie-consent"], timeout: 5, environment: display).status) != 0
+        }
+        #expect(gone, "the question left with its helper")
+        let withdrawn = await eventually(10) {
+            (try? journalEvents(school, "B204-01", features: ["assist"]).last?.code) == "assist.withdrawn"
+        }
+        #expect(withdrawn, "\(String(describing: try? journalEvents(school, "B204-01", features: ["assist"]).last))")
+    }
+}
+
 /// The journal's `view` and `control` events on a seat.
 func remoteEvents(_ school: TestSchool, _ seat: String) throws -> [(outcome: String, code: String, params: [String: String])] {
     try journalEvents(school, seat, features: ["view", "control"])
