@@ -41,6 +41,9 @@ public struct Intervention: Sendable, Equatable {
     public var mode: String
     /// The helper asked control and the person refused it.
     public var controlRefused: Bool
+    /// Local time the person gave control inside a running view (`vigie assist control`);
+    /// empty when control came with the consent, or never.
+    public var controlGivenLocal: String = ""
     /// A code the person gave opened it (`vigie assist --code`).
     public var byCode: Bool
     /// Why it ended (a catalog code: `assist.ended-by-person`, `assist.time-limit`, …).
@@ -74,6 +77,7 @@ public enum Interventions {
         var starts: [Intervention] = []
         var ends: [String: RegisterEvent] = [:]
         var notes: [String: RegisterEvent] = [:]
+        var laterControl: [String: RegisterEvent] = [:]
         // Ends and notes come after their start: read from the filter's start on, to now.
         var wide = RegisterFilter(school: filter.school, from: filter.from, features: features)
         if let id { wide.from = nil; wide.features = ["assist"]; wide.seat = id.seat }
@@ -86,6 +90,9 @@ public enum Interventions {
                 starts.append(start(seat: seat, seq: chained.seq, event))
             } else if event.code == "assist.stopped", let started = event.params["started"] {
                 ends["\(seat)-\(started)"] = event
+            } else if event.code == "assist.control-given" || event.code == "assist.control-refused", let of = event.params["id"] {
+                // Control asked later, inside the assistance: the person's answer.
+                laterControl[of] = event
             }
         }
         var notesFilter = RegisterFilter(school: filter.school, from: filter.from, seat: RegisterEvent.serverSeat, features: ["assist.note"])
@@ -101,6 +108,15 @@ public enum Interventions {
                 record.seconds = end.params["seconds"].flatMap(Int.init)
                 record.endedWhy = end.params["why"] ?? ""
                 record.endedParams = end.params.filter { !["why", "seconds", "bytes", "started"].contains($0.key) }
+            }
+            if let later = laterControl[record.id] {
+                if later.code == "assist.control-given" {
+                    record.mode = "control"
+                    record.controlRefused = false
+                    record.controlGivenLocal = later.timeLocal
+                } else if record.mode != "control" {
+                    record.controlRefused = true
+                }
             }
             if let note = notes[record.id] {
                 let a = note.args
@@ -135,6 +151,9 @@ public enum Interventions {
         let fr = language == .fr
         let what: String
         switch (r.mode, r.controlRefused) {
+        case ("control", _) where !r.controlGivenLocal.isEmpty:
+            what = fr ? "voir l’écran, puis prendre la main (accordée le \(localTime(r.controlGivenLocal)))"
+                      : "see the screen, then take control (given on \(localTime(r.controlGivenLocal)))"
         case ("control", _): what = fr ? "voir l’écran et prendre la main (deux accords)" : "see the screen and take control (two consents)"
         case (_, true): what = fr ? "voir l’écran ; prise en main refusée" : "see the screen; control refused"
         default: what = fr ? "voir l’écran" : "see the screen"
@@ -190,7 +209,7 @@ public enum Interventions {
     public static let csvColumns = [
         "id", "seat", "room", "started_local", "ended_local", "seconds", "helper", "helper_role", "person", "reason", "mode",
         "control_refused", "by_code", "ended_why", "ended", "status", "problem", "diagnosis", "before", "after", "advice",
-        "noted_by", "noted_at",
+        "noted_by", "noted_at", "control_given_local",
     ]
 
     static func cells(_ r: Intervention, _ language: Language) -> [String] {
@@ -200,6 +219,7 @@ public enum Interventions {
             r.reason, r.mode, r.controlRefused ? "true" : "false", r.byCode ? "true" : "false", r.endedWhy, endedText(r, language),
             r.complete ? (language == .fr ? "complet" : "complete") : (language == .fr ? "incomplet" : "incomplete"),
             n?.problem ?? "", n?.diagnosis ?? "", n?.before ?? "", n?.after ?? "", n?.advice ?? "", n?.by ?? "", n?.at ?? "",
+            r.controlGivenLocal,
         ]
     }
 

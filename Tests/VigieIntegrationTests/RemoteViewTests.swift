@@ -631,7 +631,7 @@ extension Assistance {
     @Test func controlAskedInsideAViewIsItsOwnQuestionAndAQuestionGoesWithItsHelper() async throws {
         guard RemoteViewHelper.clientInstalled() else { return }
         let school = try await offThePool {
-            try TestSchool(seats: [("B204-01", "B204")], extraConfig: HelpRequests.grants + "\n[assistance]\nconsent_seconds = 30\n",
+            try TestSchool(seats: [("B204-01", "B204")], withServer: true, extraConfig: HelpRequests.grants + "\n[assistance]\nconsent_seconds = 30\n",
                            agentArguments: ["--session-user", testSessionUser])
         }
         let seat = school.seats["B204-01"]!
@@ -687,6 +687,17 @@ extension Assistance {
         let ended = try journalEvents(school, "B204-01", features: ["assist"])
         let given = ended.first { $0.code == "assist.control-given" }
         #expect(given?.params["id"] == intervention && given?.params["user"] == testSessionUser, "\(ended)")
+        // The intervention's sheet says control was given later, and when.
+        let csv = dir.path + "/interventions.csv"
+        var row = ""
+        let exported = await eventually(20) {
+            _ = try? run([product("vigie"), "register", "export", "--kind", "interventions", "--format", "csv", "--out", csv,
+                          "--config", school.configPath, "--identity", school.people["head"]!])
+            row = ((try? String(contentsOfFile: csv, encoding: .utf8)) ?? "").split(separator: "\r\n")
+                .first { $0.hasPrefix(intervention + ",") }.map(String.init) ?? ""
+            return row.contains(",control,")
+        }
+        #expect(exported && !row.hasSuffix(","), "the sheet: \(row)")
 
         // A helper who leaves before the person answers: the question is taken off the screen.
         let leaving = try AssistProcess(school, seat: "B204-01", as: "admin")
