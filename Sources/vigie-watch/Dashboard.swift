@@ -210,6 +210,9 @@ final class Hub: Sendable {
     private let openerBox = NIOLockedValueBox<Browser.Opened?>(nil)
     /// The remote views the pages have open (noVNC).
     let remotes = RemotePanes()
+    /// The help requests waiting, as the server last said (nil: not asked, or not one who assists).
+    let helpState = NIOLockedValueBox<[[String: String]]?>(nil)
+    private let helpTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     var opener: Browser.Opened? {
         get { openerBox.withLockedValue { $0 } }
@@ -237,9 +240,14 @@ final class Hub: Sendable {
             streams.withLockedValue { $0[seat.id] = id }
         }
         Task { await act("status", on: seats.map(\.id), text: nil) }
+        if mayAssist { helpTask.withLockedValue { $0 = Task { await self.watchHelpRequests() } } }
     }
 
+    /// The pages open now.
+    func pageKeys() -> [UInt64] { pages.withLockedValue { Array($0.keys) } }
+
     func stop() async {
+        helpTask.withLockedValue { $0?.cancel() }
         for pane in remotes.removeAll() { await end(pane) }
         for seat in seats {
             if let id = streams.withLockedValue({ $0[seat.id] }) { await session.endStream(id, on: seat) }
@@ -326,6 +334,7 @@ final class Hub: Sendable {
         var hello: [String: Any] = ["type": "hello", "lang": console.language.rawValue, "seats": seats.map { ["seat": $0.id, "room": $0.room] }]
         hello["title"] = console.language == .fr ? "Vigie — vue d’ensemble" : "Vigie — overview"
         page.yield(PageMessage(hello)!)
+        if let requests = helpState.withLockedValue({ $0 }) { page.yield(PageMessage(helpMessage(requests, problem: nil))!) }
         for tile in tiles.withLockedValue({ Array($0.values) }).sorted(by: { $0.seat.id < $1.seat.id }) {
             var update = Self.describe(tile)
             update["type"] = "tile"
@@ -341,8 +350,16 @@ final class Hub: Sendable {
                 switch object["type"] as? String {
                 case "remote":
                     if let seat = object["seat"] as? String, let mode = object["mode"] as? String {
-                        Task { await self.openRemote(seat: seat, mode: mode, page: key) }
+                        let code = object["code"] as? String
+                        Task { await self.openRemote(seat: seat, mode: mode, page: key, code: code) }
                     }
+                    continue
+                case "assist-control":
+                    if let ticket = object["ticket"] as? String { Task { await self.askControl(ticket: ticket, page: key) } }
+                    continue
+                case "note":
+                    let fields = object.compactMapValues { $0 as? String }
+                    Task { await self.note(fields, page: key) }
                     continue
                 case "remote-close":
                     if let ticket = object["ticket"] as? String { Task { await self.closeRemote(ticket: ticket, page: key) } }

@@ -30,7 +30,12 @@ enum Page {
          "lost":"Connexion au tableau de bord perdue, nouvelle tentative…","noseat":"Sélectionnez d’abord des postes.",
          "view":"vue à distance","control":"contrôle à distance","takeover":"Prendre la main","close":"Fermer",
          "rconnecting":"Connexion au poste…","rconnected":"Connecté","rlost":"Connexion au poste perdue",
-         "ropen":"Voir en grand","nonovnc":"noVNC n’a pas pu être chargé (paquet Debian « novnc »)."}
+         "ropen":"Voir en grand","nonovnc":"noVNC n’a pas pu être chargé (paquet Debian « novnc »).",
+         "help":"Demandes d’aide","nohelp":"Aucune demande d’aide en attente.","helpbtn":"Aider…","code":"Code donné par la personne (6 chiffres)",
+         "connect":"Se connecter","assist":"assistance","askcontrol":"Demander la main","waiting":"En attente de l’accord de la personne au poste…",
+         "asking":"Prise en main demandée : la personne répond sur son écran…","expires":"expire dans","sheet":"Fiche d’intervention",
+         "problem":"Problème signalé","diagnosis":"Diagnostic et actions","before":"État avant","after":"État après","advice":"Conseils donnés",
+         "save":"Enregistrer la fiche","later":"Plus tard"}
         """
 
     static let english = """
@@ -41,7 +46,12 @@ enum Page {
          "lost":"Dashboard connection lost, trying again…","noseat":"Select seats first.",
          "view":"remote view","control":"remote control","takeover":"Take control","close":"Close",
          "rconnecting":"Connecting to the seat…","rconnected":"Connected","rlost":"Connection to the seat lost",
-         "ropen":"View full size","nonovnc":"noVNC could not be loaded (Debian package “novnc”)."}
+         "ropen":"View full size","nonovnc":"noVNC could not be loaded (Debian package “novnc”).",
+         "help":"Help requests","nohelp":"No help request waiting.","helpbtn":"Help…","code":"Code the person gives you (6 digits)",
+         "connect":"Connect","assist":"assistance","askcontrol":"Ask for control","waiting":"Waiting for the consent of the person at the seat…",
+         "asking":"Control asked: the person answers on their screen…","expires":"expires in","sheet":"Intervention sheet",
+         "problem":"Problem reported","diagnosis":"Diagnosis and actions","before":"State before","after":"State after","advice":"Advice given",
+         "save":"Save the sheet","later":"Later"}
         """
 
     static let template = #"""
@@ -89,6 +99,23 @@ enum Page {
         #remote[data-state=lost] #rstatus, #remote[data-state=refused] #rstatus, #remote[data-state=failed] #rstatus { font-weight:700; }
         #remote[data-mode=view][data-state=lost] #rstatus, #remote[data-mode=view][data-state=refused] #rstatus { color:var(--bad); }
         #rscreen { flex:1; min-height:0; position:relative; }
+        /* Help requests (for those who assist), and the intervention sheet. */
+        #help { margin:12px 12px 0; padding:8px 12px; background:#fff; border:2px solid #6c3483; border-radius:8px; }
+        #help h2 { font-size:15px; margin:0 0 6px; color:#6c3483; }
+        #help ul { list-style:none; margin:0; padding:0; }
+        #help li { display:flex; flex-wrap:wrap; gap:8px; align-items:center; padding:4px 0; border-top:1px solid #eee; }
+        #help li:first-child { border-top:0; }
+        #help .desc { flex:1; }
+        #help .left { color:var(--muted); }
+        #helpform { display:flex; gap:8px; margin-top:6px; }
+        #helpform input { min-width:12em; flex:0; }
+        #sheet { position:fixed; inset:0; z-index:6; background:rgba(20,20,30,.55); display:flex; align-items:center; justify-content:center; }
+        #sheet[hidden] { display:none; }
+        #sheet form { background:#fff; border-radius:8px; padding:16px; width:min(720px, 95vw); display:grid; gap:8px; }
+        #sheet h2 { margin:0; font-size:16px; }
+        #sheet label { display:grid; gap:2px; font-weight:600; }
+        #sheet textarea { font:inherit; min-height:3em; padding:6px; border:1px solid #b8bdc9; border-radius:6px; }
+        #sheetstatus { min-height:1.2em; }
         </style>
         </head>
         <body>
@@ -106,7 +133,31 @@ enum Page {
           </form>
           <div id="status" role="status" aria-live="polite"></div>
         </header>
+        <section id="help" hidden aria-labelledby="helptitle">
+          <h2 id="helptitle"></h2>
+          <ul id="helplist"></ul>
+          <form id="helpform" hidden>
+            <strong id="helpseat"></strong>
+            <input id="code" type="text" inputmode="numeric" maxlength="7" autocomplete="off" pattern="[0-9 ]{6,7}">
+            <button id="connect" class="primary" type="submit"></button>
+          </form>
+        </section>
         <main id="tiles" aria-live="off"></main>
+        <div id="sheet" hidden role="dialog" aria-labelledby="sheettitle">
+          <form id="sheetform">
+            <h2 id="sheettitle"></h2>
+            <label><span data-w="problem"></span><textarea name="problem" maxlength="2000"></textarea></label>
+            <label><span data-w="diagnosis"></span><textarea name="diagnosis" maxlength="2000"></textarea></label>
+            <label><span data-w="before"></span><textarea name="before" maxlength="2000"></textarea></label>
+            <label><span data-w="after"></span><textarea name="after" maxlength="2000"></textarea></label>
+            <label><span data-w="advice"></span><textarea name="advice" maxlength="2000"></textarea></label>
+            <div id="sheetstatus" role="status" aria-live="polite"></div>
+            <div style="display:flex; gap:8px; justify-content:flex-end">
+              <button id="later" type="button"></button>
+              <button id="save" class="primary" type="submit"></button>
+            </div>
+          </form>
+        </div>
         <div id="remote" hidden role="dialog" aria-labelledby="rtitle">
           <div class="bar">
             <h2 id="rtitle"></h2>
@@ -124,6 +175,11 @@ enum Page {
         $("title").textContent = W.title;
         for (const id of ["all", "none", "lock", "unlock", "screenshot", "send", "takeover"]) $(id).textContent = W[id];
         $("rclose").textContent = W.close;
+        for (const id of ["connect", "save", "later"]) $(id).textContent = W[id];
+        $("helptitle").textContent = W.help;
+        $("code").placeholder = W.code;
+        $("code").setAttribute("aria-label", W.code);
+        for (const el of document.querySelectorAll("[data-w]")) el.textContent = W[el.dataset.w];
         $("text").placeholder = W.message;
         $("text").setAttribute("aria-label", W.message);
         const tiles = new Map();
@@ -214,6 +270,9 @@ enum Page {
             else if (m.type === "result") result(m);
             else if (m.type === "remote") remoteAnswer(m);
             else if (m.type === "remote-ended") remoteEnded(m);
+            else if (m.type === "help") helpList(m);
+            else if (m.type === "assist-control") assistControl(m);
+            else if (m.type === "note") noted(m);
           };
           socket.onclose = () => {
             $("status").textContent = W.lost;
@@ -229,18 +288,19 @@ enum Page {
         }
         // One seat full size, through noVNC (Debian's, served under /novnc/): the seat
         // answers first (its policy), then noVNC connects with a one-time ticket and password.
-        const R = { rfb: null, ticket: null, seat: null, mode: null, ended: null };
+        const R = { rfb: null, ticket: null, seat: null, mode: null, ended: null, intervention: null };
         function remoteState(state, text) { $("remote").dataset.state = state; $("rstatus").textContent = text; }
-        function remoteOpen(seat, mode) {
+        function remoteOpen(seat, mode, extra) {
           remoteDisconnect(false);
-          Object.assign(R, { seat, mode, ticket: null, ended: null });
+          Object.assign(R, { seat, mode, ticket: null, ended: null, intervention: null });
           $("remote").hidden = false;
-          $("remote").dataset.mode = mode;
+          $("remote").dataset.mode = mode === "assist" ? "view" : mode;
           $("rtitle").textContent = seat + " — " + W[mode];
           $("takeover").hidden = true;
+          $("takeover").textContent = mode === "assist" ? W.askcontrol : W.takeover;
           $("rscreen").innerHTML = "";
-          remoteState("connecting", W.rconnecting);
-          if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "remote", seat, mode }));
+          remoteState("connecting", mode === "assist" ? W.waiting : W.rconnecting);
+          if (socket && socket.readyState === 1) socket.send(JSON.stringify(Object.assign({ type: "remote", seat, mode }, extra || {})));
           $("rclose").focus();
         }
         async function remoteAnswer(m) {
@@ -250,6 +310,7 @@ enum Page {
           }
           if (m.status !== "ok") { remoteState(m.status === "refused" ? "refused" : "failed", m.message); return; }
           R.ticket = m.ticket;
+          R.intervention = m.intervention || null;
           const ticket = m.ticket;
           $("takeover").hidden = !m.control;
           let RFB;
@@ -260,7 +321,7 @@ enum Page {
           rfb.viewOnly = m.mode !== "control";
           rfb.scaleViewport = true;
           rfb.addEventListener("connect", () => {
-            if (R.ticket === ticket) remoteState("connected", W.rconnected + (m.user ? " — " + m.user : ""));
+            if (R.ticket === ticket) remoteState("connected", (m.intervention ? m.message + " (" + m.intervention + ")" : W.rconnected) + (m.user ? " — " + m.user : ""));
             if (m.mode === "control") rfb.focus();
           });
           rfb.addEventListener("disconnect", () => {
@@ -282,8 +343,78 @@ enum Page {
           if (ticket && socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "remote-close", ticket }));
           if (hide) { $("remote").hidden = true; $("rscreen").innerHTML = ""; }
         }
-        $("rclose").onclick = () => remoteDisconnect(true);
-        $("takeover").onclick = () => remoteOpen(R.seat, "control");
+        $("rclose").onclick = () => {
+          const intervention = R.intervention;
+          remoteDisconnect(true);
+          // After an assistance: its sheet, completed here.
+          if (intervention) sheetOpen(intervention);
+        };
+        $("takeover").onclick = () => {
+          if (R.mode !== "assist") { remoteOpen(R.seat, "control"); return; }
+          $("takeover").hidden = true;
+          $("rstatus").textContent = W.asking;
+          if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "assist-control", ticket: R.ticket }));
+        };
+        // The help requests waiting, in the rooms where this person may assist.
+        function helpList(m) {
+          $("help").hidden = false;
+          const list = $("helplist");
+          list.innerHTML = "";
+          if (m.problem) { const li = document.createElement("li"); li.textContent = m.problem; list.appendChild(li); }
+          if (!m.requests.length) { const li = document.createElement("li"); li.textContent = W.nohelp; list.appendChild(li); return; }
+          for (const r of m.requests) {
+            const li = document.createElement("li");
+            li.dataset.seat = r.seat;
+            li.innerHTML = '<strong class="seat"></strong><span class="who"></span><span class="desc"></span><span class="left"></span><button type="button"></button>';
+            li.querySelector(".seat").textContent = r.seat + " · " + r.room;
+            li.querySelector(".who").textContent = r.user || "";
+            li.querySelector(".desc").textContent = r.description ? "« " + r.description + " »" : "";
+            const s = parseInt(r.expires_in || "0", 10);
+            li.querySelector(".left").textContent = W.expires + " " + Math.floor(s / 60) + " min";
+            const b = li.querySelector("button");
+            b.textContent = W.helpbtn;
+            b.onclick = () => { $("helpform").hidden = false; $("helpform").dataset.seat = r.seat; $("helpseat").textContent = r.seat; $("code").value = ""; $("code").focus(); };
+            list.appendChild(li);
+          }
+        }
+        $("helpform").onsubmit = (e) => {
+          e.preventDefault();
+          const code = $("code").value.replace(/\s/g, "");
+          $("code").value = "";
+          $("helpform").hidden = true;
+          remoteOpen($("helpform").dataset.seat, "assist", { code });
+        };
+        function assistControl(m) {
+          if (m.ticket !== R.ticket) return;
+          $("rstatus").textContent = m.message;
+          if (m.status === "ok" && R.rfb) {
+            R.rfb.viewOnly = false;
+            $("remote").dataset.mode = "control";
+            R.rfb.focus();
+          } else {
+            $("takeover").hidden = false;
+          }
+        }
+        function sheetOpen(intervention) {
+          $("sheet").hidden = false;
+          $("sheet").dataset.intervention = intervention;
+          $("sheettitle").textContent = W.sheet + " " + intervention;
+          $("sheetstatus").textContent = "";
+          $("sheetform").reset();
+          $("sheetform").querySelector("textarea").focus();
+        }
+        $("sheetform").onsubmit = (e) => {
+          e.preventDefault();
+          const note = { type: "note", intervention: $("sheet").dataset.intervention };
+          for (const t of $("sheetform").querySelectorAll("textarea")) note[t.name] = t.value;
+          if (socket && socket.readyState === 1) socket.send(JSON.stringify(note));
+        };
+        $("later").onclick = () => { $("sheet").hidden = true; };
+        function noted(m) {
+          if (m.intervention !== $("sheet").dataset.intervention) return;
+          $("sheetstatus").textContent = m.message;
+          $("sheet").dataset.saved = m.status === "ok" ? "1" : "0";
+        }
         $("all").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = true; el.classList.add("selected"); } count(); };
         $("none").onclick = () => { for (const el of tiles.values()) { el.querySelector("input").checked = false; el.classList.remove("selected"); } count(); };
         $("lock").onclick = () => act("lock");

@@ -53,6 +53,8 @@ final class RemotePanes: Sendable {
         let stream: UInt32
         let relay: StreamRelay
         var connected = false
+        /// An assistance's number (`SEAT-SEQ`): control is asked inside it.
+        var intervention: String?
     }
 
     private let panes = NIOLockedValueBox<[String: Pane]>([:])
@@ -72,6 +74,11 @@ final class RemotePanes: Sendable {
     }
 
     func isConnected(_ ticket: String) -> Bool { panes.withLockedValue { $0[ticket]?.connected ?? false } }
+
+    /// The pane of a ticket a page has open (left in place).
+    func pane(_ ticket: String, of page: UInt64) -> Pane? {
+        panes.withLockedValue { panes in panes[ticket].flatMap { $0.page == page ? $0 : nil } }
+    }
 
     /// The pane of a ticket, taken out; with `page`, only if that page opened it.
     @discardableResult
@@ -101,10 +108,25 @@ final class RemotePanes: Sendable {
 }
 
 extension Hub {
-    /// A page asks to see (`view`) or take (`control`) one seat.
-    func openRemote(seat id: String, mode: String, page: UInt64) async {
-        guard let seat = seats.first(where: { $0.id == id }), let feature = mode == "control" ? Feature.control : mode == "view" ? Feature.view : nil else {
+    /// A page asks to see (`view`) or take (`control`) one seat, or to help the
+    /// person at it (`assist`, with the code they gave: they accept on their screen).
+    func openRemote(seat id: String, mode: String, page: UInt64, code: String? = nil) async {
+        let features: [String: Feature] = ["view": .view, "control": .control, "assist": .assist]
+        guard let seat = seats.first(where: { $0.id == id }), let feature = features[mode] else {
             return
+        }
+        var extra: [String: String] = [:]
+        var timeout = console.timeout
+        if feature == .assist {
+            guard let code, code.count == 6, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                send(["type": "remote", "seat": seat.id, "mode": mode, "status": "failed",
+                      "message": console.language == .fr ? "le code est les six chiffres que la personne vous donne" : "the code is the six digits the person gives you"],
+                     to: page)
+                return
+            }
+            extra = ["mode": "view", "code": code]
+            // The person at the seat has a minute to answer.
+            timeout += .seconds(70)
         }
         var reply: [String: Any] = ["type": "remote", "seat": seat.id, "room": seat.room, "mode": feature.rawValue]
         // One remote view per page: the one open before goes.
@@ -119,8 +141,8 @@ extension Hub {
         }
         let password = StreamRelay.vncPassword()
         let relay = StreamRelay()
-        let stream = await session.openStream(feature, args: ["password": password, "quality": RemoteQuality.standard.rawValue],
-                                              on: seat, timeout: console.timeout) { relay.handle($0) }
+        let args = ["password": password, "quality": RemoteQuality.standard.rawValue].merging(extra) { a, _ in a }
+        let stream = await session.openStream(feature, args: args, on: seat, timeout: timeout) { relay.handle($0) }
         switch await relay.answer() {
         case .failure(let refusal):
             reply["status"] = refusal.status.rawValue
@@ -130,7 +152,8 @@ extension Hub {
             await session.endStream(stream, on: seat)
         case .success(let opened):
             let ticket = Access.random()
-            remotes.add(RemotePanes.Pane(ticket: ticket, page: page, seat: seat, mode: feature, stream: stream, relay: relay))
+            remotes.add(RemotePanes.Pane(ticket: ticket, page: page, seat: seat, mode: feature, stream: stream, relay: relay,
+                                         intervention: opened.params["intervention"]))
             // The seat ended it (not this side): the page says why.
             relay.onEnd { [self] in
                 guard let why = relay.endedBy else { return }
@@ -142,6 +165,12 @@ extension Hub {
             reply["ticket"] = ticket
             reply["password"] = password
             if let user = opened.params["user"] { reply["user"] = user }
+            // An assistance: its number (the sheet), and control asked inside it, on the person's screen.
+            if let intervention = opened.params["intervention"] {
+                reply["intervention"] = intervention
+                reply["control"] = true
+                reply["message"] = Catalog.text(opened, console.language)
+            }
             // « Prendre la main » when the grants here say the person may; the seat decides anyway.
             if feature == .view, case .allow = Policy.decide(identity: console.identity.identity, serialHex: console.identity.serialHex,
                                                               feature: .control, seat: seat, config: console.config) {

@@ -5,6 +5,7 @@ as a teacher would, for the integration test `DashboardInChromium`.
     dashboard-browser.py URL SEAT DISPLAY [SCREENSHOT.png]
     dashboard-browser.py URL --window SEAT
     dashboard-browser.py URL --remote SEAT DISPLAY PYTHON COMPARE OUTDIR
+    dashboard-browser.py URL --assist SEAT CODE DESCRIPTION GO [SCREENSHOT.png]
 
 URL is the one-time address `vigie watch` printed; SEAT a seat to lock from the
 page; DISPLAY that seat's X display (its screen is changed with xsetroot to see
@@ -16,7 +17,11 @@ size through noVNC; once connected, it awaits a canvas whose pixels match an
 comparing a PNG with an xwd, `diff MEAN`), then takes control with « Prendre
 la main », types "Ok" with the pointer at (12, 470) of the seat's screen,
 prints `typed`, and awaits the page saying the connection to the seat was lost
-(the test cuts the seat off). Prints one line per step (`ok STEP detail` or `fail
+(the test cuts the seat off). With --assist (a technician's page): SEAT's help
+request is listed with DESCRIPTION; « Aider… » and CODE open the seat once the
+person accepts (the test answers on the seat), « Demander la main » is asked
+and given, "Ok" is typed, then (once the file GO exists) « Fermer » opens the intervention sheet, which
+is filled in and saved (`ok sheet-saved MESSAGE`). Prints one line per step (`ok STEP detail` or `fail
 STEP detail`) and exits 1 at the first failure.
 """
 import base64
@@ -36,10 +41,14 @@ from selenium.webdriver.common.by import By
 url = sys.argv[1]
 window_mode = sys.argv[2] == "--window"
 remote_mode = sys.argv[2] == "--remote"
+assist_mode = sys.argv[2] == "--assist"
 if window_mode:
     seat, display, shot = sys.argv[3], None, None
 elif remote_mode:
     seat, display, python, compare, outdir = sys.argv[3:8]
+elif assist_mode:
+    seat, code, description, go = sys.argv[3:7]
+    display, shot = None, (sys.argv[7] if len(sys.argv) > 7 else None)
 else:
     seat, display = sys.argv[2], sys.argv[3]
     shot = sys.argv[4] if len(sys.argv) > 4 else None
@@ -147,6 +156,54 @@ def remote(driver):
     step(state, "lost-reported", state and state[2])
 
 
+def type_on_the_seat(driver, text):
+    canvas = driver.find_element(By.CSS_SELECTOR, "#rscreen canvas")
+    size = driver.execute_script("""
+        const c = document.querySelector('#rscreen canvas'), r = c.getBoundingClientRect();
+        return [c.width, c.height, r.width, r.height];""")
+    # Selenium's offsets are from the element's centre, in CSS pixels.
+    dx = 12 * size[2] / size[0] - size[2] / 2
+    dy = 470 * size[3] / size[1] - size[3] / 2
+    ActionChains(driver).move_to_element_with_offset(canvas, int(dx), int(dy)).click().send_keys(text).perform()
+
+
+def assist(driver):
+    """A technician helps from the page: the request, the code, control, the sheet."""
+    driver.get(url)
+    step(wait(lambda: driver.current_url.rstrip("/") == origin), "token-exchanged", driver.current_url)
+    row = '#helplist li[data-seat="%s"]' % seat
+    listed = wait(lambda: driver.execute_script("const li = document.querySelector(arguments[0]); return li && li.textContent;", row), 30)
+    step(listed and description in listed, "help-listed", listed)
+    driver.find_element(By.CSS_SELECTOR, row + " button").click()
+    driver.find_element(By.ID, "code").send_keys(code)
+    driver.find_element(By.ID, "connect").click()
+    state = wait(lambda: remote_state(driver), 10)
+    step(state and state[1] == "connecting", "assist-asked", state)
+    state = wait(lambda: (remote_state(driver) or [None, None])[1] in ("connected", "refused", "failed", "lost") and remote_state(driver), 90)
+    step(state and state[:2] == ["view", "connected"], "assist-connected", state and state[2])
+    step(driver.find_element(By.ID, "takeover").is_displayed(), "control-offered")
+    driver.find_element(By.ID, "takeover").click()
+    print("control-asked", flush=True)
+    state = wait(lambda: (remote_state(driver) or [None])[0] == "control" and remote_state(driver), 90)
+    step(state, "control-given", remote_state(driver))
+    if shot:
+        driver.save_screenshot(shot)
+    type_on_the_seat(driver, "Ok")
+    print("typed", flush=True)
+    # The test saw the keys on the seat.
+    import os
+    wait(lambda: os.path.exists(go), 60)
+    driver.find_element(By.ID, "rclose").click()
+    opened = wait(lambda: driver.find_element(By.ID, "sheet").is_displayed(), 10)
+    step(opened, "sheet-opened", driver.find_element(By.ID, "sheettitle").text)
+    for name, text in [("problem", "Imprimante absente"), ("diagnosis", "Pilote réinstallé"), ("before", "Aucune imprimante"),
+                       ("after", "Impression possible"), ("advice", "Redémarrer si cela revient")]:
+        driver.find_element(By.CSS_SELECTOR, '#sheetform textarea[name="%s"]' % name).send_keys(text)
+    driver.find_element(By.ID, "save").click()
+    saved = wait(lambda: driver.execute_script("return document.getElementById('sheet').dataset.saved"), 30)
+    step(saved == "1", "sheet-saved", driver.find_element(By.ID, "sheetstatus").text)
+
+
 def chromium():
     options = Options()
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,768", "--disable-dev-shm-usage"]:
@@ -154,10 +211,10 @@ def chromium():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
-if window_mode or remote_mode:
+if window_mode or remote_mode or assist_mode:
     driver = chromium()
     try:
-        (window_ends if window_mode else remote)(driver)
+        (window_ends if window_mode else remote if remote_mode else assist)(driver)
     finally:
         driver.quit()
     sys.exit(0)

@@ -404,6 +404,70 @@ extension LiveOverview {
         #expect(events.contains("view.started") && events.contains("control.started"), "\(events)")
     }
 
+    /// A technician's page lists the help request; the code the person gives opens
+    /// their screen once they accept on it; control is asked and given there, the
+    /// page types on the seat; closing it opens the intervention sheet, saved in the
+    /// register from the page.
+    @Test func aTechnicianHelpsFromThePageAndCompletesTheSheetThere() async throws {
+        try await oneHeavyTestAtATime { try await technicianHelpsFromThePage() }
+    }
+
+    func technicianHelpsFromThePage() async throws {
+        guard Self.browserInstalled(), RemoteViewHelper.clientInstalled() else { return }
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204")], withServer: true, extraConfig: HelpRequests.grants,
+                           agentArguments: ["--session-user", testSessionUser])
+        }
+        let seat = school.seats["B204-01"]!
+        let xev = try await offThePool { try keyPrinter(on: seat.display) }
+        defer { xev.kill() }
+        // The person asks for help on the seat.
+        let asked = try await offThePool { try HelpRequests.askHelp(school, seat: "B204-01", problem: "imprimante absente") }
+        let code = try #require(asked.code, "\(asked.text)")
+        asked.child.kill()
+        let (watch, address) = try await Self.dashboard(school, room: "B204", as: "technician")
+        defer {
+            watch.signal(SIGINT)
+            if watch.wait(timeout: 10) == nil { watch.kill() }
+        }
+        let dir = try TempDir()
+        let go = dir.path + "/go"
+        let shot = ProcessInfo.processInfo.environment["VIGIE_ASSIST_SHOT"]
+        let browser = try ChildProcess(["/usr/bin/python3", Self.script, address, "--assist", "B204-01", code, "imprimante absente", go]
+                                        + (shot.map { [$0] } ?? []), stdin: Data())
+        defer {
+            browser.kill()
+            _ = browser.wait(timeout: 10)
+        }
+        var steps = try await Self.steps(of: browser, until: "ok assist-asked")
+        // The person accepts on their screen, then gives the keyboard and mouse.
+        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
+        steps += try await Self.steps(of: browser, until: "control-asked")
+        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"], name: "Prise en main") }
+        steps += try await Self.steps(of: browser, until: "typed")
+        #expect(steps.last == "typed", "\(steps) \(browser.readAllStderr())")
+        let keys = try await offThePool { xevKeys(xev, until: ["4f", "6b"]) }
+        #expect(keys.contains("4f") && keys.contains("6b"), "keys of 'Ok' typed in the page: \(keys)")
+        FileManager.default.createFile(atPath: go, contents: Data())
+        steps += try await Self.steps(of: browser, until: "ok sheet-saved")
+        #expect(!steps.contains { $0.hasPrefix("fail") }, "\(steps) \(browser.readAllStderr())")
+        for expected in ["help-listed", "assist-connected", "control-offered", "control-given", "sheet-opened"] {
+            #expect(steps.contains { $0.hasPrefix("ok \(expected)") }, "\(expected): \(steps)")
+        }
+        let saved = steps.last ?? ""
+        #expect(saved.hasPrefix("ok sheet-saved") && saved.contains("complétée"), "\(saved)")
+        // The sheet, as the head exports it: what was written in the page, control given later.
+        let csv = dir.path + "/interventions.csv"
+        var row = ""
+        let exported = await eventually(20) {
+            _ = try? run([product("vigie"), "register", "export", "--kind", "interventions", "--format", "csv", "--out", csv,
+                          "--config", school.configPath, "--identity", school.people["head"]!])
+            row = ((try? String(contentsOfFile: csv, encoding: .utf8)) ?? "").split(separator: "\r\n").dropFirst().first.map(String.init) ?? ""
+            return row.contains("Pilote réinstallé") && row.contains(",control,")
+        }
+        #expect(exported, "the sheet: \(row)")
+    }
+
     func teacherSeesTheRoomLiveAndLocksASeatFromThePage() async throws {
         guard Self.browserInstalled() else { return }
         let school = try await offThePool { try TestSchool(seats: [("B204-01", "B204"), ("B204-02", "B204")]) }
