@@ -6,9 +6,10 @@ import NIOConcurrencyHelpers
 /// connexion », six digits, ten minutes, one use), as the seat and the school
 /// server each keep them.
 ///
-/// A code is never kept in clear: only its HMAC under a key drawn at start and
-/// never written anywhere, so neither a memory dump of the table nor a log can
-/// give it back, and six digits cannot be tried offline. Wrong codes are counted
+/// A code is never kept in clear: only its HMAC under a key drawn at start (the
+/// seat's, never written) or read from a 0600 file of its own (the server's, so
+/// that its pending requests outlive a restart), so neither the table nor a log
+/// can give it back, and six digits cannot be tried offline without that key. Wrong codes are counted
 /// per helper and per seat: after ``maxWrong`` within ``window`` the helper (or
 /// the seat's request) is locked out for ``lockout``, and a seat's request is
 /// voided, so guessing a million codes is not possible.
@@ -23,7 +24,19 @@ public final class HelpCodes: Sendable {
         public var description: String
         public var asked: Date
         public var expires: Date
-        fileprivate var digest: [UInt8]
+        /// The code's HMAC (what a server keeps across a restart).
+        public internal(set) var digest: [UInt8]
+
+        /// A request as kept on disk (its digest under the same key).
+        public init(seat: String, room: String, user: String, description: String, asked: Date, expires: Date, digest: [UInt8]) {
+            self.seat = seat
+            self.room = room
+            self.user = user
+            self.description = description
+            self.asked = asked
+            self.expires = expires
+            self.digest = digest
+        }
     }
 
     /// What a code given by a helper turned out to be.
@@ -49,10 +62,20 @@ public final class HelpCodes: Sendable {
         var locked: [String: Date] = [:]
     }
 
-    private let key = SymmetricKey(size: .bits256)
+    private let key: SymmetricKey
     private let state = NIOLockedValueBox(State())
 
-    public init() {}
+    /// With a fresh key (nothing survives the process), or `key` (32 bytes).
+    public init(key: [UInt8]? = nil) {
+        self.key = key.map { SymmetricKey(data: $0) } ?? SymmetricKey(size: .bits256)
+    }
+
+    /// Takes back requests kept on disk (those not yet expired).
+    public func restore(_ kept: [Pending], now: Date = Date()) {
+        state.withLockedValue { s in
+            for p in kept where p.expires > now && s.pending.count < Self.maxPending { s.pending[p.seat] = p }
+        }
+    }
 
     /// Whether `code` is six digits.
     public static func isWellFormed(_ code: String) -> Bool {

@@ -5,7 +5,8 @@ import VigieRegister
 import VigieWire
 
 /// Assistance on the school server: the help requests seats forward (codes kept
-/// as HMACs only, in memory, ten minutes), who may see them and resolve a code,
+/// as HMACs only, ten minutes, in the state file next to the store so that a
+/// restart loses none), who may see them and resolve a code,
 /// and the intervention records: the helper's note, the sheet's export and the
 /// report for the person assisted.
 extension RegisterServer {
@@ -22,9 +23,11 @@ extension RegisterServer {
         }
         if a["withdrawn"] == "true" {
             helpCodes.remove(seat: seatID)
+            try enrolment.dropHelpRequest(school: school, seat: seatID)
             return try await reply(out, request.id, .ok, "assist.help-withdrawn")
         }
         let pending = helpCodes.put(seat: seatID, room: seat.room, user: user, description: a["description"] ?? "", code: code)
+        try enrolment.keepHelpRequest(school: school, pending)
         logger.notice("help requested", metadata: ["seat": "\(seatID)"])
         try await reply(out, request.id, .ok, "assist.help-kept", ["expires": RegisterTime.utc(pending.expires)])
     }
@@ -59,12 +62,13 @@ extension RegisterServer {
         case .matched(let p):
             guard let seat = options.config.seat(p.seat), mayAssist(peer, seat) else {
                 // Not theirs to answer: the request stays for someone who may.
-                _ = helpCodes.put(seat: p.seat, room: p.room, user: p.user, description: p.description, code: code, now: p.asked)
+                helpCodes.restore([p])
                 try record("assist.code", args: ["seat": p.seat], peer: peer, outcome: .refused, code: "policy.room",
                            params: ["role": peer.identity.role?.rawValue ?? "-", "room": p.room])
                 return try await reply(out, request.id, .refused, "policy.room", ["role": peer.identity.role?.rawValue ?? "-", "room": p.room])
             }
             // The seat checks the same code again and uses it up: it is given back to the seat's request.
+            try enrolment.dropHelpRequest(school: school, seat: p.seat)
             try record("assist.code", args: ["seat": p.seat], peer: peer, code: "assist.code-matched", params: ["seat": p.seat])
             try await reply(out, request.id, .ok, "assist.code-matched",
                             ["seat": p.seat, "room": p.room, "user": p.user, "description": p.description])

@@ -53,8 +53,8 @@ public final class RegisterServer: Service, Sendable {
     let drain = ConnectionDrain()
     /// Anonymous enrolment requests, rate-limited per address.
     let enrolments = EnrolmentThrottle()
-    /// Help requests forwarded by the seats (codes as HMACs, in memory only).
-    let helpCodes = HelpCodes()
+    /// Help requests forwarded by the seats (codes as HMACs, kept in the state file across restarts).
+    let helpCodes: HelpCodes
 
     /// Register requests and the roles that may make them.
     static let roles: [String: Set<Role>] = [
@@ -80,6 +80,9 @@ public final class RegisterServer: Service, Sendable {
         self.logger = logger
         self.store = try SQLiteRegisterStore(path: options.storePath)
         self.enrolment = try EnrolmentStore(path: EnrolmentStore.path(forStore: options.storePath))
+        // The help requests waiting when it stopped are waiting still.
+        self.helpCodes = HelpCodes(key: try EnrolmentStore.helpKey(forStore: options.storePath))
+        helpCodes.restore(try enrolment.helpRequests(school: options.config.school.id))
         if let ca = options.enrolmentCA, ca.schoolID != options.config.school.id {
             throw ServerStartError(.enrolmentCA, "the enrolment CA is of school \(ca.schoolID), not \(options.config.school.id)")
         }
@@ -435,6 +438,8 @@ public enum ServerStartFailure: String, Sendable {
     case notAServer = "server.not-a-server"
     /// The enrolment CA belongs to another school.
     case enrolmentCA = "server.enrolment-ca"
+    /// The help codes' key file cannot be read or made.
+    case helpKey = "server.help-key"
 }
 
 /// Anonymous (certificate-less) requests per address: a bucket of `burst`

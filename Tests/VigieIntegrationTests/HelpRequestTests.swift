@@ -82,6 +82,15 @@ import VigieTestSupport
         // The head has no business there.
         let head = try school.vigie(["assist", "requests"], as: "head")
         #expect(head.result.status != 0, "\(head)")
+        // The server restarts: the request still waits (its code as an HMAC under a 0600 key, never in clear).
+        school.stopServer()
+        try school.startServer()
+        let kept = (try? school.vigie(["assist", "requests"], as: "technician").result.stdout) ?? ""
+        #expect(kept.contains("B204-01") && kept.contains("imprimante absente"), "after a restart: \(kept)")
+        let stateDir = URL(fileURLWithPath: school.storePath).deletingLastPathComponent().path
+        #expect(!Self.fileHolds(stateDir + "/enrolment.sqlite", code), "no code in clear in the server's state")
+        var keyInfo = stat()
+        #expect(stat(stateDir + "/help-codes.key", &keyInfo) == 0 && keyInfo.st_mode & 0o777 == 0o600, "the codes' key is 0600")
 
         // Wrong codes: refused, counted per helper, then locked out (5 within 10 minutes).
         let wrong = code == "000000" ? "000001" : "000000"

@@ -20,6 +20,30 @@ import VigieRegister
         #expect(book.check("654321", who: ["tech"], now: start.addingTimeInterval(600)) == .wrong(left: 3), "used once")
     }
 
+    /// A server's requests outlive a restart: kept with their HMAC under the same key
+    /// they still match their code; under another key, nothing matches.
+    @Test func requestsKeptUnderTheSameKeyStillMatchAfterARestart() {
+        let key = [UInt8](repeating: 7, count: 32)
+        let before = HelpCodes(key: key)
+        let kept = before.put(seat: "B204-01", room: "B204", user: "eleve", description: "écran", code: "123456", now: start)
+        #expect(!kept.digest.isEmpty && kept.digest != Array("123456".utf8))
+        let after = HelpCodes(key: key)
+        after.restore([kept], now: start.addingTimeInterval(30))
+        #expect(after.pending(now: start.addingTimeInterval(30)).map(\.seat) == ["B204-01"])
+        guard case .matched(let p) = after.check("123456", who: ["tech"], now: start.addingTimeInterval(31)) else {
+            Issue.record("a kept request matches its code under the same key")
+            return
+        }
+        #expect(p.description == "écran")
+        let stranger = HelpCodes(key: [UInt8](repeating: 9, count: 32))
+        stranger.restore([kept], now: start)
+        #expect(stranger.check("123456", who: ["tech"], now: start) == .wrong(left: 4), "another key gives nothing back")
+        // An expired request is not taken back.
+        let late = HelpCodes(key: key)
+        late.restore([kept], now: start.addingTimeInterval(601))
+        #expect(late.pending(now: start.addingTimeInterval(601)).isEmpty)
+    }
+
     @Test func fiveWrongCodesLockTheHelperOutForTenMinutesAndVoidTheSeatsRequest() {
         let book = HelpCodes()
         _ = book.put(seat: "B204-01", room: "B204", user: "eleve", description: "", code: "111111", now: start)
