@@ -7,7 +7,7 @@ SEATS ?= 8
 APT_PACKAGES = pkg-config libssl-dev zlib1g-dev libxcb1-dev libxcb-shm0-dev libxcb-damage0-dev libturbojpeg0-dev libpng-dev \
                xvfb x11-utils x11-apps xfonts-base faketime chromium chromium-driver python3-selenium poppler-utils fonts-dejavu-core \
                libsqlite3-dev python3 python3-venv libvncserver-dev libxcb-xtest0-dev novnc libxcb-xfixes0-dev \
-               tigervnc-viewer xdotool
+               tigervnc-viewer xdotool x11-xkb-utils
 # Real seats: sd-login, and what checks the .deb, the units, the polkit rules and the LightDM script.
 APT_PACKAGES += libsystemd-dev dpkg-dev lintian systemd nodejs x11-xserver-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

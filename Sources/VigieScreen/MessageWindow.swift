@@ -31,6 +31,9 @@ public struct MessageWindow: Sendable {
     public var choices: [String] = []
     /// Colours and name of the window: a teacher's message or a notice.
     var style = Style.message
+    /// A line for the person to write (at most this many characters), under the
+    /// text; Enter picks the last choice, Escape the first.
+    public var fieldLength: Int?
 
     /// What tells a message window from a notice window.
     struct Style: Sendable {
@@ -46,6 +49,16 @@ public struct MessageWindow: Sendable {
         static let notice = Style(bandRGB: NoticeWindow.bandRGB, instance: "vigie-notice", anyClickCloses: true, staysOnTop: true)
         static let consent = Style(bandRGB: ConsentWindow.bandRGB, instance: "vigie-consent", anyClickCloses: false, staysOnTop: true)
         static let help = Style(bandRGB: MessageWindow.bandRGB, instance: "vigie-help", anyClickCloses: false, staysOnTop: true)
+    }
+
+    /// The first window of « Demander de l’aide » (`vigie-ui help`): one line for the
+    /// person to say what is wrong (optional), then `cancel` or `ask`.
+    public static func helpForm(title: String, text: String, cancel: String, ask: String, timeout: Double) -> MessageWindow {
+        var window = MessageWindow(title: title, text: text, timeout: timeout)
+        window.style = .help
+        window.choices = [cancel, ask]
+        window.fieldLength = 200
+        return window
     }
 
     /// The window of « Demander de l’aide » (`vigie-ui help`): the person's code stays
@@ -81,6 +94,15 @@ public struct MessageWindow: Sendable {
     /// mapped and drawn, and returns when it is closed.
     /// - Throws: `ScreenError` `x11.connect`, `x11.connection-lost`.
     public func run(display: String?, signalFD: Int32, onReady: () -> Void) throws -> Closed {
+        try runWindow(display: display, signalFD: signalFD, onReady: onReady).closed
+    }
+
+    /// As ``run(display:signalFD:onReady:)``, with what was written in the field (``fieldLength``).
+    public func runWithField(display: String?, signalFD: Int32, onReady: () -> Void) throws -> (closed: Closed, text: String) {
+        try runWindow(display: display, signalFD: signalFD, onReady: onReady)
+    }
+
+    func runWindow(display: String?, signalFD: Int32, onReady: () -> Void) throws -> (closed: Closed, text: String) {
         let x = try XConnection(display: display)
         defer { x.close() }
         let c = x.connection
@@ -103,12 +125,18 @@ public struct MessageWindow: Sendable {
         let labels = choices.isEmpty ? [buttonLabel] : choices
         let buttonW = max(labels.map { bodyFont.width(of: $0) }.max()! + 2 * pad, 120)
         let buttonH = bodyFont.height + pad / 2 + 8
-        let height = min(bandH + pad + bodyLines.count * lineH + pad + buttonH + pad, x.height - 40)
+        // The line to write, under the text.
+        let fieldH = fieldLength == nil ? 0 : bodyFont.height + pad / 2 + 8
+        let fieldY = bandH + pad + bodyLines.count * lineH
+        var typed: [Character] = []
+        var keyboard = fieldLength == nil ? nil : KeyboardMap(x)
+        let height = min(bandH + pad + bodyLines.count * lineH + (fieldH > 0 ? fieldH + pad : 0) + pad + buttonH + pad, x.height - 40)
         // Right-aligned, left to right in the order given.
         let buttons = labels.indices.map { i in
             (x: width - pad - (labels.count - i) * buttonW - (labels.count - 1 - i) * pad / 2, y: height - pad - buttonH, w: buttonW, h: buttonH)
         }
-        var focus = 0
+        // With a line to write, Enter asks: the last choice is the one outlined.
+        var focus = fieldLength == nil ? 0 : labels.count - 1
 
         let events = XCB_EVENT_MASK_EXPOSURE.rawValue | XCB_EVENT_MASK_KEY_PRESS.rawValue
             | XCB_EVENT_MASK_BUTTON_PRESS.rawValue | XCB_EVENT_MASK_STRUCTURE_NOTIFY.rawValue
@@ -156,6 +184,20 @@ public struct MessageWindow: Sendable {
                 x.drawText(win, gc, line, font: bodyFont, x: pad, y: y)
                 y += lineH
             }
+            if fieldH > 0 {
+                x.setForeground(gc, fgPixel)
+                x.fillRect(win, gc, x: pad, y: fieldY, width: inner, height: fieldH)
+                x.setForeground(gc, white)
+                x.fillRect(win, gc, x: pad + 2, y: fieldY + 2, width: inner - 4, height: fieldH - 4)
+                v = [fgPixel, white]
+                _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+                // The end of the line when it is longer than the box, then the caret.
+                var shown = String(typed)
+                while !shown.isEmpty && bodyFont.width(of: shown + "|") > inner - pad { shown.removeFirst() }
+                x.drawText(win, gc, shown + "|", font: bodyFont, x: pad + pad / 2, y: fieldY + (fieldH - bodyFont.height) / 2 + bodyFont.ascent)
+                v = [fgPixel, bg]
+                _ = xcb_change_gc(c, gc, XCB_GC_FOREGROUND.rawValue | XCB_GC_BACKGROUND.rawValue, &v)
+            }
             for (i, button) in buttons.enumerated() {
                 // The outlined one is what Enter picks (only shown when there is a choice).
                 if labels.count > 1 && i == focus {
@@ -180,6 +222,8 @@ public struct MessageWindow: Sendable {
         let escapeKeys = x.keycodes(for: [0xFF1B])
         let pickKeys = x.keycodes(for: [0xFF0D, 0xFF8D, 0x0020])
         let tabKeys = x.keycodes(for: [0xFF09])
+        let enterKeys = x.keycodes(for: [0xFF0D, 0xFF8D])
+        let backspaceKeys = x.keycodes(for: [0xFF08])
         let chose: (Int) -> Closed = { i in choices.isEmpty ? .acknowledged : .chose(i) }
         // A question answers every window but another question; the others do not fight indicators.
         let ignoring: Set<String> = StayOnTop.questions.contains(style.instance) ? StayOnTop.questions : ["vigie-indicator", style.instance]
@@ -192,14 +236,14 @@ public struct MessageWindow: Sendable {
             var wait: Int32 = -1
             if let deadline {
                 let left = deadline - monotonicMs()
-                if left <= 0 { return .timeout }
+                if left <= 0 { return (.timeout, String(typed)) }
                 wait = Int32(left.rounded(.up))
             }
             if !mapped { wait = wait < 0 ? 5000 : min(wait, 5000) }
             if let next = onTop?.tick(x, now: monotonicMs()).map({ Int32($0.rounded(.up)) }) { wait = wait < 0 ? next : min(wait, next) }
             switch x.waitForWake(signalFD: signalFD, timeoutMs: wait) {
             case .signal:
-                return .signal
+                return (.signal, String(typed))
             case .lost:
                 throw ScreenError(code: "x11.connection-lost", detail: "X connection to \(x.displayName) lost")
             case .timeout, .input:
@@ -220,11 +264,22 @@ public struct MessageWindow: Sendable {
                 case XCB_KEY_PRESS:
                     let key = eventAs(ev, xcb_key_press_event_t.self).detail
                     if choices.isEmpty {
-                        if closeKeys.contains(key) { return .acknowledged }
+                        if closeKeys.contains(key) { return (.acknowledged, String(typed)) }
                     } else if escapeKeys.contains(key) {
-                        return .chose(0)
+                        return (.chose(0), String(typed))
+                    } else if keyboard != nil {
+                        // Writing: Enter picks the last choice, Backspace erases, the rest types.
+                        let e = eventAs(ev, xcb_key_press_event_t.self)
+                        if enterKeys.contains(key) { return (.chose(labels.count - 1), String(typed)) }
+                        if backspaceKeys.contains(key) {
+                            if !typed.isEmpty { typed.removeLast(); draw() }
+                        } else if let scalar = keyboard.flatMap({ KeyboardMap.scalar($0.keysym(key, state: e.state)) }),
+                                  typed.count < fieldLength ?? 0 {
+                            typed.append(Character(scalar))
+                            draw()
+                        }
                     } else if pickKeys.contains(key) {
-                        return .chose(focus)
+                        return (.chose(focus), String(typed))
                     } else if tabKeys.contains(key) {
                         focus = (focus + 1) % labels.count
                         draw()
@@ -234,12 +289,14 @@ public struct MessageWindow: Sendable {
                     let bx = Int(e.event_x), by = Int(e.event_y)
                     guard e.detail == 1 else { break }
                     if let i = buttons.firstIndex(where: { bx >= $0.x && bx < $0.x + $0.w && by >= $0.y && by < $0.y + $0.h }) {
-                        return chose(i)
+                        return (chose(i), String(typed))
                     }
-                    if style.anyClickCloses { return .acknowledged }
+                    if style.anyClickCloses { return (.acknowledged, String(typed)) }
                 case XCB_CLIENT_MESSAGE:
                     let e = eventAs(ev, xcb_client_message_event_t.self)
-                    if e.data.data32.0 == wmDelete { return chose(0) }
+                    if e.data.data32.0 == wmDelete { return (chose(0), String(typed)) }
+                case XCB_MAPPING_NOTIFY:
+                    keyboard?.reload(x)
                 default:
                     break
                 }

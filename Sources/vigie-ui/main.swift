@@ -37,6 +37,7 @@ let usage = """
       vigie-ui assist-banner [--display :N] --text TEXT --button LABEL [--style notice|control]
                         (at the bottom of the screen while someone helps; prints `stop` when the button is clicked)
       vigie-ui help      [--display :N] [--text PROBLEM] [--socket PATH] [--timeout SECONDS]
+                        (without --text, a window first asks what is wrong, in one optional line)
                         (« Demander de l’aide »: asks the seat's agent for an assistance code and
                         shows it; prints the agent's answer, `ok` or `refused` then the text;
                         socket: $VIGIE_HELP_SOCKET or /run/vigie/help.sock)
@@ -198,11 +199,33 @@ case "message":
 case "help":
     let a = parse(rest, allowed: ["--display", "--text", "--socket", "--timeout"])
     let path = a.socket ?? getenv("VIGIE_HELP_SOCKET").map { String(cString: $0) } ?? "/run/vigie/help.sock"
-    let problem = (a.text ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\t" }).joined(separator: " ")
-    let reply = HelpRequest.ask(socket: path, problem: String(problem.prefix(200)))
+    let signalFD = Signals.install()
+    var written = a.text
+    if written == nil {
+        // Without --text the person writes what is wrong (optional) first, then asks.
+        let lang = [getenv("LC_ALL"), getenv("LANG")].compactMap { $0.map { String(cString: $0) } }.first { !$0.isEmpty } ?? ""
+        let fr = !lang.hasPrefix("en")
+        let form = MessageWindow.helpForm(
+            title: fr ? "Demander de l’aide" : "Ask for help",
+            text: fr ? "Décrivez le problème en une ligne (facultatif), puis « Demander ». Un code s’affichera : donnez-le à la personne qui vous aide."
+                     : "Say what is wrong in one line (optional), then “Ask”. A code will show: give it to the person who helps you.",
+            cancel: fr ? "Annuler" : "Cancel", ask: fr ? "Demander" : "Ask", timeout: a.timeout ?? 600)
+        do {
+            let (closed, text) = try form.runWithField(display: a.display, signalFD: signalFD) {}
+            guard closed == .chose(1) else {
+                emitLine("cancelled")
+                exit(1)
+            }
+            written = text
+        } catch {
+            fail(error)
+        }
+    }
+    let problem = (written ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\t" }).joined(separator: " ")
+    let trimmed = problem.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+    let reply = HelpRequest.ask(socket: path, problem: String(String(trimmed).prefix(200)))
     emitLine(reply.ok ? "ok" : "refused")
     emitLine(reply.text)
-    let signalFD = Signals.install()
     do {
         _ = try MessageWindow.helpCode(title: visibleText(reply.title), text: visibleText(reply.text), timeout: a.timeout ?? 0)
             .run(display: a.display, signalFD: signalFD) { emitLine("ready") }

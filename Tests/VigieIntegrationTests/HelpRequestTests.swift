@@ -52,6 +52,54 @@ import VigieTestSupport
         return data.range(of: Data(text.utf8)) != nil
     }
 
+    /// « Demander de l’aide » without --text: the person writes what is wrong in the
+    /// window (a French keyboard, accents typed), « Demander » sends it with the
+    /// request; Escape cancels and asks nothing.
+    @Test func thePersonWritesWhatIsWrongInTheHelpWindow() async throws {
+        let school = try await offThePool {
+            try TestSchool(seats: [("B204-01", "B204")], withServer: true, extraConfig: Self.grants,
+                           agentArguments: ["--session-user", testSessionUser])
+        }
+        let seat = school.seats["B204-01"]!
+        var env = ProcessInfo.processInfo.environment
+        env["DISPLAY"] = seat.display
+        env["LANG"] = "fr_FR.UTF-8"
+        let display = env
+        let layout = try run(["setxkbmap", "-display", seat.display, "fr"])
+        #expect(layout.status == 0, "\(layout) (apt-get install x11-xkb-utils: make deps)")
+        let argv = [product("vigie-ui"), "help", "--display", seat.display, "--socket", seat.stateDir + "/help.sock", "--timeout", "120"]
+
+        // Escape: nothing is asked.
+        let cancelled = try ChildProcess(argv, environment: display)
+        let form = try await offThePool { try Assistance.press(seat.display, ["Escape"], name: "Demander de l") }
+        #expect(!form.isEmpty)
+        #expect(try await offThePool { cancelled.readLine(timeout: 20) } == "cancelled")
+        #expect(try journalEvents(school, "B204-01", features: ["assist.help"]).isEmpty, "a cancelled form asks nothing")
+
+        // Written, then « Demander » (Enter): the code, and the request carries the words.
+        let asking = try ChildProcess(argv, environment: display)
+        try await offThePool {
+            // The pointer over the window: keys go there.
+            try Assistance.press(seat.display, [], name: "Demander de l")
+            // xdotool reads the text in the locale's encoding: a UTF-8 one that is always there.
+            var utf8 = display
+            utf8["LANG"] = "C.UTF-8"
+            let typed = try run(["xdotool", "type", "écran noir, ça plante"], environment: utf8)
+            #expect(typed.status == 0, "\(typed)")
+            _ = try run(["xdotool", "key", "Return"], environment: display)
+        }
+        let status = try await offThePool { asking.readLine(timeout: 20) ?? "" }
+        let text = try await offThePool { asking.readLine(timeout: 5) ?? "" }
+        #expect(status == "ok" && text.contains("Votre code d’assistance"), "\(status) \(text) \(asking.readAllStderr())")
+        var listed = ""
+        let seen = await eventually(15) {
+            listed = (try? school.vigie(["assist", "requests"], as: "technician").result.stdout) ?? ""
+            return listed.contains("écran noir, ça plante")
+        }
+        #expect(seen, "vigie assist requests: \(listed)")
+        asking.kill()
+    }
+
     @Test func aCodeFromTheSeatLetsTheHelperInOnceThenTheSheetIsCompletedExportedVerifiedAndReported() async throws {
         guard RemoteViewHelper.clientInstalled() else { return }
         let school = try await offThePool {

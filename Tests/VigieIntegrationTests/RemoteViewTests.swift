@@ -469,7 +469,7 @@ func xevKeys(_ xev: ChildProcess, until wanted: Set<String>) -> [String] {
         }
         guard let window else { throw TestSupportError("no consent window on \(display): \(String(describing: last))") }
         _ = try run(["xdotool", "mousemove", "--window", String(window), "20", "20"], environment: env)
-        _ = try run(["xdotool", "key"] + keys, environment: env)
+        if !keys.isEmpty { _ = try run(["xdotool", "key"] + keys, environment: env) }
         return String(window)
     }
 

@@ -559,7 +559,7 @@ def help_code_then_a_consented_assistance():
     if not lines or lines[0] != "ok" or not m:
         raise Failed(f"the pupil got no code: {asked.stdout[-300:]} {asked.stderr[-300:]}")
     code = m.group(1) + m.group(2)
-    other = gssh("vigie-ui help --timeout 1", timeout=60)
+    other = gssh("vigie-ui help --text 'essai' --timeout 1", timeout=60)
     if not other.stdout.startswith("refused") or "Seule la personne connectée" not in other.stdout:
         raise Failed(f"root (not the session user) was not refused: {other.stdout[-300:]}")
     env = dict(os.environ, SEATLAB_AS="technician")
