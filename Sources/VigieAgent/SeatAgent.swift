@@ -241,7 +241,9 @@ public final class SeatAgent: Service, Sendable {
     /// One console connection: requests are answered in order; a protocol error
     /// is answered, then the connection is closed. Errors stay in this connection.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        await SeatConnection.serve(connection, drain: drain, logger: logger) { frame, peer in await self.answer(frame, from: peer) }
+        await SeatConnection.serve(connection, drain: drain, logger: logger) { frame, peer, connected in
+            await self.answer(frame, from: peer, connected: connected)
+        }
     }
 
     /// How many times the login notice is tried when its window cannot open.
@@ -273,7 +275,8 @@ public final class SeatAgent: Service, Sendable {
     }
 
     /// Decides and, when allowed and recorded, does what a request frame asks (``SeatPipeline``).
-    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> SeatAnswer {
-        await pipeline.answer(frame, from: peer)
+    func answer(_ frame: Frame, from peer: (identity: Identity, serial: String),
+                connected: @escaping @Sendable () -> Bool = { true }) async -> SeatAnswer {
+        await pipeline.answer(frame, from: peer, connected: connected)
     }
 }

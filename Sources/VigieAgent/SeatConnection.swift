@@ -16,10 +16,6 @@ public enum SeatConnection {
     /// A peer whose certificate cannot name anyone.
     public struct PeerError: Error { public let reason: Reason }
 
-    /// While a request is answered: whether the console that sent it is still
-    /// connected (a question to the person is withdrawn when it is not).
-    @TaskLocal public static var askerConnected: @Sendable () -> Bool = { true }
-
     /// A console's identity and certificate serial, as the TLS verification of the
     /// ``GuardedListener`` accepted them (parsed and checked once, in the handshake).
     public static func peer(of channel: Channel) async throws -> (identity: Identity, serial: String) {
@@ -43,7 +39,7 @@ public enum SeatConnection {
     /// connection is not read until one is answered (the peer's memory stays bounded).
     public static func serve(
         _ connection: NIOAsyncChannel<Frame, Frame>, idleLimit: TimeAmount = .seconds(30), drain: ConnectionDrain? = nil, logger: Logger,
-        answer: @escaping @Sendable (Frame, (identity: Identity, serial: String)) async -> SeatAnswer
+        answer: @escaping @Sendable (Frame, (identity: Identity, serial: String), _ connected: @escaping @Sendable () -> Bool) async -> SeatAnswer
     ) async {
         let channel = connection.channel
         let idle = IdleTimer(channel: channel, limit: idleLimit)
@@ -78,7 +74,8 @@ public enum SeatConnection {
                                 }
                                 // Busy: not idle, whatever a previous answer armed.
                                 idle.disarm()
-                                let answered = await $askerConnected.withValue({ channel.isActive }) { await answer(frame, peer) }
+                                // `connected`: whether the console is still there (a question to the person is withdrawn when not).
+                                let answered = await answer(frame, peer) { channel.isActive }
                                 do {
                                     try await outbound.write(.response(answered.response, body: answered.body))
                                 } catch {

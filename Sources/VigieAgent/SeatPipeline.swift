@@ -185,7 +185,10 @@ public final class SeatPipeline: Sendable {
 
     /// Decides and, when allowed and recorded, does what a request frame asks;
     /// for `watch`, the answer carries the stream to run.
-    public func answer(_ frame: Frame, from peer: (identity: Identity, serial: String)) async -> SeatAnswer {
+    /// `connected` says whether the console that asked is still there (a question
+    /// to the person is taken down when it leaves).
+    public func answer(_ frame: Frame, from peer: (identity: Identity, serial: String),
+                       connected: @escaping @Sendable () -> Bool = { true }) async -> SeatAnswer {
         let (request, feature): (Request, Feature)
         switch SeatConnection.decode(frame) {
         case .answer(let response): return SeatAnswer(response)
@@ -198,7 +201,7 @@ public final class SeatPipeline: Sendable {
             return await openWatch(request, frame: frame, peer: peer, decision: decision, at: now)
         }
         if feature == .view || feature == .control || feature == .assist {
-            return await openRemote(request, feature: feature, frame: frame, peer: peer, decision: decision, at: now)
+            return await openRemote(request, feature: feature, frame: frame, peer: peer, decision: decision, at: now, connected: connected)
         }
         if case .refuse(let why) = decision {
             return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why))

@@ -25,13 +25,13 @@ import VigieWire
 ///   notice naming who views or controls, since when.
 extension SeatPipeline {
     func openRemote(_ request: Request, feature: Feature, frame: Frame, peer: (identity: Identity, serial: String),
-                    decision: Decision, at now: Date) async -> SeatAnswer {
+                    decision: Decision, at now: Date, connected: @escaping @Sendable () -> Bool) async -> SeatAnswer {
         let identity = peer.identity
         let assist = feature == .assist
         if case .refuse(let why) = decision { return SeatAnswer(recordOnce(request, feature, by: identity, at: now, .refused, why)) }
         // The keyboard and mouse asked inside a running assistance: a question of its own.
         if assist, let intervention = request.args["intervention"] {
-            return await giveControl(request, within: intervention, by: identity, frame: frame, at: now)
+            return await giveControl(request, within: intervention, by: identity, frame: frame, at: now, connected: connected)
         }
         // An assistance says what it asks (to see, or to see and control) and why.
         var why = ""
@@ -124,7 +124,6 @@ extension SeatPipeline {
                 seconds = max(1, min(seconds, Double((deadline - .now()).nanoseconds) / 1e9))
             }
             let person = effects.sessionUser ?? ""
-            let connected = SeatConnection.askerConnected
             for asking in asksControl ? [false, true] : [false] {
                 let question = texts.assistQuestion(by: identity, reason: why, control: asking, seconds: seconds)
                 // The helper's console gone before the answer: the question is withdrawn.
@@ -455,7 +454,8 @@ extension SeatPipeline {
     /// The keyboard and mouse, asked inside a running assistance (`vigie assist control
     /// ID`): only its helper may ask, the person answers on the seat as for the first
     /// consent, and the view turns to control in place (the helper's VNC viewer stays).
-    func giveControl(_ request: Request, within intervention: String, by identity: Identity, frame: Frame, at now: Date) async -> SeatAnswer {
+    func giveControl(_ request: Request, within intervention: String, by identity: Identity, frame: Frame, at now: Date,
+                     connected: @escaping @Sendable () -> Bool) async -> SeatAnswer {
         let feature = Feature.assist
         func refuse(_ status: SeatStatus, _ reason: Reason) -> SeatAnswer {
             SeatAnswer(recordOnce(request, feature, by: identity, at: Date(), status, reason))
@@ -486,7 +486,6 @@ extension SeatPipeline {
         }
         let person = effects.sessionUser ?? ""
         let question = texts.assistQuestion(by: identity, reason: running.reason, control: true, seconds: seconds)
-        let connected = SeatConnection.askerConnected
         let answer = await askPerson(question, seconds: seconds) { connected() && !running.ended }
         switch answer {
         case nil:

@@ -64,8 +64,8 @@ public final class SimulatedSeat: Sendable {
 
     /// One console connection, served exactly as the real agent serves one.
     func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        await SeatConnection.serve(connection, idleLimit: Self.idleLimit, logger: logger) { frame, peer in
-            await self.pipeline.answer(frame, from: peer)
+        await SeatConnection.serve(connection, idleLimit: Self.idleLimit, logger: logger) { frame, peer, connected in
+            await self.pipeline.answer(frame, from: peer, connected: connected)
         }
     }
 }
