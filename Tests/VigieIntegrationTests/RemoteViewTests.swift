@@ -675,13 +675,14 @@ extension Assistance {
             (try? run(["xdotool", "search", "--onlyvisible", "--name", "a la main sur le clavier"], timeout: 5, environment: display).status) == 0
         }
         #expect(banner, "the banner says the helper has the keyboard and mouse")
+        // Asked again while it controls (the viewer still connected): nothing to ask.
+        let asked = try await offThePool { try Self.askControl(school, intervention, as: "admin") }
+        let already = try await offThePool { asked.readLine(timeout: 30) ?? "" }
+        #expect(already.contains("assist.already-control"), "\(already)")
         FileManager.default.createFile(atPath: go, contents: Data())
         let keys = try await offThePool { xevKeys(xev, until: ["6f", "6b"]) }
         #expect(keys.contains("6f") && keys.contains("6b"), "the viewer types once control is given: \(keys) \(viewer.readAllStderr())")
         #expect(!keys.contains("78"), "nothing typed while it only viewed: \(keys)")
-        let asked = try await offThePool { try Self.askControl(school, intervention, as: "admin") }
-        let already = try await offThePool { asked.readLine(timeout: 30) ?? "" }
-        #expect(already.contains("assist.already-control"), "\(already)")
         viewing.child.signal(SIGINT)
         _ = try await offThePool { viewing.child.wait(timeout: 15) }
         let ended = try journalEvents(school, "B204-01", features: ["assist"])
