@@ -108,7 +108,7 @@ enum Page {
         #help .desc { flex:1; }
         #help .left { color:var(--muted); }
         #helpform { display:flex; gap:8px; margin-top:6px; }
-        #helpform input { min-width:12em; flex:0; }
+        #helpform input { flex:0 0 24em; min-width:0; }
         #sheet { position:fixed; inset:0; z-index:6; background:rgba(20,20,30,.55); display:flex; align-items:center; justify-content:center; }
         #sheet[hidden] { display:none; }
         #sheet form { background:#fff; border-radius:8px; padding:16px; width:min(720px, 95vw); display:grid; gap:8px; }
