@@ -103,7 +103,8 @@ struct NoticeShower: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {
-                    let asked = Spawn.ask(argv, timeout: timeout + 5) { pid in
+                    // A busy seat's question may take a few seconds to show: the person still gets it.
+                    let asked = Spawn.ask(argv, timeout: timeout + 5, startWait: min(10, timeout)) { pid in
                         if window.withLockedValue({ $0.pid = pid; return $0.withdrawn }) { takeDown(pid) }
                     }
                     switch asked {

@@ -208,8 +208,11 @@ public enum Spawn {
     /// Starts a helper that asks something (`vigie-ui consent`), waits until it
     /// says `ready`, then for its answer line (`timeout` seconds at most: then it
     /// is stopped, and the answer is `timeout`). `started` gets the pid first (a
-    /// question withdrawn stops it).
-    public static func ask(_ argv: [String], timeout: Double, started: (pid_t) -> Void = { _ in }) -> Result<String, Reason> {
+    /// question withdrawn stops it). The window may take `startWait` seconds to
+    /// show (a busy seat); that time counts in `timeout`.
+    public static func ask(_ argv: [String], timeout: Double, startWait: Double = helperStartWait,
+                           started: (pid_t) -> Void = { _ in }) -> Result<String, Reason> {
+        let deadline = Date().addingTimeInterval(timeout)
         let process: SpawnedProcess
         do {
             process = try start(argv, newSession: true)
@@ -218,12 +221,12 @@ public enum Spawn {
         }
         defer { close(process.stdout) }
         started(process.pid)
-        let ready = readLine(process.stdout, timeout: helperStartWait)
+        let ready = readLine(process.stdout, timeout: min(startWait, timeout))
         guard ready == "ready" else {
             stop(process.pid, mode: argv[1])
             return .failure(ready.map(reason(fromHelperLine:)) ?? Reason("ui.timeout"))
         }
-        guard let answer = readLine(process.stdout, timeout: timeout) else {
+        guard let answer = readLine(process.stdout, timeout: max(0.1, deadline.timeIntervalSinceNow)) else {
             stop(process.pid, mode: argv[1])
             return .success("timeout")
         }

@@ -249,6 +249,17 @@ import VigieTestSupport
 @Suite(.serialized) struct QuestionsIgnoreTheController {
     static func json(_ child: ChildProcess, timeout: Double = 90) -> [String: String] { HelpRequests.firstJSON(child, timeout: timeout) }
 
+    /// The person's keys on a question; when none shows, why: the helper's answer and the agent's log.
+    static func press(_ seat: TestSchool.SeatRig, _ keys: [String], name: String? = nil, asking helper: ChildProcess) async throws {
+        do {
+            try await offThePool { try Assistance.press(seat.display, keys, name: name) }
+        } catch {
+            let agentLog = String((seat.agent?.readAllStderr() ?? "").suffix(4000))
+            Issue.record("\(error)\nthe helper: \(helper.readLine(timeout: 1) ?? "") \(helper.readAllStderr())\nthe agent: \(agentLog)")
+            throw error
+        }
+    }
+
     /// The consent window and the assistance's extension.
     @Test func keysFromAControlStreamNeitherAnswerTheConsentNorExtendTheAssistance() async throws {
         guard RemoteViewHelper.clientInstalled() else { return }
@@ -288,10 +299,8 @@ import VigieTestSupport
         // An assistance with control; as its end nears, the person is asked to extend it. The
         // helper's own keys cannot answer: it ends on time.
         let helping = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "réglages", "--control"], as: "admin")
-        try await offThePool {
-            try Assistance.press(seat.display, ["Tab", "space"])
-            try Assistance.press(seat.display, ["Tab", "space"], name: "Prise en main")
-        }
+        try await Self.press(seat, ["Tab", "space"], asking: helping)
+        try await Self.press(seat, ["Tab", "space"], name: "Prise en main", asking: helping)
         let opened = try await offThePool { Self.json(helping) }
         #expect(opened["code"] == "assist.started", "\(opened)")
         let assistPort = try #require(opened["address"]?.split(separator: ":").last.flatMap { Int($0) }, "\(opened)")
@@ -309,7 +318,7 @@ import VigieTestSupport
         _ = try await offThePool { try run(["xdotool", "search", "--sync", "--onlyvisible", "--classname", "vigie-consent"], timeout: 20, environment: env) }
         // The person reads for 6 s (the heartbeat limit is 4 s): the time itself is what is tested.
         try await Task.sleep(for: .seconds(6))
-        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
+        try await Self.press(seat, ["Tab", "space"], asking: slow)
         let late = try await offThePool { Self.json(slow) }
         #expect(late["code"] == "assist.started", "\(late)")
         let stillOpen = try await offThePool { slow.readLine(timeout: 7) }
@@ -319,17 +328,10 @@ import VigieTestSupport
 
         // The person's own answer extends it.
         let again = try HelpRequests.assist(school, ["--seat", "B204-01", "--reason", "réglages"], as: "admin")
-        try await offThePool { try Assistance.press(seat.display, ["Tab", "space"]) }
+        try await Self.press(seat, ["Tab", "space"], asking: again)
         let viewing = try await offThePool { Self.json(again) }
         #expect(viewing["code"] == "assist.started", "\(viewing)")
-        do {
-            try await offThePool { try Assistance.press(seat.display, ["Tab", "space"], name: "arrive à sa fin") }
-        } catch {
-            // Why the question did not show: the assistance's end, and the agent's own words.
-            let agentLog = String((seat.agent?.readAllStderr() ?? "").suffix(4000))
-            Issue.record("\(error)\nthe helper: \(again.readLine(timeout: 1) ?? "")\nthe agent: \(agentLog)")
-            throw error
-        }
+        try await Self.press(seat, ["Tab", "space"], name: "arrive à sa fin", asking: again)
         let extended = await eventually(10) {
             (try? journalEvents(school, "B204-01", features: ["assist"]).contains { $0.code == "assist.extended" && $0.params["minutes"] == "0.1" }) == true
         }
