@@ -211,12 +211,12 @@ extension SeatPipeline {
             unregisterControl(controlKey)
             release()
             // Control given later, inside the assistance, goes with it.
-            if let running, let given = running.end() {
-                unregisterControl(given)
-                controller.withLockedValue { if $0 == given { $0 = nil } }
+            if let running {
                 assists.withLockedValue { _ = $0.removeValue(forKey: running.intervention) }
-            } else if let running {
-                assists.withLockedValue { _ = $0.removeValue(forKey: running.intervention) }
+                if let given = running.end() {
+                    unregisterControl(given)
+                    controller.withLockedValue { if $0 == given { $0 = nil } }
+                }
             }
         }
         return SeatAnswer(Response(id: request.id, status: .ok, reason: opened), stream: stream)

@@ -143,14 +143,7 @@ def remote(driver):
     driver.find_element(By.ID, "takeover").click()
     state = wait(lambda: (remote_state(driver) or [None, None])[:2] == ["control", "connected"] and remote_state(driver), 30)
     step(state, "control-connected", remote_state(driver))
-    canvas = driver.find_element(By.CSS_SELECTOR, "#rscreen canvas")
-    size = driver.execute_script("""
-        const c = document.querySelector('#rscreen canvas'), r = c.getBoundingClientRect();
-        return [c.width, c.height, r.width, r.height];""")
-    # Selenium's offsets are from the element's centre, in CSS pixels.
-    dx = 12 * size[2] / size[0] - size[2] / 2
-    dy = 470 * size[3] / size[1] - size[3] / 2
-    ActionChains(driver).move_to_element_with_offset(canvas, int(dx), int(dy)).click().send_keys("Ok").perform()
+    type_on_the_seat(driver, "Ok")
     print("typed", flush=True)
     state = wait(lambda: (remote_state(driver) or [None, None])[1] == "lost" and remote_state(driver), 60)
     step(state, "lost-reported", state and state[2])
